@@ -1,0 +1,42 @@
+"""Options and output helpers shared by the commands."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format; json is stable and machine-readable.",
+)
+
+
+def emit_json(data: Any) -> None:
+    """Print one JSON document on stdout (UTF-8, not ASCII-escaped, stable key order)."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_default))
+
+
+def _default(obj: Any) -> Any:
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    if hasattr(obj, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    return str(obj)
+
+
+def split_codes(values: tuple[str, ...]) -> list[str]:
+    """`--select A,B --select C` → ['A', 'B', 'C'] (upper-cased, stripped)."""
+    return [c.strip().upper() for v in values for c in v.split(",") if c.strip()]
+
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]

@@ -1,0 +1,7 @@
+"""CLI: count commands (placeholder until the area lands)."""
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
+MODELS_COMMANDS: list[click.Command] = []

@@ -1,0 +1,6 @@
+"""CLI: split commands (placeholder until the area lands)."""
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

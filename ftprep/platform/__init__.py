@@ -1,0 +1,1 @@
+"""The bridge to fine-tuning APIs (OpenAI, Azure OpenAI, any OpenAI-compatible base URL)."""
