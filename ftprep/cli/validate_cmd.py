@@ -1,6 +1,84 @@
-"""CLI: validate commands (placeholder until the area lands)."""
+"""CLI: `ftprep validate` and `ftprep rules`."""
 from __future__ import annotations
+
+from collections import defaultdict
 
 import click
 
-COMMANDS: list[click.Command] = []
+from ftprep.cli.common import emit_json, format_option, split_codes
+from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from ftprep.findings import Finding
+from ftprep.rules import load_rules
+from ftprep.validate import ValidationReport, validate_file
+
+SHOWN_PER_CODE = 5
+_COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--model", help="Also check token limits for this model (e.g. gpt-4.1-mini).")
+@click.option("--models-file", type=click.Path(dir_okay=False), envvar="FTPREP_MODELS_FILE",
+              help="A models.toml that overrides the built-in registry.")
+@click.option("--select", multiple=True, help="Only these rule codes or prefixes (FT3,FT501).")
+@click.option("--ignore", multiple=True, help="Skip these rule codes or prefixes.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@format_option
+def validate(file: str, model: str | None, models_file: str | None, select: tuple[str, ...],
+             ignore: tuple[str, ...], strict: bool, fmt: str) -> None:
+    """Check FILE (JSONL) against the format's schema and every rule; report all findings."""
+    report = validate_file(file, model=model, select=split_codes(select),
+                           ignore=split_codes(ignore), strict=strict, models_file=models_file)
+    if fmt == "json":
+        emit_json(report.to_dict())
+    else:
+        _print_report(report)
+    raise SystemExit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+def _print_report(report: ValidationReport) -> None:
+    rules = load_rules()
+    by_code: dict[str, list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        by_code[f.code].append(f)
+    for code, items in sorted(by_code.items(), key=lambda kv: (kv[1][0].severity != "error", kv[0])):
+        rule = rules[code]
+        sev = click.style(rule.severity.value, fg=_COLORS[rule.severity.value])
+        click.echo(f"{click.style(code, bold=True)} {rule.name} ({sev}) ×{len(items)}")
+        for f in items[:SHOWN_PER_CODE]:
+            where = f"line {f.line}" if f.line else "file"
+            click.echo(f"  {where:>10}  {f.path + ': ' if f.path else ''}{f.message}")
+        if len(items) > SHOWN_PER_CODE:
+            click.echo(f"  {'':>10}  … and {len(items) - SHOWN_PER_CODE} more (--format json lists all)")
+    if report.suppressed:
+        click.echo(f"({report.suppressed} line errors not listed: the file is not JSONL)")
+    verdict = click.style("valid", fg="green") if report.ok else click.style("invalid", fg="red")
+    model = f", model {report.model}" if report.model else ""
+    click.echo(f"{report.path}: {verdict} — {report.format}, {report.examples} examples{model}, "
+               f"{report.errors} errors, {report.warnings} warnings")
+
+
+@click.command()
+@click.argument("code", required=False)
+@format_option
+def rules(code: str | None, fmt: str) -> None:
+    """List every validation rule, or explain one (ftprep rules FT301)."""
+    registry = load_rules()
+    if code:
+        rule = registry.get(code.upper()) or next((r for r in registry.values() if r.name == code), None)
+        if rule is None:
+            raise UsageError(f"no rule {code!r} (see `ftprep rules`)")
+        if fmt == "json":
+            emit_json(rule.to_dict())
+        else:
+            click.echo(f"{rule.code} {rule.name} ({rule.severity.value})\n\n{rule.summary}\n\n"
+                       f"Why: {rule.why}\n\nFix: {rule.fix}")
+        return
+    if fmt == "json":
+        emit_json([r.to_dict() for r in registry.values()])
+        return
+    for r in registry.values():
+        click.echo(f"{r.code}  {r.name:<28} {r.severity.value:<8} {r.summary}")
+
+
+COMMANDS: list[click.Command] = [validate, rules]

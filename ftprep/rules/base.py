@@ -1,0 +1,116 @@
+"""The rule framework: every check is a `Rule` with a stable code (ruff-style), and every
+check function reports `Hit`s that the engine turns into positioned `Finding`s.
+
+Two kinds of check:
+- record checks: `f(record, ctx) -> Iterable[Hit]`, run on every parsed record of the formats
+  they declare;
+- file checks: classes with `feed(record, ctx)` and `finish()` that see the whole stream
+  (duplicates, example counts...), created fresh for each run.
+Check functions must be defensive: a record may violate the schema in any way.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+
+from ftprep.findings import Severity
+from ftprep.formats import FORMATS
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str  # stable, e.g. "FT301"; never reused for another meaning
+    name: str  # kebab-case, e.g. "unknown-role"
+    severity: Severity
+    summary: str  # one line: what is wrong
+    why: str  # why it matters (what the platform or the model does with it)
+    fix: str  # how to fix it
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity.value,
+            "summary": self.summary,
+            "why": self.why,
+            "fix": self.fix,
+        }
+
+
+class Hit(NamedTuple):
+    """What a check reports; the engine adds severity and the line."""
+
+    code: str
+    path: str
+    message: str
+    line: int | None = None  # only file checks set it (they report on earlier lines)
+
+
+@dataclass(slots=True)
+class Context:
+    """What a check may know besides the record itself."""
+
+    line: int
+    format: str
+    model: Any = None  # ftprep.models.ModelInfo when validating --model
+    encoding: Any = None  # tiktoken.Encoding of that model
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+RecordCheck = Callable[[dict, Context], Iterable[Hit]]
+
+
+class FileCheck(Protocol):
+    def feed(self, record: Any, ctx: Context) -> Iterable[Hit]: ...
+
+    def finish(self) -> Iterable[Hit]: ...
+
+
+RULES: dict[str, Rule] = {}
+RECORD_CHECKS: list[tuple[tuple[str, ...], RecordCheck]] = []
+FILE_CHECKS: list[Callable[[], FileCheck]] = []
+
+
+def rule(
+    code: str, name: str, severity: Severity, summary: str, *, why: str, fix: str
+) -> Rule:
+    """Declare a rule; codes and names must be unique."""
+    if code in RULES:
+        raise ValueError(f"duplicate rule code {code}")
+    if any(r.name == name for r in RULES.values()):
+        raise ValueError(f"duplicate rule name {name}")
+    RULES[code] = r = Rule(code, name, severity, summary, why, fix)
+    return r
+
+
+def record_check(*formats: str) -> Callable[[RecordCheck], RecordCheck]:
+    """Register a record check for the given formats (all formats when none are given)."""
+
+    def register(fn: RecordCheck) -> RecordCheck:
+        RECORD_CHECKS.append((formats or FORMATS, fn))
+        return fn
+
+    return register
+
+
+def file_check(factory: Callable[[], FileCheck]) -> Callable[[], FileCheck]:
+    FILE_CHECKS.append(factory)
+    return factory
+
+
+def select_codes(
+    codes: Iterable[str], select: Iterable[str] | None, ignore: Iterable[str] | None
+) -> set[str]:
+    """Ruff-style selection by code prefix: `--select FT3` keeps FT3xx; ignore wins."""
+    selected = [s.upper() for s in (select or [])]
+    ignored = [s.upper() for s in (ignore or [])]
+    unknown = [p for p in selected + ignored if p != "ALL" and not any(c.startswith(p) for c in codes)]
+    if unknown:
+        from ftprep.errors import UsageError
+
+        raise UsageError(f"unknown rule code(s): {', '.join(unknown)} (see `ftprep rules`)")
+    keep = {c for c in codes if not selected or "ALL" in selected or any(c.startswith(p) for p in selected)}
+    return {c for c in keep if not any(c.startswith(p) for p in ignored)}
+
+

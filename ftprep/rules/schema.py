@@ -1,0 +1,140 @@
+"""Layer 1: the JSON Schemas in `ftprep/schemas/`, with violations mapped to rule codes.
+
+Schema errors whose meaning is clear get their own code (missing key, unknown key, unknown
+role...); anything else is FT201. Semantic rules do not re-check what the schema covers.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+
+from ftprep.findings import Severity
+from ftprep.formats import CHAT, COMPLETION, PREFERENCE
+from ftprep.rules.base import Hit, rule
+
+E, W = Severity.ERROR, Severity.WARNING
+
+SCHEMA_VIOLATION = rule(
+    "FT201", "schema-violation", E, "The record does not match the format's JSON Schema.",
+    why="The platform parses every line against this structure and rejects the whole file "
+    "on the first mismatch.",
+    fix="Compare the record with `schemas/<format>.schema.json`; the message names the "
+    "offending value.",
+)
+MISSING_KEY = rule(
+    "FT202", "missing-required-key", E, "A required key is missing (e.g. `messages`).",
+    why="Without `messages` (or `input`/`preferred_output`/`non_preferred_output` for "
+    "preference data, `prompt`/`completion` for legacy data) there is nothing to train on.",
+    fix="Add the key, or convert the source with `ftprep convert`.",
+)
+UNKNOWN_KEY = rule(
+    "FT203", "unknown-key", E, "The record or a message has a key the format does not define.",
+    why="Keys outside the format are rejected by strict validators and silently dropped by "
+    "others; often they are a typo (`contents`, `roles`) for a key that is then missing.",
+    fix="Remove the key, or move metadata to a separate file keyed by line number.",
+)
+WRONG_CONTENT_TYPE = rule(
+    "FT204", "wrong-content-type", E,
+    "`content` is neither a string, null, nor a list of text/image parts.",
+    why="Numbers, objects or booleans in `content` are not valid message content.",
+    fix="Convert the value to a string, or to a list of `{\"type\": \"text\", ...}` parts.",
+)
+UNKNOWN_ROLE = rule(
+    "FT301", "unknown-role", E, "A message's role is not system, developer, user, assistant, "
+    "tool or function.",
+    why="Roles such as `human`, `bot` or `gpt` come from other formats and are rejected.",
+    fix="Map the roles (`ftprep convert --role-map human=user,bot=assistant`).",
+)
+INVALID_WEIGHT = rule(
+    "FT303", "invalid-weight", E, "`weight` is not 0 or 1.",
+    why="The platform only accepts 0 (do not train on this message) or 1 (train on it).",
+    fix="Use 0 or 1; drop the key to use the default (1 for assistant messages).",
+)
+
+_SCHEMA_FILES = {CHAT: "chat", PREFERENCE: "preference", COMPLETION: "completion"}
+
+
+def schema_text(fmt: str) -> str:
+    """The JSON Schema of a format, as shipped in the package."""
+    return (resources.files("ftprep") / "schemas" / f"{_SCHEMA_FILES[fmt]}.schema.json").read_text(
+        "utf-8"
+    )
+
+
+@cache
+def validator(fmt: str) -> Draft202012Validator:
+    """A compiled validator for a format; cross-file $refs resolve inside the package."""
+    schemas = {name: json.loads(schema_text(name)) for name in _SCHEMA_FILES}
+    registry: Registry = Registry().with_resources(
+        (f"{_SCHEMA_FILES[n]}.schema.json", Resource.from_contents(s)) for n, s in schemas.items()
+    ).with_resources((s["$id"], Resource.from_contents(s)) for s in schemas.values())
+    return Draft202012Validator(schemas[fmt], registry=registry)
+
+
+def json_path(parts: Any) -> str:
+    """deque(['messages', 2, 'content']) → 'messages[2].content'."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def schema_hits(record: dict, fmt: str) -> Iterator[Hit]:
+    """Every schema violation of a record, mapped to the most specific rule code."""
+    for error in validator(fmt).iter_errors(record):
+        yield _to_hit(error)
+
+
+def _to_hit(error: ValidationError) -> Hit:
+    path = json_path(error.absolute_path)
+    last = error.absolute_path[-1] if error.absolute_path else None
+    kind = error.validator
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        where = f"{path}." if path else ""
+        return Hit(MISSING_KEY.code, f"{where}{missing[0]}" if missing else path,
+                   f"missing required key {', '.join(repr(m) for m in missing)}")
+    if kind == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        where = f"{path}." if path else ""
+        return Hit(UNKNOWN_KEY.code, f"{where}{extra[0]}" if extra else path,
+                   f"unknown key {', '.join(repr(k) for k in extra)}; allowed: {', '.join(sorted(allowed))}")
+    if last == "role" and kind == "enum":
+        return Hit(UNKNOWN_ROLE.code, path, f"unknown role {error.instance!r}")
+    if last == "weight":
+        return Hit(INVALID_WEIGHT.code, path, f"weight must be 0 or 1, not {error.instance!r}")
+    if last == "content" and kind == "anyOf" and isinstance(error.instance, list) and error.context:
+        # A list is the right type: the real problem is inside one of its parts.
+        inner = [e for e in error.context if e.relative_path]
+        if inner:
+            return _to_hit(best_match(inner))
+    if last == "content" and kind == "anyOf":
+        return Hit(WRONG_CONTENT_TYPE.code, path,
+                   f"content must be a string, null or a list of parts, not {_json_type(error.instance)}")
+    return Hit(SCHEMA_VIOLATION.code, path, _short(error))
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array",
+             dict: "object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _short(error: ValidationError) -> str:
+    if error.validator == "type":
+        return f"expected {error.validator_value}, got {_json_type(error.instance)}"
+    if error.validator in ("enum", "const"):
+        allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
+        return f"{error.instance!r} is not one of {', '.join(map(repr, allowed))}"
+    if error.validator == "minItems":
+        return f"must have at least {error.validator_value} item(s)"
+    text = error.message
+    return text if len(text) <= 160 else text[:157] + "..."
