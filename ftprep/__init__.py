@@ -1,9 +1,46 @@
 """ftprep: fine-tuning datasets that are right the first time.
 
-The library is the product; the `ftprep` command is a thin layer over these functions.
+The library is the product; the `ftprep` command is a thin layer over these functions::
+
+    from ftprep import convert, validate_file, count_file, split_file, estimate_file, TrainGPT
+
+Names are imported lazily so that `import ftprep` (and the CLI) start fast.
 """
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_EXPORTS = {
+    "convert": "ftprep.convert",
+    "ConvertOptions": "ftprep.convert",
+    "validate_file": "ftprep.validate",
+    "ValidationReport": "ftprep.validate",
+    "count_file": "ftprep.count",
+    "count_example": "ftprep.tokens",
+    "get_encoding": "ftprep.tokens",
+    "get_model": "ftprep.models",
+    "estimate_file": "ftprep.estimate",
+    "split_file": "ftprep.split",
+    "SplitOptions": "ftprep.split",
+    "TrainGPT": "ftprep.platform.sdk",
+    "Finding": "ftprep.findings",
+    "Severity": "ftprep.findings",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ftprep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
