@@ -88,8 +88,41 @@ def json_path(parts: Any) -> str:
 
 def schema_hits(record: dict, fmt: str) -> Iterator[Hit]:
     """Every schema violation of a record, mapped to the most specific rule code."""
+    if _plainly_valid(record, fmt):
+        return
     for error in validator(fmt).iter_errors(record):
         yield _to_hit(error)
+
+
+_PLAIN_ROLES = frozenset(("system", "developer", "user", "assistant"))
+_PLAIN_MESSAGE_KEYS = frozenset(("role", "content", "name", "weight"))
+
+
+def _plainly_valid(record: dict, fmt: str) -> bool:
+    """Fast path: True only for the common shapes that certainly match the schema (text-only
+    chat, prompt/completion). Anything else returns False and gets the full validator, which
+    costs ~1 ms a record. tests/test_schema_fast_path.py checks this never accepts a record
+    the schema rejects."""
+    if fmt == COMPLETION:
+        return (len(record) == 2 and type(record.get("prompt")) is str
+                and type(record.get("completion")) is str)
+    if fmt != CHAT or len(record) != 1:
+        return False
+    messages = record.get("messages")
+    if type(messages) is not list or not messages:
+        return False
+    for m in messages:
+        if type(m) is not dict or not m.keys() <= _PLAIN_MESSAGE_KEYS:
+            return False
+        if type(m.get("role")) is not str or m["role"] not in _PLAIN_ROLES:
+            return False
+        if type(m.get("content", "")) is not str and m.get("content", "") is not None:
+            return False
+        if "name" in m and (type(m["name"]) is not str or not m["name"]):
+            return False
+        if "weight" in m and (type(m["weight"]) is not int or m["weight"] not in (0, 1)):
+            return False
+    return True
 
 
 def _to_hit(error: ValidationError) -> Hit:
