@@ -1,6 +1,516 @@
-"""CLI: platform commands (placeholder until the area lands)."""
+"""CLI: hand-off to a fine-tuning API — `submit`, and the `files`, `jobs`, `models` groups.
+Thin layers over ftprep.platform; all talking to the API goes through PlatformClient."""
 from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
-COMMANDS: list[click.Command] = []
+from ftprep.cli.common import emit_json, format_option
+from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from ftprep.platform.client import PlatformClient, is_fine_tuned
+from ftprep.platform.config import PROVIDERS, ProviderConfig, resolve_config
+from ftprep.platform.jobs import TERMINAL, JobOptions, job_metrics, parse_metadata, watch_job
+from ftprep.platform.uploads import DEFAULT_PART_SIZE, SINGLE_REQUEST_LIMIT, upload_file
+
+_SETTINGS = ("provider", "base_url", "api_key_env", "api_version", "max_retries", "timeout",
+             "debug")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The provider options of one command; the client is built only when first needed."""
+
+    settings: dict[str, Any]
+
+    def config(self, require_key: bool = True) -> ProviderConfig:
+        return resolve_config(**self.settings, require_key=require_key)
+
+    @functools.cached_property
+    def client(self) -> PlatformClient:
+        return PlatformClient(self.config())
+
+
+def platform_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Provider options shared by every platform command; the command gets `conn`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        settings = {name: kwargs.pop(name) for name in _SETTINGS}
+        return fn(*args, conn=Connection(settings), **kwargs)
+
+    options = [
+        click.option("--provider", type=click.Choice(PROVIDERS), default=None,
+                     help="openai (default), azure (AZURE_OPENAI_*), or compatible (--base-url)."),
+        click.option("--base-url", default=None,
+                     help="API base URL (OPENAI_BASE_URL; the endpoint for Azure)."),
+        click.option("--api-key-env", default=None, metavar="NAME",
+                     help="Read the API key from this environment variable."),
+        click.option("--api-version", default=None, help="Azure API version (OPENAI_API_VERSION)."),
+        click.option("--max-retries", type=click.IntRange(0), default=None,
+                     help="Retries on 429/5xx/timeouts, with backoff (FTPREP_MAX_RETRIES, 3)."),
+        click.option("--timeout", type=click.FloatRange(min=0.001), default=None,
+                     help="Seconds per request (600)."),
+        click.option("--debug", is_flag=True, help="Log requests to stderr (keys redacted)."),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+# -- output helpers ------------------------------------------------------------------------
+def _as_dict(obj: Any) -> Any:
+    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+
+
+def _emit_list(items: Iterable[Any]) -> None:
+    emit_json({"data": [_as_dict(i) for i in items]})
+
+
+def _table(rows: list[list[Any]], headers: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    cells = [[str("" if c is None else c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _show(obj: Any, fmt: str) -> None:
+    """One object: JSON, or `key: value` lines (nested values as compact JSON)."""
+    data = _as_dict(obj)
+    if fmt == "json":
+        emit_json(data)
+        return
+    for key, value in data.items():
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value, ensure_ascii=False)
+        click.echo(f"{key}: {'' if value is None else value}")
+
+
+def _poll_interval(value: float | None) -> float:
+    if value is not None:
+        return value
+    raw = os.environ.get("FTPREP_POLL_INTERVAL")
+    try:
+        return float(raw) if raw else 10.0
+    except ValueError:
+        raise UsageError(f"FTPREP_POLL_INTERVAL must be a number, got {raw!r}") from None
+
+
+poll_option = click.option("--poll-interval", type=click.FloatRange(min=0), default=None,
+                           help="Seconds between status polls (FTPREP_POLL_INTERVAL, 10).")
+
+
+# -- files ---------------------------------------------------------------------------------
+@click.group()
+def files() -> None:
+    """Upload, list, inspect and delete files on the API."""
+
+
+@files.command("upload")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--purpose", default="fine-tune", show_default=True)
+@click.option("--part-threshold", type=click.IntRange(1), default=SINGLE_REQUEST_LIMIT,
+              show_default=True, help="Bytes above which the Uploads API is used, in parts.")
+@click.option("--part-size", type=click.IntRange(1), default=DEFAULT_PART_SIZE,
+              show_default=True, help="Bytes per part for the Uploads API.")
+@format_option
+@platform_options
+def files_upload(path: str, purpose: str, part_threshold: int, part_size: int, fmt: str,
+                 conn: Connection) -> None:
+    """Upload PATH once: the same content again reuses the earlier file."""
+    result = upload_file(conn.client, path, purpose=purpose, part_threshold=part_threshold,
+                         part_size=part_size)
+    if fmt == "json":
+        emit_json(result.to_dict())
+        return
+    how = {"state": "already uploaded (local record)", "remote": "already uploaded (found on "
+           "the server)"}.get(result.source, f"uploaded via {result.method} API")
+    click.echo(f"{result.file_id}  {result.filename}  {result.bytes} bytes  {how}")
+
+
+@files.command("list")
+@click.option("--purpose", default=None, help="Only files with this purpose.")
+@format_option
+@platform_options
+def files_list(purpose: str | None, fmt: str, conn: Connection) -> None:
+    """List files."""
+    items = conn.client.list_files(purpose)
+    if fmt == "json":
+        _emit_list(items)
+        return
+    _table([[f.id, f.filename, f.bytes, f.purpose, f.status, f.created_at] for f in items],
+           ["ID", "FILENAME", "BYTES", "PURPOSE", "STATUS", "CREATED_AT"])
+
+
+@files.command("get")
+@click.argument("file_id")
+@format_option
+@platform_options
+def files_get(file_id: str, fmt: str, conn: Connection) -> None:
+    """Show one file."""
+    _show(conn.client.get_file(file_id), fmt)
+
+
+@files.command("delete")
+@click.argument("file_id")
+@format_option
+@platform_options
+def files_delete(file_id: str, fmt: str, conn: Connection) -> None:
+    """Delete a file."""
+    result = conn.client.delete_file(file_id)
+    if fmt == "json":
+        emit_json(_as_dict(result))
+    else:
+        click.echo(f"deleted {result.id}")
+
+
+@files.command("content")
+@click.argument("file_id")
+@click.option("-o", "--output", default="-", show_default=True, help="Write here ('-' = stdout).")
+@platform_options
+def files_content(file_id: str, output: str, conn: Connection) -> None:
+    """Download a file's content (e.g. a job's result CSV)."""
+    from ftprep.io.writer import atomic_writer
+
+    data = conn.client.file_content(file_id)
+    with atomic_writer(output) as f:
+        f.write(data)
+
+
+# -- jobs ----------------------------------------------------------------------------------
+@click.group()
+def jobs() -> None:
+    """List, follow, pause, resume and cancel fine-tuning jobs."""
+
+
+@jobs.command("list")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@format_option
+@platform_options
+def jobs_list(limit: int, fmt: str, conn: Connection) -> None:
+    """List recent jobs (newest first)."""
+    items = conn.client.list_jobs(limit)
+    if fmt == "json":
+        _emit_list(items)
+        return
+    _table([[j.id, j.status, j.model, j.fine_tuned_model, j.created_at] for j in items],
+           ["ID", "STATUS", "MODEL", "FINE_TUNED_MODEL", "CREATED_AT"])
+
+
+def _job_action(name: str, verb: str, doc: str) -> click.Command:
+    @jobs.command(name, help=doc)
+    @click.argument("job_id")
+    @format_option
+    @platform_options
+    def command(job_id: str, fmt: str, conn: Connection) -> None:
+        job = getattr(conn.client, f"{verb}_job")(job_id)
+        if fmt == "json":
+            emit_json(_as_dict(job))
+        elif verb == "get":
+            _show(job, fmt)
+        else:
+            click.echo(f"{job.id}: {job.status}")
+
+    return command
+
+
+_job_action("get", "get", "Show one job.")
+_job_action("cancel", "cancel", "Cancel a job (the job stays listed, as cancelled).")
+_job_action("pause", "pause", "Pause a running job.")
+_job_action("resume", "resume", "Resume a paused job.")
+
+
+@jobs.command("events")
+@click.argument("job_id")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@format_option
+@platform_options
+def jobs_events(job_id: str, limit: int, fmt: str, conn: Connection) -> None:
+    """Show a job's events, oldest first."""
+    items = sorted(conn.client.list_events(job_id, limit), key=lambda e: (e.created_at, e.id))
+    if fmt == "json":
+        _emit_list(items)
+        return
+    _table([[e.created_at, e.level, e.message] for e in items], ["CREATED_AT", "LEVEL", "MESSAGE"])
+
+
+@jobs.command("checkpoints")
+@click.argument("job_id")
+@format_option
+@platform_options
+def jobs_checkpoints(job_id: str, fmt: str, conn: Connection) -> None:
+    """List a job's checkpoints (usable models at intermediate steps)."""
+    items = conn.client.list_checkpoints(job_id)
+    if fmt == "json":
+        _emit_list(items)
+        return
+    _table([[c.step_number, c.fine_tuned_model_checkpoint, c.metrics.train_loss] for c in items],
+           ["STEP", "CHECKPOINT_MODEL", "TRAIN_LOSS"])
+
+
+@jobs.command("watch")
+@click.argument("job_id")
+@poll_option
+@format_option
+@platform_options
+def jobs_watch(job_id: str, poll_interval: float | None, fmt: str, conn: Connection) -> None:
+    """Follow a job until it ends (exit 0 succeeded, 1 failed/cancelled). Ctrl-C detaches."""
+    job = follow(conn.client, job_id, _poll_interval(poll_interval))
+    _finish_watch(job, fmt)
+
+
+def _finish_watch(job: Any, fmt: str, extra: dict[str, Any] | None = None) -> None:
+    if fmt == "json":
+        emit_json({**(extra or {}), "job": _as_dict(job)})
+    else:
+        click.echo(f"{job.id}: {job.status}"
+                   + (f" → {job.fine_tuned_model}" if job.fine_tuned_model else ""))
+        if job.error and job.status == "failed":
+            click.echo(f"error: {job.error.message}")
+    click.get_current_context().exit(EXIT_OK if job.status == "succeeded" else EXIT_FINDINGS)
+
+
+def follow(client: PlatformClient, job_id: str, poll_interval: float) -> Any:
+    """Print status changes and events to stderr with a progress bar; return the final job.
+    Ctrl-C detaches (exit 130) without cancelling the job."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    console = Console(stderr=True)
+    job = None
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                  TextColumn("{task.fields[loss]}"), console=console, transient=False) as bar:
+        task = bar.add_task(job_id, total=None, loss="")
+        try:
+            for update in watch_job(client, job_id, poll_interval=poll_interval):
+                job = update.job
+                if update.kind == "metrics":
+                    loss = update.metrics.get("train_loss")
+                    bar.update(task, completed=update.step, total=update.total_steps,
+                               loss=f"loss {loss}" if loss is not None else "")
+                else:
+                    bar.console.print(f"{job_id} {update.message}", markup=False,
+                                      highlight=False)
+        except KeyboardInterrupt:
+            bar.stop()
+            click.echo(f"detached from {job_id}; the job keeps running. "
+                       f"Resume with: ftprep jobs watch {job_id}", err=True)
+            click.get_current_context().exit(130)
+    if job is None or job.status not in TERMINAL:
+        raise UsageError(f"lost track of job {job_id}")
+    return job
+
+
+@jobs.command("metrics")
+@click.argument("job_id")
+@click.option("--plot", "plot_path", default=None, metavar="PNG",
+              help="Also draw the loss curves to this PNG file.")
+@format_option
+@platform_options
+def jobs_metrics(job_id: str, plot_path: str | None, fmt: str, conn: Connection) -> None:
+    """Summarise train/validation loss from the job's result file."""
+    summary = job_metrics(conn.client, job_id)
+    if plot_path:
+        from ftprep.platform.jobs import plot_metrics
+
+        plot_metrics(summary, plot_path)
+    if fmt == "json":
+        emit_json({**summary.to_dict(), "plot": plot_path})
+        return
+    click.echo(f"{job_id}: {summary.steps} steps (result file {summary.result_file})")
+    _table([[s.name, s.count, f"{s.first:g}", f"{s.last:g}", f"{s.min:g}", s.min_step]
+            for s in summary.series.values()],
+           ["SERIES", "POINTS", "FIRST", "LAST", "MIN", "MIN_AT_STEP"])
+    if plot_path:
+        click.echo(f"plot written to {plot_path}")
+
+
+@jobs.command("delete")
+@click.argument("job_id")
+def jobs_delete(job_id: str) -> None:
+    """Explain that jobs cannot be deleted (the API has no such call)."""
+    raise UsageError(
+        f"the fine-tuning API cannot delete jobs; to stop {job_id} run: ftprep jobs cancel "
+        f"{job_id} (its trained model, if any, can be removed with: ftprep models delete MODEL)"
+    )
+
+
+# -- models --------------------------------------------------------------------------------
+@click.group()
+def models() -> None:
+    """List, inspect and delete models."""
+
+
+@models.command("list")
+@click.option("--fine-tuned", "kind", flag_value="fine-tuned", help="Only models you trained.")
+@click.option("--base", "kind", flag_value="base", help="Only the provider's base models.")
+@click.option("--owner", default=None, help="Only models owned by this owner.")
+@format_option
+@platform_options
+def models_list(kind: str | None, owner: str | None, fmt: str, conn: Connection) -> None:
+    """List models (sorted by id)."""
+    items = sorted(conn.client.list_models(), key=lambda m: m.id)
+    if kind:
+        items = [m for m in items if is_fine_tuned(m) == (kind == "fine-tuned")]
+    if owner:
+        items = [m for m in items if m.owned_by == owner]
+    if fmt == "json":
+        _emit_list(items)
+        return
+    _table([[m.id, m.owned_by, m.created] for m in items], ["ID", "OWNER", "CREATED"])
+
+
+@models.command("summary")
+@format_option
+@platform_options
+def models_summary(fmt: str, conn: Connection) -> None:
+    """Count models per owner."""
+    groups: dict[str, list[str]] = {}
+    for m in conn.client.list_models():
+        groups.setdefault(str(m.owned_by), []).append(m.id)
+    summary = {owner: sorted(groups[owner]) for owner in sorted(groups)}
+    if fmt == "json":
+        emit_json({"owners": {o: {"count": len(ids), "models": ids} for o, ids in summary.items()}})
+        return
+    _table([[o, len(ids)] for o, ids in summary.items()], ["OWNER", "MODELS"])
+
+
+@models.command("get")
+@click.argument("model_id")
+@format_option
+@platform_options
+def models_get(model_id: str, fmt: str, conn: Connection) -> None:
+    """Show one model."""
+    _show(conn.client.get_model(model_id), fmt)
+
+
+@models.command("delete")
+@click.argument("model_id")
+@format_option
+@platform_options
+def models_delete(model_id: str, fmt: str, conn: Connection) -> None:
+    """Delete a fine-tuned model you own."""
+    result = conn.client.delete_model(model_id)
+    if fmt == "json":
+        emit_json(_as_dict(result))
+    else:
+        click.echo(f"deleted {result.id}")
+
+
+# -- submit --------------------------------------------------------------------------------
+def _stdin_is_tty() -> bool:
+    return sys.stdin.isatty()
+
+
+@click.command()
+@click.argument("train", type=click.Path(dir_okay=False))
+@click.option("--validation", type=click.Path(dir_okay=False), default=None,
+              help="Validation JSONL file.")
+@click.option("--model", required=True, help="Base model to fine-tune.")
+@click.option("--method", type=click.Choice(["supervised", "dpo"]), default=None,
+              help="Default: dpo for preference data, else supervised.")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="n_epochs (default auto).")
+@click.option("--batch-size", type=click.IntRange(1), default=None)
+@click.option("--learning-rate-multiplier", type=click.FloatRange(min=0, min_open=True),
+              default=None)
+@click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="DPO beta.")
+@click.option("--suffix", default=None, help="Up to 64 characters added to the model name.")
+@click.option("--seed", type=int, default=None)
+@click.option("--metadata", multiple=True, metavar="K=V", help="Job metadata (repeatable).")
+@click.option("--wandb-project", default=None, help="Report to this Weights & Biases project.")
+@click.option("--force", is_flag=True, help="Submit even if validation finds errors.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Show the requests that would be sent; send nothing.")
+@click.option("--wait", is_flag=True, help="Follow the job until it ends.")
+@poll_option
+@click.option("--part-threshold", type=click.IntRange(1), default=SINGLE_REQUEST_LIMIT,
+              show_default=True, help="Bytes above which files are uploaded in parts.")
+@click.option("--part-size", type=click.IntRange(1), default=DEFAULT_PART_SIZE,
+              show_default=True)
+@format_option
+@platform_options
+def submit(train: str, validation: str | None, model: str, method: str | None,
+           epochs: int | None, batch_size: int | None, learning_rate_multiplier: float | None,
+           beta: float | None, suffix: str | None, seed: int | None,
+           metadata: tuple[str, ...], wandb_project: str | None, force: bool, yes: bool,
+           dry_run: bool, wait: bool, poll_interval: float | None, part_threshold: int,
+           part_size: int, fmt: str, conn: Connection) -> None:
+    """Validate, estimate, upload (once) and start a fine-tuning job on TRAIN."""
+    from ftprep.platform.submit import execute, plan_submission, refuse_if_invalid
+
+    options = JobOptions(
+        model=model, method=method, epochs=epochs, batch_size=batch_size,
+        learning_rate_multiplier=learning_rate_multiplier, beta=beta, suffix=suffix, seed=seed,
+        metadata=parse_metadata(metadata), wandb_project=wandb_project,
+    )
+    config = conn.config(require_key=not dry_run)
+    plan = plan_submission(train, validation, options)
+    requests = plan.dry_run()  # builds the job body now: option conflicts fail before asking
+    text = fmt == "text"
+    if text:
+        _print_plan(plan)
+    refuse_if_invalid(plan, force)
+    if dry_run:
+        if text:
+            click.echo("dry run: nothing sent. Requests that would be sent to "
+                       f"{config.base_url}:")
+        emit_json({"dry_run": True, "provider": config.to_dict(), "requests": requests,
+                   **plan.to_dict()})
+        return
+    _confirm(plan, yes)
+    result = execute(conn.client, plan, part_threshold=part_threshold, part_size=part_size)
+    if text:
+        for up in result.uploads:
+            state = "reused" if up.reused else "uploaded"
+            click.echo(f"{up.path}: {state} as {up.file_id} ({up.filename})")
+        click.echo(f"job {result.job.id} created ({result.job.status})")
+        if not wait:
+            click.echo("next: " + "\n      ".join(result.next_commands))
+    if not wait:
+        if not text:
+            emit_json(result.to_dict())
+        return
+    final = follow(conn.client, result.job.id, _poll_interval(poll_interval))
+    result.job = final
+    if text:
+        _finish_watch(final, fmt)
+    else:
+        payload = result.to_dict()
+        _finish_watch(final, fmt, {k: v for k, v in payload.items() if k != "job"})
+
+
+def _print_plan(plan: Any) -> None:
+    for report in plan.reports:
+        click.echo(f"{report.path}: {report.format}, {report.examples} examples, "
+                   f"{report.errors} error(s), {report.warnings} warning(s)")
+    est = plan.estimate
+    click.echo(f"estimated cost: ${est.cost_usd:.2f} for {est.billed_tokens:,} billed tokens "
+               f"({est.epochs} epochs)")
+    for warning in getattr(est, "warnings", []) or []:
+        click.echo(f"warning: {warning}")
+
+
+def _confirm(plan: Any, yes: bool) -> None:
+    """Ask before spending money; never hang when nobody can answer."""
+    if yes:
+        return
+    if not _stdin_is_tty():
+        raise UsageError("not submitting without confirmation: no terminal to ask on "
+                         "(pass --yes to confirm, or --dry-run to preview)")
+    prompt = f"Submit {plan.train.path} for about ${plan.estimate.cost_usd:.2f}?"
+    if not click.confirm(prompt, default=False, err=True):
+        click.echo("not submitted", err=True)
+        click.get_current_context().exit(EXIT_FINDINGS)
+
+
+COMMANDS: list[click.Command] = [submit, files, jobs, models]

@@ -1,0 +1,255 @@
+"""Fine-tuning jobs: the create request, following a job to its end, and its loss metrics."""
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftprep.errors import UsageError
+from ftprep.formats import PREFERENCE
+from ftprep.platform.client import PlatformClient
+
+SUPERVISED = "supervised"
+DPO = "dpo"
+METHODS = (SUPERVISED, DPO)
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What the user chose for the job; None means "let the API decide" (auto)."""
+
+    model: str
+    method: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate_multiplier: float | None = None
+    beta: float | None = None
+    suffix: str | None = None
+    seed: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    wandb_project: str | None = None
+
+
+def choose_method(requested: str | None, data_format: str | None) -> str:
+    """Preference data trains with DPO, everything else supervised, unless told otherwise."""
+    default = DPO if data_format == PREFERENCE else SUPERVISED
+    method = requested or default
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if data_format == PREFERENCE and method != DPO:
+        raise UsageError("preference data (preferred/non_preferred outputs) needs --method dpo")
+    if data_format not in (None, PREFERENCE) and method == DPO:
+        raise UsageError(f"--method dpo needs preference data, the file is {data_format}")
+    return method
+
+
+def build_job_request(
+    training_file: str,
+    validation_file: str | None,
+    options: JobOptions,
+    data_format: str | None = None,
+) -> dict[str, Any]:
+    """The body of POST /fine_tuning/jobs, with only the fields the user set."""
+    method = choose_method(options.method, data_format)
+    if options.beta is not None and method != DPO:
+        raise UsageError("--beta only applies to --method dpo")
+    hyper: dict[str, Any] = {
+        "n_epochs": options.epochs,
+        "batch_size": options.batch_size,
+        "learning_rate_multiplier": options.learning_rate_multiplier,
+    }
+    if method == DPO:
+        hyper["beta"] = options.beta
+    hyper = {k: v for k, v in hyper.items() if v is not None}
+    body: dict[str, Any] = {
+        "model": options.model,
+        "training_file": training_file,
+        "method": {"type": method, method: {"hyperparameters": hyper} if hyper else {}},
+    }
+    optional = {
+        "validation_file": validation_file,
+        "suffix": options.suffix,
+        "seed": options.seed,
+        "metadata": dict(options.metadata) or None,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if options.wandb_project:
+        body["integrations"] = [{"type": "wandb", "wandb": {"project": options.wandb_project}}]
+    return body
+
+
+def parse_metadata(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """`k=v` strings → dict; the API allows 16 keys (≤64 chars) with values ≤512 chars."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--metadata expects key=value, got {pair!r}")
+        if len(key) > 64 or len(value) > 512:
+            raise UsageError(f"--metadata {key[:20]!r}: key ≤64 and value ≤512 characters")
+        result[key.strip()] = value
+    if len(result) > 16:
+        raise UsageError("--metadata allows at most 16 keys")
+    return result
+
+
+# -- following a job ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WatchUpdate:
+    """One thing that happened: a status change, an event, or a step's metrics."""
+
+    kind: str  # "status" | "event" | "metrics"
+    job: Any
+    message: str = ""
+    step: int | None = None
+    total_steps: int | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["job"] = {"id": self.job.id, "status": self.job.status}
+        return d
+
+
+def watch_job(
+    client: PlatformClient,
+    job_id: str,
+    *,
+    poll_interval: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[WatchUpdate]:
+    """Poll until the job ends, yielding only what is new. The last update carries the
+    terminal job. Stopping the iteration (Ctrl-C) leaves the job running: nothing is cancelled."""
+    seen: set[str] = set()
+    last_status = None
+    while True:
+        job = client.get_job(job_id)
+        if job.status != last_status:
+            last_status = job.status
+            yield WatchUpdate("status", job, message=f"status: {job.status}")
+        for event in sorted(client.list_events(job_id, limit=100), key=_event_order):
+            if event.id not in seen:
+                seen.add(event.id)
+                yield _event_update(job, event)
+        if job.status in TERMINAL:
+            return
+        sleep(poll_interval)
+
+
+def _event_order(event: Any) -> tuple[int, str]:
+    return (event.created_at, event.id)
+
+
+def _event_update(job: Any, event: Any) -> WatchUpdate:
+    data = event.data if isinstance(getattr(event, "data", None), dict) else {}
+    if getattr(event, "type", None) == "metrics" and "step" in data:
+        return WatchUpdate(
+            "metrics", job, message=event.message, step=int(data["step"]),
+            total_steps=int(data["total_steps"]) if data.get("total_steps") else None,
+            metrics={k: v for k, v in data.items() if k not in ("step", "total_steps")},
+        )
+    return WatchUpdate("event", job, message=f"[{event.level}] {event.message}")
+
+
+# -- metrics --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SeriesSummary:
+    name: str
+    count: int
+    first: float
+    last: float
+    min: float
+    min_step: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class MetricsSummary:
+    """Loss summary of a job's result file (CSV: step,train_loss,valid_loss,...)."""
+
+    job_id: str
+    result_file: str
+    steps: int
+    series: dict[str, SeriesSummary]
+    points: dict[str, list[tuple[int, float]]] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "job_id": self.job_id,
+            "result_file": self.result_file,
+            "steps": self.steps,
+            "series": {k: v.to_dict() for k, v in self.series.items()},
+        }
+
+
+def summarise_results_csv(text: str, job_id: str = "", result_file: str = "") -> MetricsSummary:
+    """Per numeric column (except step): first/last/min over the rows that have a value."""
+    reader = csv.DictReader(io.StringIO(text))
+    points: dict[str, list[tuple[int, float]]] = {}
+    max_step = 0
+    for row in reader:
+        step = _number(row.get("step"))
+        if step is None:
+            continue
+        max_step = max(max_step, int(step))
+        for column, raw in row.items():
+            value = _number(raw)
+            if column and column != "step" and value is not None:
+                points.setdefault(column.strip(), []).append((int(step), value))
+    series = {name: _summary(name, pts) for name, pts in points.items()}
+    return MetricsSummary(job_id, result_file, max_step, series, points)
+
+
+def _number(raw: str | None) -> float | None:
+    try:
+        return float(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _summary(name: str, pts: list[tuple[int, float]]) -> SeriesSummary:
+    min_step, min_value = min(pts, key=lambda p: p[1])
+    return SeriesSummary(name, len(pts), pts[0][1], pts[-1][1], min_value, min_step)
+
+
+def job_metrics(client: PlatformClient, job_id: str) -> MetricsSummary:
+    """Download the job's result file and summarise it."""
+    job = client.get_job(job_id)
+    if not job.result_files:
+        raise UsageError(
+            f"job {job_id} has no result file yet (status {job.status}); "
+            f"metrics appear when it succeeds: ftprep jobs watch {job_id}"
+        )
+    file_id = job.result_files[0]
+    text = client.file_content(file_id).decode("utf-8", errors="replace")
+    return summarise_results_csv(text, job_id=job_id, result_file=file_id)
+
+
+def plot_metrics(summary: MetricsSummary, out: str | Path) -> Path:
+    """Draw the loss curves to a PNG (matplotlib imported only here, headless)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from ftprep.io.writer import atomic_writer
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name, pts in summary.points.items():
+        if "loss" in name:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(f"{summary.job_id} loss")
+    ax.legend()
+    with atomic_writer(out) as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+    return Path(out)

@@ -1,0 +1,166 @@
+"""`ftprep submit` as a library: check → estimate → upload (once) → create the job.
+
+Validation and cost estimation belong to other modules; they are reached through the two
+small adapters below (imported lazily, so this module loads even while they evolve).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftprep.errors import DataError
+from ftprep.findings import Severity
+from ftprep.platform.client import PlatformClient
+from ftprep.platform.jobs import JobOptions, build_job_request
+from ftprep.platform.uploads import (
+    DEFAULT_PART_SIZE,
+    SINGLE_REQUEST_LIMIT,
+    FileDigest,
+    UploadResult,
+    UploadState,
+    digest_file,
+    upload_file,
+)
+
+
+def validate_adapter(path: str | Path, model: str) -> Any:
+    """`ftprep.validate.validate_file` → ValidationReport (.ok, .format, .findings)."""
+    from ftprep.validate import validate_file
+
+    return validate_file(path, model=model)
+
+
+def estimate_adapter(
+    path: str | Path, model: str, epochs: int | None, validation: str | Path | None
+) -> Any:
+    """`ftprep.estimate.estimate_file` → Estimate (.cost_usd, .billed_tokens, .warnings)."""
+    from ftprep.estimate import estimate_file
+
+    return estimate_file(path, model=model, epochs=epochs, validation=validation)
+
+
+@dataclass
+class SubmitPlan:
+    """Everything decided before anything is sent."""
+
+    train: FileDigest
+    validation: FileDigest | None
+    reports: list[Any]
+    estimate: Any
+    options: JobOptions
+    data_format: str | None
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.reports)
+
+    def job_request(self, train_id: str, validation_id: str | None) -> dict[str, Any]:
+        return build_job_request(train_id, validation_id, self.options, self.data_format)
+
+    def dry_run(self, purpose: str = "fine-tune") -> dict[str, Any]:
+        """The request bodies as they would be sent, with placeholders for unknown file ids."""
+        uploads = [
+            {"purpose": purpose, "filename": d.remote_name, "bytes": d.bytes, "sha256": d.sha256,
+             "source": d.path}
+            for d in (self.train, self.validation) if d is not None
+        ]
+        job = self.job_request(
+            f"<file id of {self.train.remote_name}>",
+            f"<file id of {self.validation.remote_name}>" if self.validation else None,
+        )
+        return {"uploads": uploads, "job": job}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "validation": [r.to_dict() for r in self.reports],
+            "estimate": _to_dict(self.estimate),
+            "format": self.data_format,
+        }
+
+
+@dataclass
+class SubmitResult:
+    job: Any
+    uploads: list[UploadResult]
+    plan: SubmitPlan
+    next_commands: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job.to_dict(),
+            "files": {
+                "training_file": self.uploads[0].to_dict(),
+                "validation_file": self.uploads[1].to_dict() if len(self.uploads) > 1 else None,
+            },
+            "estimate": _to_dict(self.plan.estimate),
+            "next": self.next_commands,
+        }
+
+
+def _to_dict(obj: Any) -> Any:
+    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+
+
+def plan_submission(
+    train: str | Path, validation: str | Path | None, options: JobOptions
+) -> SubmitPlan:
+    """Validate both files and estimate the cost. Sends nothing."""
+    reports = [validate_adapter(train, options.model)]
+    if validation is not None:
+        reports.append(validate_adapter(validation, options.model))
+    data_format = getattr(reports[0], "format", None)
+    estimate = estimate_adapter(train, options.model, options.epochs, validation)
+    return SubmitPlan(
+        train=digest_file(train),
+        validation=digest_file(validation) if validation is not None else None,
+        reports=reports,
+        estimate=estimate,
+        options=options,
+        data_format=data_format if data_format in ("chat", "preference", "completion") else None,
+    )
+
+
+def refuse_if_invalid(plan: SubmitPlan, force: bool) -> None:
+    """Errors in the data stop the submission (exit 1) unless --force."""
+    if plan.ok or force:
+        return
+    problems = [
+        f"{r.path}:{f.line} {f.code} {f.message}"
+        for r in plan.reports if not r.ok
+        for f in r.findings if f.severity == Severity.ERROR
+    ]
+    shown = "; ".join(problems[:3]) + (f"; … {len(problems) - 3} more" if len(problems) > 3 else "")
+    raise DataError(
+        f"the data has {len(problems)} error(s), not submitting: {shown}",
+        hint="fix them (ftprep validate FILE) or pass --force",
+    )
+
+
+def execute(
+    client: PlatformClient,
+    plan: SubmitPlan,
+    *,
+    part_threshold: int = SINGLE_REQUEST_LIMIT,
+    part_size: int = DEFAULT_PART_SIZE,
+    state: UploadState | None = None,
+) -> SubmitResult:
+    """Upload (deduplicated) and create the job."""
+    state = state or UploadState()
+    uploads = [
+        upload_file(client, d.path, part_threshold=part_threshold, part_size=part_size,
+                    state=state)
+        for d in (plan.train, plan.validation) if d is not None
+    ]
+    body = plan.job_request(uploads[0].file_id, uploads[1].file_id if len(uploads) > 1 else None)
+    job = client.create_job(body)
+    return SubmitResult(job, uploads, plan, next_commands=next_commands(job.id))
+
+
+def next_commands(job_id: str) -> list[str]:
+    return [
+        f"ftprep jobs watch {job_id}",
+        f"ftprep jobs events {job_id}",
+        f"ftprep jobs metrics {job_id}",
+        f"ftprep jobs cancel {job_id}",
+    ]
