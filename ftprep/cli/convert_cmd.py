@@ -1,6 +1,108 @@
-"""CLI: convert commands (placeholder until the area lands)."""
+"""CLI: `ftprep convert` — raw tables and other dataset formats → fine-tuning JSONL."""
 from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from ftprep.cli.common import emit_json, format_option
+from ftprep.convert import (
+    OVERFLOW_POLICIES,
+    SOURCE_FORMATS,
+    TARGET_FORMATS,
+    ConvertOptions,
+    ConvertResult,
+    convert,
+    read_system_file,
+)
+from ftprep.convert.grouping import parse_role_map
+from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from ftprep.io.readers import INPUT_FORMATS
+
+
+def _unescape_newlines(template: str | None) -> str | None:
+    """Shells make a real newline awkward to type, so the two characters \\n mean one."""
+    return None if template is None else template.replace("\\n", "\n")
+
+
+@click.command("convert")
+@click.argument("input_path", metavar="INPUT")
+@click.option("-o", "--output", "output_path", required=True, help="Output JSONL ('-' = stdout).")
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS), help="Override the extension.")
+@click.option("--encoding", help="Text encoding of CSV/TSV/JSON(L) input (default UTF-8).")
+@click.option("--from", "source_format", type=click.Choice(SOURCE_FORMATS), default="auto",
+              show_default=True, help="Source record format.")
+@click.option("--to", "target_format", type=click.Choice(TARGET_FORMATS),
+              help="Output format (default chat; preference for preference input).")
+@click.option("--user", help="Column holding the user message.")
+@click.option("--assistant", help="Column holding the assistant answer.")
+@click.option("--system", help="Column holding the system message.")
+@click.option("--system-prompt", help="The same system message for every record.")
+@click.option("--system-file", type=click.Path(dir_okay=False),
+              help="Read the system message from this file.")
+@click.option("--user-template", help='e.g. "Q: {question}\\nContext: {context}".')
+@click.option("--assistant-template", help="Template for the assistant message.")
+@click.option("--system-template", help="Template for the system message.")
+@click.option("--group-by", help="Multi-turn: column identifying the conversation.")
+@click.option("--order-by", help="Multi-turn: column giving the turn order.")
+@click.option("--role-column", help="Multi-turn: column with the speaker.")
+@click.option("--content-column", help="Multi-turn: column with the text.")
+@click.option("--role-map", default="", help="Multi-turn: e.g. human=user,bot=assistant.")
+@click.option("--rejects", "rejects_path",
+              help="Where rejected rows go (default <output stem>.rejects.jsonl).")
+@click.option("--max-tokens", type=click.IntRange(min=1), help="Token limit per example.")
+@click.option("--model", help="Take the token limit and encoding from this model.")
+@click.option("--on-overflow", type=click.Choice(OVERFLOW_POLICIES), default="keep",
+              show_default=True, help="What to do with examples over the limit.")
+@format_option
+def convert_command(
+    input_path: str,
+    output_path: str,
+    system_file: str | None,
+    role_map: str,
+    user_template: str | None,
+    assistant_template: str | None,
+    system_template: str | None,
+    fmt: str,
+    **options: object,
+) -> None:
+    """Convert INPUT (CSV, TSV, Parquet, JSONL, JSON, XLSX, .gz) into fine-tuning JSONL.
+
+    Rows that cannot become a record are written to a rejects file with the reason. Exit 0
+    when every row was written, 1 when some were rejected, 2 on usage or input errors.
+    """
+    if system_file is not None:
+        if options.get("system_prompt") is not None:
+            raise UsageError("give --system-prompt or --system-file, not both")
+        options["system_prompt"] = read_system_file(system_file)
+    opts = ConvertOptions(
+        role_map=parse_role_map(role_map),
+        user_template=_unescape_newlines(user_template),
+        assistant_template=_unescape_newlines(assistant_template),
+        system_template=_unescape_newlines(system_template),
+        **options,  # type: ignore[arg-type]
+    )
+    result = convert(input_path, output_path, opts)
+    _report(result, fmt, to_stderr=output_path == "-")
+    click.get_current_context().exit(EXIT_FINDINGS if result.rejected else EXIT_OK)
+
+
+def _report(result: ConvertResult, fmt: str, *, to_stderr: bool) -> None:
+    if fmt == "json":
+        if to_stderr:  # stdout carries the records
+            import json
+
+            click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), err=True)
+        else:
+            emit_json(result)
+        return
+    unit = "" if result.unit == "row" else f" {result.unit}s (from {result.rows} rows)"
+    click.echo(
+        f"read {result.read}{unit}, wrote {result.written}, rejected {result.rejected} "
+        f"({result.format_from} → {result.format_to}) → {result.output}",
+        err=to_stderr,
+    )
+    if result.rejected:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in result.reasons.items())
+        click.echo(f"rejects: {result.rejects} ({reasons})", err=to_stderr)
+
+
+COMMANDS: list[click.Command] = [convert_command]

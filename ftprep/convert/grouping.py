@@ -1,0 +1,258 @@
+"""Multi-turn conversations from flat rows (one row per turn).
+
+Rows of a conversation may be anywhere in the file and in any order. Up to `spill_threshold`
+rows are grouped in memory; past it, rows are partitioned by a hash of their group key into
+temporary JSONL files and each partition is grouped on its own, so memory holds one partition
+at a time instead of the whole file.
+
+Limit: one group (conversation) must fit in memory — in practice one partition, which is about
+1/256 of the rows, plus at least one whole group. Output order is always the order in which
+each group first appears in the input, whether or not the rows spilled.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import tempfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from ftprep.convert.records import (
+    MISSING,
+    NO_ASSISTANT,
+    UNKNOWN_ROLE,
+    Converted,
+    Message,
+    Rejected,
+    RowReject,
+    cell_text,
+    message,
+    with_system,
+)
+from ftprep.io.readers import Row
+
+ROLES = ("system", "user", "assistant")
+SPILL_PARTITIONS = 256
+DEFAULT_SPILL_THRESHOLD = 200_000
+Outcome = Converted | Rejected
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    group_by: str
+    content_column: str
+    role_column: str
+    order_by: str | None = None
+    role_map: dict[str, str] = field(default_factory=dict)
+    system: str | None = None
+
+
+@dataclass(slots=True)
+class Turn:
+    """One row reduced to what grouping needs (plus its source, for the rejects file)."""
+
+    seq: int
+    row: int
+    line: int | None
+    key: str
+    role: str = ""
+    content: str = ""
+    order: str = ""
+    field: str | None = None  # set when the row is unusable...
+    reason: str = ""  # ...and why
+    detail: str = ""
+    source: Any = None
+
+
+def parse_role_map(text: str) -> dict[str, str]:
+    """'human=user,bot=assistant' → {'human': 'user', 'bot': 'assistant'}."""
+    out: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, role = pair.partition("=")
+        if not sep or not name.strip() or role.strip() not in ROLES:
+            from ftprep.errors import UsageError
+
+            raise UsageError(
+                f"--role-map: bad entry {pair!r}", hint=f"write VALUE=ROLE, ROLE in {ROLES}"
+            )
+        out[name.strip()] = role.strip()
+    return out
+
+
+def to_turn(row: Row, seq: int, spec: GroupSpec) -> Turn:
+    values = row.values
+    turn = Turn(seq, row.row, row.line, key=f"\x00row{seq}", source=values)
+    try:
+        if row.problem:
+            raise RowReject(None, row.problem, row.detail)
+        turn.key = cell_text(values.get(spec.group_by), spec.group_by)
+        turn.role = _role(values.get(spec.role_column), spec)
+        turn.content = cell_text(values.get(spec.content_column), spec.content_column)
+        if spec.order_by:
+            turn.order = cell_text(values.get(spec.order_by), spec.order_by).strip()
+    except RowReject as e:
+        turn.field, turn.reason, turn.detail = e.field, e.reason, e.detail
+    return turn
+
+
+def _role(value: Any, spec: GroupSpec) -> str:
+    raw = cell_text(value, spec.role_column).strip()
+    role = spec.role_map.get(raw, spec.role_map.get(raw.lower(), raw.lower()))
+    if role not in ROLES:
+        hint = "map it with --role-map VALUE=ROLE"
+        raise RowReject(spec.role_column, UNKNOWN_ROLE, f"role {raw!r}; {hint}")
+    return role
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def iter_grouped(rows: Iterable[Row], spec: GroupSpec, spill_threshold: int) -> Iterator[Outcome]:
+    """One Converted/Rejected per conversation, in order of first appearance."""
+    numeric = True  # does every order value parse as a number? then sort numerically
+    collector = _Collector(spill_threshold)
+    try:
+        for seq, row in enumerate(rows):
+            turn = to_turn(row, seq, spec)
+            if spec.order_by and not turn.reason and numeric and not _is_number(turn.order):
+                numeric = False
+            collector.add(turn)
+        build = _builder(spec, numeric)
+        yield from collector.outcomes(build)
+    finally:
+        collector.close()
+
+
+def _builder(spec: GroupSpec, numeric: bool) -> Callable[[list[Turn]], Outcome]:
+    def sort_key(turn: Turn) -> Any:
+        return float(turn.order) if numeric else turn.order
+
+    def build(turns: list[Turn]) -> Outcome:
+        bad = next((t for t in turns if t.reason), None)
+        if bad is not None:
+            return _reject(turns, bad, bad.field, bad.reason, bad.detail)
+        if spec.order_by:
+            turns = sorted(turns, key=sort_key)  # stable: ties keep input order
+        messages = merge_consecutive([message(t.role, t.content) for t in turns])
+        if not any(m["role"] == "assistant" for m in messages):
+            return _reject(turns, turns[0], spec.role_column, NO_ASSISTANT, "")
+        first = turns[0] if not spec.order_by else min(turns, key=lambda t: t.seq)
+        record = {"messages": with_system(messages, spec.system)}
+        return Converted(record, first.row, first.line, _group_source(turns))
+
+    return build
+
+
+def _reject(turns: list[Turn], at: Turn, field: str | None, reason: str, detail: str) -> Rejected:
+    return Rejected(at.row, at.line, field, reason, _group_source(turns), detail)
+
+
+def _group_source(turns: list[Turn]) -> dict[str, Any]:
+    ordered = sorted(turns, key=lambda t: t.seq)
+    group = None if ordered[0].key.startswith("\x00row") else ordered[0].key
+    return {"group": group, "rows": [t.source for t in ordered]}
+
+
+def merge_consecutive(messages: list[Message]) -> list[Message]:
+    """Join consecutive messages of one role with a blank line (the API wants turns)."""
+    out: list[Message] = []
+    for m in messages:
+        if out and out[-1]["role"] == m["role"]:
+            out[-1] = message(m["role"], f"{out[-1]['content']}\n\n{m['content']}")
+        else:
+            out.append(dict(m))
+    return out
+
+
+class _Collector:
+    """Holds turns in memory until the threshold, then spills them to hash partitions."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.groups: dict[str, list[Turn]] = {}
+        self.count = 0
+        self.tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.files: list[Any] = []
+
+    def add(self, turn: Turn) -> None:
+        if self.tmp is not None:
+            self._spill(turn)
+            return
+        self.groups.setdefault(turn.key, []).append(turn)
+        self.count += 1
+        if self.count > self.threshold:
+            self._start_spilling()
+
+    def _start_spilling(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="ftprep-spill-")
+        self.files = [
+            open(os.path.join(self.tmp.name, f"p{i}.jsonl"), "wb")  # noqa: SIM115
+            for i in range(SPILL_PARTITIONS)
+        ]
+        held = sorted((t for turns in self.groups.values() for t in turns), key=lambda t: t.seq)
+        self.groups = {}
+        for turn in held:
+            self._spill(turn)
+
+    def _spill(self, turn: Turn) -> None:
+        # crc32, not hash(): stable across runs, so the output never depends on PYTHONHASHSEED.
+        part = zlib.crc32(turn.key.encode("utf-8", "surrogatepass")) % SPILL_PARTITIONS
+        self.files[part].write(orjson.dumps(asdict(turn), default=str) + b"\n")
+
+    def outcomes(self, build: Callable[[list[Turn]], Outcome]) -> Iterator[Outcome]:
+        if self.tmp is None:
+            for turns in self.groups.values():  # dicts keep first-appearance order
+                yield build(turns)
+            return
+        for f in self.files:
+            f.close()
+        sorted_parts = [self._group_partition(f.name, build) for f in self.files]
+        streams = [_read_outcomes(path) for path in sorted_parts]
+        for _, outcome in heapq.merge(*streams, key=lambda pair: pair[0]):
+            yield outcome
+
+    def _group_partition(self, path: str, build: Callable[[list[Turn]], Outcome]) -> str:
+        """Group one partition in memory; write its outcomes sorted by first appearance."""
+        groups: dict[str, list[Turn]] = {}
+        with open(path, "rb") as f:
+            for raw in f:
+                turn = Turn(**orjson.loads(raw))
+                groups.setdefault(turn.key, []).append(turn)
+        os.unlink(path)
+        out_path = path + ".out"
+        with open(out_path, "wb") as out:
+            for turns in groups.values():  # seq order: the file was written in seq order
+                out.write(orjson.dumps([turns[0].seq, _encode(build(turns))], default=str))
+                out.write(b"\n")
+        return out_path
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
+def _encode(outcome: Outcome) -> dict[str, Any]:
+    if isinstance(outcome, Converted):
+        return {"converted": asdict(outcome)}
+    return {"rejected": asdict(outcome)}
+
+
+def _read_outcomes(path: str) -> Iterator[tuple[int, Outcome]]:
+    with open(path, "rb") as f:
+        for raw in f:
+            seq, data = orjson.loads(raw)
+            if "converted" in data:
+                yield seq, Converted(**data["converted"])
+            else:
+                yield seq, Rejected(**data["rejected"])
