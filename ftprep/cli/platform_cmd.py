@@ -490,9 +490,13 @@ def submit(train: str, validation: str | None, model: str, method: str | None,
 
 
 def _print_plan(plan: Any) -> None:
+    from ftprep.findings import Severity
+
     for report in plan.reports:
+        errors = sum(f.severity == Severity.ERROR for f in report.findings)
+        warnings = sum(f.severity == Severity.WARNING for f in report.findings)
         click.echo(f"{report.path}: {report.format}, {report.examples} examples, "
-                   f"{report.errors} error(s), {report.warnings} warning(s)")
+                   f"{errors} error(s), {warnings} warning(s)")
     est = plan.estimate
     click.echo(f"estimated cost: ${est.cost_usd:.2f} for {est.billed_tokens:,} billed tokens "
                f"({est.epochs} epochs)")

@@ -165,33 +165,52 @@ def upload_file(
     part_threshold: int = SINGLE_REQUEST_LIMIT,
     part_size: int = DEFAULT_PART_SIZE,
     state: UploadState | None = None,
-    attempts: int = 3,
+    attempts: int | None = None,
 ) -> UploadResult:
     """Upload `path` unless the same content is already there; returns the remote file id.
-    Files above `part_threshold` bytes go through the Uploads API in `part_size` parts."""
+    Files above `part_threshold` bytes go through the Uploads API in `part_size` parts.
+    `attempts` = retries of the final request (default: the client's max_retries)."""
     state = state or UploadState()
     digest = digest_file(path)
     existing = find_existing(client, digest, state, purpose)
     if existing is not None:
         return existing
     method = "uploads" if digest.bytes > part_threshold else "files"
+    attempts = (client.config.max_retries if attempts is None else attempts) + 1
     for attempt in range(1, attempts + 1):
         try:
             file_id = _send(client, digest, purpose, method, part_size)
             break
-        except (openai.APIConnectionError, openai.APITimeoutError) as e:
-            # The server may have stored the file before the connection dropped: look before
-            # re-sending, so a retry never creates a duplicate.
+        except _RETRYABLE as e:
+            # The server may have stored the file before the connection dropped (or before
+            # answering 5xx): look before re-sending, so a retry never creates a duplicate.
             found = _find_remote(client, digest, purpose)
             if found is not None:
                 state.remember(client.config.base_url, found)
                 return found
             if attempt == attempts:
                 raise client.error(e) from None
-            time.sleep(min(0.5 * attempt, 5.0) if client.config.max_retries else 0)
+            time.sleep(_retry_delay(e, attempt))
     result = _result(digest, file_id, "uploaded", method)
     state.remember(client.config.base_url, result)
     return result
+
+
+_RETRYABLE = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
+
+
+def _retry_delay(exc: Exception, attempt: int) -> float:
+    """Honour the server's retry-after(-ms) like the SDK does; else exponential backoff."""
+    response = getattr(exc, "response", None)
+    headers = response.headers if response is not None else {}
+    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            value = float(headers.get(header, "")) / divisor
+        except ValueError:
+            continue
+        if 0 <= value <= 60:
+            return value
+    return min(0.5 * 2 ** (attempt - 1), 8.0)
 
 
 def _send(
@@ -224,10 +243,10 @@ def _send(
 
 
 def _status_call(client: PlatformClient, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Translate HTTP status errors, but let connection errors through to the dedupe check."""
+    """Translate HTTP status errors, but let retryable ones through to the dedupe check."""
     try:
         return fn(*args, **kwargs)
-    except (openai.APIConnectionError, openai.APITimeoutError):
+    except _RETRYABLE:
         raise
     except openai.OpenAIError as e:
         raise client.error(e) from None

@@ -91,7 +91,8 @@ class FakeOpenAI:
             self.models[model_id] = self._model(model_id, owner)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> FakeOpenAI:
