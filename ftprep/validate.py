@@ -161,6 +161,8 @@ class _Run:
             self.format = CHAT
             for buffered in pending:
                 self._check_line(buffered)
+        if self.file_mode:  # not JSONL at all: counts and duplicates would only add noise
+            return
         for check in self.file_checks:
             for hit in check.finish():
                 self.add(hit)

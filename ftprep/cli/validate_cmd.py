@@ -77,8 +77,9 @@ def rules(code: str | None, fmt: str) -> None:
     if fmt == "json":
         emit_json([r.to_dict() for r in registry.values()])
         return
+    width = max((len(r.name) for r in registry.values()), default=0)
     for r in registry.values():
-        click.echo(f"{r.code}  {r.name:<28} {r.severity.value:<8} {r.summary}")
+        click.echo(f"{r.code}  {r.name:<{width}} {r.severity.value:<8} {r.summary}")
 
 
 COMMANDS: list[click.Command] = [validate, rules]

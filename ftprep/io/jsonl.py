@@ -74,6 +74,8 @@ def parse_line(raw: bytes, line: int) -> JsonLine:
         return JsonLine(line, None, BAD_UTF8, f"invalid UTF-8 at byte {e.start}", raw)
     try:  # stdlib accepts lone surrogates that orjson refuses; both are legal JSON
         return JsonLine(line, json.loads(text, parse_constant=_reject_constant), raw=raw)
+    except RecursionError:  # nesting deeper than orjson's limit and Python's stack
+        return JsonLine(line, None, BAD_JSON, "JSON nested too deeply", raw)
     except ValueError as e:
         msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
         col = f" at column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""

@@ -114,3 +114,39 @@ def select_codes(
     return {c for c in keep if not any(c.startswith(p) for p in ignored)}
 
 
+
+
+# Helpers shared by the semantic rules. Records may violate the schema anywhere, so these
+# only hand out values of the expected type and silently skip the rest (the schema reports it).
+
+
+def message_lists(record: Any, fmt: str) -> list[tuple[str, list[dict]]]:
+    """Every list of messages in a record with its JSON path: `messages` for chat data,
+    `input.messages`, `preferred_output` and `non_preferred_output` for preference data.
+    Values that are not lists are left out (the schema reports them)."""
+    if not isinstance(record, dict):
+        return []
+    if fmt == "preference":
+        inp = record.get("input")
+        found = [("input.messages", inp.get("messages") if isinstance(inp, dict) else None),
+                 ("preferred_output", record.get("preferred_output")),
+                 ("non_preferred_output", record.get("non_preferred_output"))]
+    elif fmt == "chat":
+        found = [("messages", record.get("messages"))]
+    else:
+        return []
+    return [(path, value) for path, value in found if isinstance(value, list)]
+
+
+def iter_messages(record: Any, fmt: str) -> Iterable[tuple[str, dict]]:
+    """(path, message) for every well-formed (dict) message, e.g. ('messages[2]', {...})."""
+    for path, messages in message_lists(record, fmt):
+        for i, message in enumerate(messages):
+            if isinstance(message, dict):
+                yield f"{path}[{i}]", message
+
+
+def role_of(message: Any) -> str | None:
+    """The message's role when it is a string, else None."""
+    role = message.get("role") if isinstance(message, dict) else None
+    return role if isinstance(role, str) else None

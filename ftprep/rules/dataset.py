@@ -1,0 +1,86 @@
+"""FT107/FT109: checks over the whole file (example count, duplicates). They see every
+record once and keep only small per-record state (a 16-byte digest), never the records."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from ftprep.findings import Severity
+from ftprep.rules.base import Context, Hit, file_check, rule
+
+E, W = Severity.ERROR, Severity.WARNING
+
+MIN_EXAMPLES = 10  # the platform refuses smaller training files
+
+TOO_FEW_EXAMPLES = rule(
+    "FT107", "too-few-examples", E, f"The file has fewer than {MIN_EXAMPLES} examples.",
+    why=f"The platform requires at least {MIN_EXAMPLES} training examples and rejects the "
+    "job otherwise; in practice 50-100 good examples are needed to see an effect.",
+    fix="Add examples (or, for a validation file, merge it with more held-out data).",
+)
+DUPLICATE_EXAMPLE = rule(
+    "FT109", "duplicate-example", W, "The example is an exact duplicate of an earlier one.",
+    why="Duplicates over-weight one example, waste training tokens and, across a "
+    "train/validation split, leak test data into training.",
+    fix="Remove the copies (`ftprep split` deduplicates), or vary them if intentional.",
+)
+
+
+def canonical(value: Any) -> bytes | None:
+    """Canonical JSON (sorted keys, no whitespace) of a value, so that key order and spacing
+    do not hide duplicates; None when it cannot be serialised (e.g. extreme nesting)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, RecursionError):
+        pass
+    try:  # lone surrogates and integers beyond 64 bits, which orjson refuses
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return text.encode("utf-8", "surrogatepass")
+
+
+def digest(record: Any) -> bytes | None:
+    """A 16-byte fingerprint of a record's canonical JSON."""
+    data = canonical(record)
+    return None if data is None else hashlib.blake2b(data, digest_size=16).digest()
+
+
+@file_check
+class ExampleCount:
+    """FT107: counts the records the engine checked."""
+
+    def __init__(self) -> None:
+        self.examples = 0
+
+    def feed(self, record: Any, ctx: Context) -> Iterator[Hit]:
+        self.examples += 1
+        return iter(())
+
+    def finish(self) -> Iterator[Hit]:
+        if self.examples < MIN_EXAMPLES:
+            yield Hit(TOO_FEW_EXAMPLES.code, "",
+                      f"{self.examples} example(s); the platform needs at least {MIN_EXAMPLES}", 0)
+
+
+@file_check
+class Duplicates:
+    """FT109: reports each copy at its own line, naming the line of the first."""
+
+    def __init__(self) -> None:
+        self.first_line: dict[bytes, int] = {}
+
+    def feed(self, record: Any, ctx: Context) -> Iterator[Hit]:
+        key = digest(record)
+        if key is None:
+            return
+        first = self.first_line.setdefault(key, ctx.line)
+        if first != ctx.line:
+            yield Hit(DUPLICATE_EXAMPLE.code, "", f"duplicate of line {first}")
+
+    def finish(self) -> Iterator[Hit]:
+        return iter(())

@@ -1,0 +1,178 @@
+"""FT4xx: tool and function calls. The schema checks their shape; these rules check that
+calls, definitions and results fit together."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ftprep.findings import Severity
+from ftprep.formats import CHAT, PREFERENCE
+from ftprep.rules.base import Context, Hit, iter_messages, message_lists, record_check, role_of, rule
+from ftprep.rules.schema import _json_type as json_type
+
+E, W = Severity.ERROR, Severity.WARNING
+
+UNKNOWN_TOOL_CALL_ID = rule(
+    "FT401", "unknown-tool-call-id", E, "A tool message's `tool_call_id` matches no earlier "
+    "tool call.",
+    why="A tool result must answer a call the assistant made before it; an orphan result "
+    "is rejected by the platform.",
+    fix="Use the `id` of the assistant's tool call as `tool_call_id`, or remove the orphan "
+    "tool message.",
+)
+UNKNOWN_FUNCTION = rule(
+    "FT402", "unknown-function", E, "A tool call or function_call names a function that is "
+    "not defined in `tools` / `functions`.",
+    why="The model learns to call functions it has been shown; calling an undefined one "
+    "teaches it to invent tools, and the platform rejects the example.",
+    fix="Add the function's definition to `tools` (or `functions`), or fix the name's spelling.",
+)
+INVALID_ARGUMENTS = rule(
+    "FT403", "invalid-arguments", E, "A call's `arguments` is not a JSON string that decodes "
+    "to an object.",
+    why="`arguments` is the JSON text the model must produce; text that does not decode to "
+    "an object teaches the model broken calls.",
+    fix="Serialise the arguments object with json.dumps, e.g. \"{\\\"city\\\": \\\"Paris\\\"}\".",
+)
+DEPRECATED_FUNCTIONS = rule(
+    "FT404", "deprecated-functions", W, "The example uses the deprecated `functions` / "
+    "`function_call` fields.",
+    why="`functions` and `function_call` are superseded by `tools` and `tool_calls`; newer "
+    "models and endpoints may not accept them.",
+    fix="Convert to `tools` (type function) and `tool_calls` with ids, and tool messages with "
+    "`tool_call_id`.",
+)
+
+
+def _container(record: dict, fmt: str) -> dict:
+    """Where `tools`/`functions` live: the record for chat, `input` for preference data."""
+    inner = record.get("input") if fmt == PREFERENCE else record
+    return inner if isinstance(inner, dict) else {}
+
+
+def _tool_calls(message: dict) -> Iterator[tuple[int, dict]]:
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        for j, call in enumerate(calls):
+            if isinstance(call, dict):
+                yield j, call
+
+
+def _function_of(call: dict) -> dict:
+    function = call.get("function")
+    return function if isinstance(function, dict) else {}
+
+
+def _defined_names(container: dict, key: str) -> set[str] | None:
+    """Names defined in `tools` or `functions`; empty when the key is absent; None when a
+    definition is malformed (the schema reports it; guessing would give false alarms)."""
+    if key not in container:
+        return set()
+    definitions = container[key]
+    if not isinstance(definitions, list):
+        return None
+    names: set[str] = set()
+    for d in definitions:
+        spec = _function_of(d) if key == "tools" and isinstance(d, dict) else d
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if not isinstance(name, str):
+            return None
+        names.add(name)
+    return names
+
+
+@record_check(CHAT, PREFERENCE)
+def unknown_tool_call_id(record: dict, ctx: Context) -> Iterator[Hit]:
+    earlier: set[str] = set()  # input calls stay known in the preference outputs
+    for path, messages in message_lists(record, ctx.format):
+        seen = set(earlier)
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict):
+                continue
+            seen.update(c["id"] for _, c in _tool_calls(message) if isinstance(c.get("id"), str))
+            if role_of(message) != "tool":
+                continue
+            call_id = message.get("tool_call_id")
+            if call_id is None:
+                yield Hit(UNKNOWN_TOOL_CALL_ID.code, f"{path}[{i}]",
+                          "tool message without tool_call_id")
+            elif isinstance(call_id, str) and call_id not in seen:
+                yield Hit(UNKNOWN_TOOL_CALL_ID.code, f"{path}[{i}].tool_call_id",
+                          f"tool_call_id {call_id!r} matches no earlier tool call")
+        if path == "input.messages":
+            earlier = seen
+
+
+def _unknown(name: Any, defined: set[str] | None, key: str) -> str | None:
+    """Why calling `name` is wrong, or None when it is fine (or cannot be judged)."""
+    if not isinstance(name, str) or defined is None or name in defined:
+        return None
+    if not defined:
+        return f"calls {name!r} but the example defines no `{key}`"
+    return f"calls {name!r}, which is not in `{key}` ({', '.join(sorted(defined))})"
+
+
+@record_check(CHAT, PREFERENCE)
+def unknown_function(record: dict, ctx: Context) -> Iterator[Hit]:
+    container = _container(record, ctx.format)
+    tools, functions = _defined_names(container, "tools"), _defined_names(container, "functions")
+    for path, message in iter_messages(record, ctx.format):
+        for j, call in _tool_calls(message):
+            problem = _unknown(_function_of(call).get("name"), tools, "tools")
+            if problem:
+                yield Hit(UNKNOWN_FUNCTION.code, f"{path}.tool_calls[{j}].function.name", problem)
+        function_call = message.get("function_call")
+        if isinstance(function_call, dict):
+            problem = _unknown(function_call.get("name"), functions, "functions")
+            if problem:
+                yield Hit(UNKNOWN_FUNCTION.code, f"{path}.function_call.name", problem)
+
+
+def arguments_problem(arguments: Any) -> str | None:
+    """Why a call's `arguments` is unusable, or None. Non-strings are the schema's (FT201)."""
+    if not isinstance(arguments, str):
+        return None
+    try:
+        value = json.loads(arguments, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as e:
+        detail = e.msg if isinstance(e, json.JSONDecodeError) else str(e) or "too deeply nested"
+        return f"arguments are not valid JSON ({detail})"
+    if not isinstance(value, dict):
+        return f"arguments must encode a JSON object, not {json_type(value)}"
+    return None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+@record_check(CHAT, PREFERENCE)
+def invalid_arguments(record: dict, ctx: Context) -> Iterator[Hit]:
+    for path, message in iter_messages(record, ctx.format):
+        for j, call in _tool_calls(message):
+            problem = arguments_problem(_function_of(call).get("arguments"))
+            if problem:
+                yield Hit(INVALID_ARGUMENTS.code, f"{path}.tool_calls[{j}].function.arguments", problem)
+        function_call = message.get("function_call")
+        if isinstance(function_call, dict):
+            problem = arguments_problem(function_call.get("arguments"))
+            if problem:
+                yield Hit(INVALID_ARGUMENTS.code, f"{path}.function_call.arguments", problem)
+
+
+@record_check(CHAT, PREFERENCE)
+def deprecated_functions(record: dict, ctx: Context) -> Iterator[Hit]:
+    """One finding per example, at the first deprecated field: the fix is one conversion."""
+    if ctx.format == CHAT and "functions" in record:
+        yield Hit(DEPRECATED_FUNCTIONS.code, "functions", "`functions` is deprecated; use `tools`")
+        return
+    for path, message in iter_messages(record, ctx.format):
+        if "function_call" in message:
+            yield Hit(DEPRECATED_FUNCTIONS.code, f"{path}.function_call",
+                      "`function_call` is deprecated; use `tool_calls`")
+            return
+        if role_of(message) == "function":
+            yield Hit(DEPRECATED_FUNCTIONS.code, f"{path}.role",
+                      "role `function` is deprecated; use `tool` with `tool_call_id`")
+            return
