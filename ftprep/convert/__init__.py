@@ -335,9 +335,12 @@ def _renderer(
 
 def _overflow_fitter(options: ConvertOptions) -> Callable[[dict], tuple[dict | None, str | None]]:
     """Bind `ftprep.overflow.fit_to_limit` to the limit and encoding the options ask for."""
-    # Imported lazily: token counting is optional and loads encodings only when asked for.
-    from ftprep.overflow import fit_to_limit
-    from ftprep.tokens import get_encoding
+    # Imported lazily: token counting loads encodings only when a limit is asked for.
+    try:
+        from ftprep.overflow import fit_to_limit
+        from ftprep.tokens import get_encoding
+    except ImportError as e:
+        raise UsageError(f"token limits are not available in this build ({e})") from None
 
     limit, encoding_name = options.max_tokens, "o200k_base"
     if options.model:

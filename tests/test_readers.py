@@ -1,0 +1,197 @@
+"""Streaming readers: every format, encodings, locations, and malformed inputs."""
+from __future__ import annotations
+
+import codecs
+import gzip
+from pathlib import Path
+
+import pytest
+
+from ftprep.errors import InputError, UsageError
+from ftprep.io import readers
+from ftprep.io.readers import Row, detect_input_format, open_table
+
+
+def rows_of(path: Path, **kw: str) -> tuple[list[str], list[Row]]:
+    table = open_table(path, **kw)
+    return table.columns, list(table.rows)
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_csv_quoted_newline_keeps_physical_lines(tmp_path: Path) -> None:
+    p = write(tmp_path / "a.csv", b'q,a\n"two\nlines",x\n\n"3",y\n')
+    columns, rows = rows_of(p)
+    assert columns == ["q", "a"]
+    assert [(r.row, r.line, r.values) for r in rows] == [
+        (1, 2, {"q": "two\nlines", "a": "x"}),
+        (2, 5, {"q": "3", "a": "y"}),  # line 4 is blank: not a row, but still a line
+    ]
+
+
+def test_tsv(tmp_path: Path) -> None:
+    columns, rows = rows_of(write(tmp_path / "a.tsv", b"q\ta\nhello, world\tok\n"))
+    assert columns == ["q", "a"] and rows[0].values == {"q": "hello, world", "a": "ok"}
+
+
+def test_ragged_rows_are_flagged_not_dropped(tmp_path: Path) -> None:
+    _, rows = rows_of(write(tmp_path / "a.csv", b"q,a\n1,2,3\n4\n5,6\n"))
+    assert [r.problem for r in rows] == ["ragged_row", "ragged_row", None]
+    assert rows[0].values["_extra"] == ["3"] and "3 fields" in rows[0].detail
+
+
+def test_gzip_csv(tmp_path: Path) -> None:
+    p = write(tmp_path / "a.csv.gz", gzip.compress("q,a\né,ü\n".encode()))
+    assert detect_input_format(p) == "csv"
+    assert rows_of(p)[1][0].values == {"q": "é", "a": "ü"}
+
+
+@pytest.mark.parametrize(
+    ("bom", "encoding"),
+    [
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ],
+)
+def test_byte_order_marks(tmp_path: Path, bom: bytes, encoding: str) -> None:
+    p = write(tmp_path / "a.csv", bom + "问,答\n一,二\n".encode(encoding))
+    columns, rows = rows_of(p)
+    assert columns == ["问", "答"] and rows[0].values == {"问": "一", "答": "二"}
+    assert rows[0].line == 2
+
+
+def test_gb18030_needs_its_encoding(tmp_path: Path) -> None:
+    p = write(tmp_path / "zh.csv", "问题,回答\n你好,世界\n".encode("gb18030"))
+    with pytest.raises(InputError, match=r"zh.csv:1: cannot decode as utf-8 at byte offset 0"):
+        rows_of(p)
+    assert rows_of(p, encoding="gb18030")[1][0].values == {"问题": "你好", "回答": "世界"}
+
+
+def test_decode_failure_names_line_and_byte_offset(tmp_path: Path) -> None:
+    p = write(tmp_path / "a.csv", b"q,a\nok,fine\nbad,\xff\xfe here\n")
+    with pytest.raises(InputError) as e:
+        rows_of(p)
+    assert str(e.value).startswith(f"{p}:3: cannot decode as utf-8 at byte offset 16")
+
+
+def test_decode_failure_across_block_boundary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readers, "_BLOCK", 5)  # tiny blocks: the bad byte is held over
+    p = write(tmp_path / "a.csv", b"q\n\xc3\xa9\nab\xe9\xff\n")
+    with pytest.raises(InputError, match=r":3: cannot decode as utf-8 at byte offset 7"):
+        rows_of(p)
+
+
+def test_jsonl_bad_lines_are_rows_with_problems(tmp_path: Path) -> None:
+    p = write(tmp_path / "a.jsonl", b'{"a": 1}\n\n{broken\n[1]\n{"a": 2}\n')
+    columns, rows = rows_of(p)
+    assert columns == ["a"]
+    assert [(r.row, r.line, r.problem) for r in rows] == [
+        (1, 1, None), (2, 3, "bad_json"), (3, 4, "not_an_object"), (4, 5, None),
+    ]
+
+
+def test_json_array_is_streamed_with_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readers, "_BLOCK", 8)  # force many refills mid-value
+    text = '[\n {"a": "x", "n": 12345678},\n {"a": "y\\nz", "n": 2.5}\n]\n'
+    columns, rows = rows_of(write(tmp_path / "a.json", text.encode()))
+    assert columns == ["a", "n"]
+    assert [(r.line, r.values) for r in rows] == [
+        (2, {"a": "x", "n": 12345678}),
+        (3, {"a": "y\nz", "n": 2.5}),
+    ]
+
+
+def test_json_concatenated_objects(tmp_path: Path) -> None:
+    _, rows = rows_of(write(tmp_path / "a.json", b'{"a": 1}\n{"a": 2}\n'))
+    assert [r.values["a"] for r in rows] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[{"a": 1} {"a": 2}]', "expected ',' or ']'"),
+        ('[{"a": 1},', "unterminated JSON array"),
+        ('[{"a": }]', "invalid JSON"),
+        ('"just a string"', "expected a JSON array"),
+    ],
+)
+def test_json_array_errors(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        rows_of(write(tmp_path / "a.json", text.encode()))
+
+
+def test_parquet_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    p = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"n": [1, 2, None, 4, 5], "t": ["a", "b", "c", None, "e"]}), p)
+    columns, rows = rows_of(p)
+    assert columns == ["n", "t"]
+    assert [r.row for r in rows] == [1, 2, 3, 4, 5] and rows[0].line is None
+    assert rows[2].values == {"n": None, "t": "c"} and rows[0].values["n"] == 1
+
+
+def test_xlsx(tmp_path: Path) -> None:
+    import datetime
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["question", "answer", "when"])
+    ws.append(["What is 2+1?", 3, datetime.date(2026, 1, 2)])
+    ws.append([None, None, None])
+    ws.append(["Pi?", 3.14, None])
+    ws.append(["extra", "x", "y", "z"])
+    p = tmp_path / "a.xlsx"
+    wb.save(p)
+    columns, rows = rows_of(p)
+    assert columns == ["question", "answer", "when"]
+    assert rows[0].values == {"question": "What is 2+1?", "answer": 3, "when": "2026-01-02T00:00:00"}
+    assert [r.line for r in rows] == [2, 4, 5]  # sheet rows; the empty row is skipped
+    assert rows[2].problem == "ragged_row"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("empty.csv", b"", "empty file"),
+        ("blank.jsonl", b"\n\n", "empty file"),
+        ("dup.csv", b"a,a\n1,2\n", "duplicate column name 'a'"),
+        ("noname.csv", b"a,,b\n1,2,3\n", "header column 2 has no name"),
+        ("garbage.parquet", b"\x00\x01not parquet", "cannot read Parquet"),
+        ("garbage.xlsx", b"PK\x03\x04garbage", "cannot read XLSX"),
+        ("garbage.csv.gz", b"\x1f\x8bnot really gzip", "read failed"),
+    ],
+)
+def test_malformed_inputs_are_one_line_errors(
+    tmp_path: Path, name: str, data: bytes, message: str
+) -> None:
+    with pytest.raises(InputError, match=message) as e:
+        rows_of(write(tmp_path / name, data))
+    assert "\n" not in str(e.value)
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        rows_of(tmp_path / "nope.csv")
+    (tmp_path / "d.parquet").mkdir()
+    with pytest.raises(InputError, match="is a directory"):
+        rows_of(tmp_path / "d.parquet")
+
+
+def test_format_selection(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--input-format"):
+        detect_input_format("data.txt")
+    p = write(tmp_path / "data.txt", b"a,b\n1,2\n")
+    assert rows_of(p, input_format="csv")[0] == ["a", "b"]
+    with pytest.raises(UsageError, match="unknown encoding"):
+        rows_of(p, input_format="csv", encoding="klingon")
+    with pytest.raises(UsageError, match="text formats only"):
+        open_table(tmp_path / "x.parquet", encoding="latin-1")
