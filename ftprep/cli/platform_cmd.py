@@ -34,7 +34,12 @@ class Connection:
 
     @functools.cached_property
     def client(self) -> PlatformClient:
-        return PlatformClient(self.config())
+        config = self.config()
+        if config.debug:  # --debug lasts for this command only
+            from ftprep.platform.client import disable_debug_logging
+
+            click.get_current_context().call_on_close(disable_debug_logging)
+        return PlatformClient(config)
 
 
 def platform_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -32,23 +32,69 @@ class _RedactingFormatter(logging.Formatter):
         return redact(super().format(record), self._secret)
 
 
-def _enable_debug_logging(secret: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the record (not at creation)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+_DEBUG_LOGGERS = ("openai", "httpx", "httpx2")
+_saved_levels: dict[str, tuple[int, bool]] = {}
+
+
+def enable_debug_logging(secret: str) -> None:
+    """Log the SDK's requests to stderr, redacted. Undo with `disable_debug_logging`."""
+    disable_debug_logging()
+    handler = _StderrHandler()
     handler.setFormatter(_RedactingFormatter(secret))
-    for name in ("openai", "httpx", "httpx2"):
+    handler._ftprep = True  # type: ignore[attr-defined]
+    for name in _DEBUG_LOGGERS:
         logger = logging.getLogger(name)
-        logger.handlers = [h for h in logger.handlers if not getattr(h, "_ftprep", False)]
-        handler._ftprep = True  # type: ignore[attr-defined]
+        _saved_levels[name] = (logger.level, logger.propagate)
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
         logger.propagate = False
 
 
+_log = logging.getLogger("openai.ftprep")
+_SECRET_HEADERS = {"authorization", "api-key", "openai-organization", "openai-project", "cookie"}
+
+
+def _log_request(request: Any) -> None:
+    """One line per request: method, URL and headers, secrets masked (the formatter redacts
+    anything key-shaped that slips through as well)."""
+    headers = {k: ("***" if k.lower() in _SECRET_HEADERS else v)
+               for k, v in request.headers.items()}
+    _log.debug("→ %s %s headers=%s", request.method, request.url, headers)
+
+
+def _log_response(response: Any) -> None:
+    _log.debug("← %s %s %s", response.status_code, response.request.method, response.request.url)
+
+
+def disable_debug_logging() -> None:
+    for name in _DEBUG_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not getattr(h, "_ftprep", False)]
+        if name in _saved_levels:
+            logger.setLevel(_saved_levels[name][0])
+            logger.propagate = _saved_levels.pop(name)[1]
+
+
 def build_sdk_client(config: ProviderConfig) -> openai.OpenAI:
     """The official SDK client for this provider (AzureOpenAI for Azure)."""
     if config.debug:
-        _enable_debug_logging(config.api_key)
+        enable_debug_logging(config.api_key)
     common: dict[str, Any] = {"max_retries": config.max_retries, "timeout": config.timeout}
+    if config.debug:
+        common["http_client"] = openai.DefaultHttpx2Client(
+            event_hooks={"request": [_log_request], "response": [_log_response]})
     if config.provider == AZURE:
         return openai.AzureOpenAI(
             api_key=config.api_key,

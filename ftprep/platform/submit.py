@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftprep.errors import DataError
+from ftprep.errors import DataError, FtprepError
 from ftprep.findings import Severity
 from ftprep.platform.client import PlatformClient
 from ftprep.platform.jobs import JobOptions, build_job_request
@@ -26,18 +26,29 @@ from ftprep.platform.uploads import (
 
 def validate_adapter(path: str | Path, model: str) -> Any:
     """`ftprep.validate.validate_file` → ValidationReport (.ok, .format, .findings)."""
-    from ftprep.validate import validate_file
+    try:
+        from ftprep.validate import validate_file
 
-    return validate_file(path, model=model)
+        return validate_file(path, model=model)
+    except ModuleNotFoundError as e:
+        raise _unavailable("validation", e) from None
 
 
 def estimate_adapter(
     path: str | Path, model: str, epochs: int | None, validation: str | Path | None
 ) -> Any:
     """`ftprep.estimate.estimate_file` → Estimate (.cost_usd, .billed_tokens, .warnings)."""
-    from ftprep.estimate import estimate_file
+    try:
+        from ftprep.estimate import estimate_file
 
-    return estimate_file(path, model=model, epochs=epochs, validation=validation)
+        return estimate_file(path, model=model, epochs=epochs, validation=validation)
+    except ModuleNotFoundError as e:
+        raise _unavailable("cost estimation", e) from None
+
+
+def _unavailable(what: str, exc: ModuleNotFoundError) -> FtprepError:
+    return FtprepError(f"{what} is unavailable in this installation ({exc.name} is missing); "
+                       "not submitting unchecked data")
 
 
 @dataclass

@@ -54,6 +54,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    raw_path: str = ""  # as sent, with its /v1 or /openai prefix
 
 
 class ApiError(Exception):
@@ -456,7 +457,7 @@ def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             path, azure = _strip_prefix(split.path)
-            req = Request(self.command, path, query, headers, body)
+            req = Request(self.command, path, query, headers, body, split.path)
             with api.lock:
                 api.requests.append(req)
             try:
@@ -476,7 +477,9 @@ def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     return
                 self._send(status, payload, extra)
             except ApiError as e:
-                self._send(e.status, e.body(), {})
+                # State conflicts are final; tell the SDK not to retry them (it would on 409).
+                self._send(e.status, e.body(), {"x-should-retry": "false"} if e.status == 409
+                           else {})
 
         def _authenticate(self, headers: dict[str, str], azure: bool) -> None:
             bearer = headers.get("authorization", "").removeprefix("Bearer ")
