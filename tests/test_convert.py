@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from ftprep.convert import (
-    ConvertOptions,
     Converted,
+    ConvertOptions,
     Rejected,
     convert,
     default_rejects_path,
@@ -163,7 +163,7 @@ def test_xlsx_integers_stay_integers(tmp_path: Path) -> None:
     wb.active.append(["empty?", None])
     src = tmp_path / "t.xlsx"
     wb.save(src)
-    records, result = run(tmp_path, src, user="q", assistant="a")
+    records, _ = run(tmp_path, src, user="q", assistant="a")
     assert records == [chat(("user", "2+1?"), ("assistant", "3"))]
     assert jsonl(tmp_path / "out.rejects.jsonl")[0]["line"] == 3
 
@@ -230,7 +230,8 @@ def test_gz_output_is_deterministic(tmp_path: Path) -> None:
 def test_alpaca_sample(tmp_path: Path) -> None:
     records, result = run(tmp_path, SAMPLES / "support.jsonl")
     assert result.format_from == "alpaca"
-    assert records[0]["messages"][0]["content"].startswith("Summarise the ticket in one sentence.\n\n")
+    first_user = records[0]["messages"][0]["content"]
+    assert first_user.startswith("Summarise the ticket in one sentence.\n\nCustomer cannot")
     assert records[2]["messages"][0]["content"] == (
         "Write a polite reply declining a refund after 30 days."  # empty input: no blank line
     )
@@ -250,7 +251,7 @@ def test_sharegpt_bad_turns(tmp_path: Path) -> None:
         {"conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": " "}]},
         {"conversations": [{"from": "tool", "value": "42"}, {"from": "gpt", "value": "ok"}]},
     ]) + "\n")
-    records, result = run(tmp_path, src)
+    records, _ = run(tmp_path, src)
     assert records == [chat(("tool", "42"), ("assistant", "ok"))]
     fields = [r["field"] for r in jsonl(tmp_path / "out.rejects.jsonl")]
     assert fields == ["conversations[0].from", "conversations[1].value"]
@@ -266,7 +267,7 @@ def test_completion_to_chat_and_back(tmp_path: Path) -> None:
 
 
 def test_chat_passthrough_keeps_other_keys(tmp_path: Path) -> None:
-    record = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+    record = {**chat(("user", "hi"), ("assistant", "yo")),
               "tools": [{"type": "function", "function": {"name": "f"}}]}
     src = write(tmp_path / "c.jsonl", json.dumps(record) + "\n" + '{"messages": []}\n')
     records, result = run(tmp_path, src, system_prompt="S")

@@ -75,7 +75,9 @@ def test_format_json_summary(tmp_path: Path) -> None:
     }
 
 
-def test_stdout_output_sends_summary_to_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stdout_output_sends_summary_to_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     r = invoke(SAMPLES / "sharegpt.json", "-o", "-", "--format", "json")
     assert r.exit_code == 0, r.output
@@ -196,3 +198,32 @@ def test_installed_script(tmp_path: Path) -> None:
     assert len(jsonl(out)) == 19 and "None" not in out.read_text()
     reject = jsonl(tmp_path / "qa.rejects.jsonl")[0]
     assert (reject["row"], reject["line"], reject["field"]) == (10, None, "answer")
+
+
+def test_token_limit_wiring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ftprep.overflow belongs to another area; a stand-in records how convert calls it."""
+    import types
+
+    calls: list[tuple[int, str, str]] = []
+
+    def fit_to_limit(record: dict, *, limit: int, encoding: Any, policy: str) -> tuple:
+        calls.append((limit, encoding.name, policy))
+        long = len(encoding.encode(record["messages"][-1]["content"])) > 3
+        return (None, "too_many_tokens") if long and policy == "drop" else (record, None)
+
+    monkeypatch.setitem(sys.modules, "ftprep.overflow",
+                        types.SimpleNamespace(fit_to_limit=fit_to_limit))
+    src = tmp_path / "t.csv"
+    src.write_text("q,a\nHi?,Yes.\nWhy?,Because the sky scatters blue light more.\n")
+    out = tmp_path / "o.jsonl"
+    r = invoke(src, "-o", out, "--user", "q", "--assistant", "a", "--max-tokens", "7",
+               "--on-overflow", "drop", "--format", "json")
+    assert r.exit_code == 1, r.output
+    assert json.loads(r.stdout)["reasons"] == {"too_many_tokens": 1}
+    assert calls == [(7, "o200k_base", "drop")] * 2
+    assert jsonl(tmp_path / "o.rejects.jsonl")[0]["line"] == 3
+    calls.clear()
+    r = invoke(src, "-o", out, "--user", "q", "--assistant", "a", "--model", "gpt-4.1-mini")
+    assert r.exit_code == 0 and calls[0][0] > 1000 and calls[0][2] == "keep"
+    r = invoke(src, "-o", out, "--user", "q", "--assistant", "a", "--on-overflow", "drop")
+    assert_one_line_error(r, 2, "--on-overflow needs a limit")

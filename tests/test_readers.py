@@ -78,7 +78,9 @@ def test_decode_failure_names_line_and_byte_offset(tmp_path: Path) -> None:
     assert str(e.value).startswith(f"{p}:3: cannot decode as utf-8 at byte offset 16")
 
 
-def test_decode_failure_across_block_boundary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_decode_failure_across_block_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(readers, "_BLOCK", 5)  # tiny blocks: the bad byte is held over
     p = write(tmp_path / "a.csv", b"q\n\xc3\xa9\nab\xe9\xff\n")
     with pytest.raises(InputError, match=r":3: cannot decode as utf-8 at byte offset 7"):
@@ -153,7 +155,8 @@ def test_xlsx(tmp_path: Path) -> None:
     wb.save(p)
     columns, rows = rows_of(p)
     assert columns == ["question", "answer", "when"]
-    assert rows[0].values == {"question": "What is 2+1?", "answer": 3, "when": "2026-01-02T00:00:00"}
+    when = "2026-01-02T00:00:00"
+    assert rows[0].values == {"question": "What is 2+1?", "answer": 3, "when": when}
     assert [r.line for r in rows] == [2, 4, 5]  # sheet rows; the empty row is skipped
     assert rows[2].problem == "ragged_row"
 

@@ -195,6 +195,8 @@ def _check_option_values(options: ConvertOptions) -> None:
         raise UsageError(f"--on-overflow: one of {', '.join(OVERFLOW_POLICIES)}")
     if options.max_tokens is not None and options.max_tokens <= 0:
         raise UsageError("--max-tokens must be a positive number")
+    if options.on_overflow != "keep" and options.max_tokens is None and options.model is None:
+        raise UsageError("--on-overflow needs a limit: give --max-tokens or --model")
     pairs = (("--user", "--user-template"), ("--assistant", "--assistant-template"))
     for a, b in pairs:
         if options.table_options[a] is not None and options.table_options[b] is not None:
@@ -482,9 +484,9 @@ __all__ = [
     "Converted",
     "Rejected",
     "convert",
+    "default_rejects_path",
+    "detect_source_format",
     "iter_converted",
     "plan_conversion",
-    "detect_source_format",
-    "default_rejects_path",
     "read_system_file",
 ]

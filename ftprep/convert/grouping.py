@@ -22,7 +22,6 @@ from typing import Any
 import orjson
 
 from ftprep.convert.records import (
-    MISSING,
     NO_ASSISTANT,
     UNKNOWN_ROLE,
     Converted,

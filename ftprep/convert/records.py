@@ -117,7 +117,8 @@ def template_renderer(template: str, columns: Sequence[str], option: str) -> Ren
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as e:
-        raise UsageError(f"{option}: bad template: {e}", hint="write {{ and }} for braces") from None
+        hint = "write {{ and }} for literal braces"
+        raise UsageError(f"{option}: bad template: {e}", hint=hint) from None
     known = set(columns)
     for _, name, _, _ in parts:
         if name is not None and name not in known:

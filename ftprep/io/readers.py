@@ -336,6 +336,7 @@ class _JsonStream:
         self._buf = ""
         self._pos = 0
         self._base_line = 1  # line number of _buf[0]
+        self._counted = (0, 1)  # (position, its line): counting resumes there, not from 0
         self._eof = False
         self._decoder = json.JSONDecoder()
 
@@ -344,8 +345,9 @@ class _JsonStream:
         if self._eof:
             return False
         # Drop what is consumed so the window never grows beyond the current value.
-        self._base_line += self._buf.count("\n", 0, self._pos)
+        self._base_line = self.line_at()
         self._buf, self._pos = self._buf[self._pos:], 0
+        self._counted = (0, self._base_line)
         parts, size = [], 0
         for _, text in self._lines:
             parts.append(text)
@@ -358,7 +360,12 @@ class _JsonStream:
         return bool(parts)
 
     def line_at(self) -> int:
-        return self._base_line + self._buf.count("\n", 0, self._pos)
+        start, line = self._counted
+        if self._pos < start:  # never happens in practice; stay correct anyway
+            start, line = 0, self._base_line
+        line += self._buf.count("\n", start, self._pos)
+        self._counted = (self._pos, line)
+        return line
 
     def advance(self, n: int) -> None:
         self._pos += n
@@ -504,10 +511,10 @@ _GENERATORS = {
 }
 
 __all__ = [
+    "INPUT_FORMATS",
     "Row",
     "Table",
-    "INPUT_FORMATS",
     "detect_input_format",
-    "open_table",
     "iter_text_lines",
+    "open_table",
 ]
