@@ -1,6 +1,73 @@
-"""CLI: split commands (placeholder until the area lands)."""
+"""CLI: `ftprep split` — reproducible train/test splits without leakage."""
 from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from ftprep.cli.common import emit_json, format_option
+from ftprep.errors import EXIT_FINDINGS, EXIT_OK
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--test", "test_size", default="0.2", show_default=True, metavar="SIZE",
+              help="Test split size: a fraction (0.2) or a whole count (500).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for the (deterministic) choice of test examples.")
+@click.option("--stratify-by", metavar="KEY",
+              help="Keep class proportions: a JSON path (label, metadata.class) or "
+                   "'assistant' for the final assistant message.")
+@click.option("--group-by", metavar="KEY",
+              help="Keep records sharing this JSON path value (metadata.user_id, "
+                   "messages[0].content) in the same split.")
+@click.option("--dedupe", is_flag=True, help="Keep only the first copy of exact duplicates.")
+@click.option("--model", help="Also report token totals per split for this model.")
+@click.option("-o", "--output-dir", "out_dir", required=True,
+              type=click.Path(file_okay=False), help="Directory for train/test.jsonl, split.json.")
+@format_option
+def split(file: str, test_size: str, seed: int, stratify_by: str | None,
+          group_by: str | None, dedupe: bool, model: str | None, out_dir: str, fmt: str) -> None:
+    """Split FILE (JSONL) into DIR/train.jsonl and DIR/test.jsonl, plus a manifest
+    DIR/split.json. Exact duplicates and groups never straddle the two files.
+
+    With both --stratify-by and --group-by, each group counts in the class of its first
+    record."""
+    from ftprep.split import SplitOptions, parse_test_size, split_file  # keep CLI start fast
+
+    options = SplitOptions(test=parse_test_size(test_size), seed=seed, stratify_by=stratify_by,
+                           group_by=group_by, dedupe=dedupe, model=model)
+    result = split_file(file, out_dir, options)
+    if fmt == "json":
+        emit_json(result.to_dict())
+    else:
+        _print_summary(result.to_dict(), out_dir)
+    raise SystemExit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
+def _print_summary(stats: dict, out_dir: str) -> None:
+    counts, leakage = stats["counts"], stats["leakage"]
+    click.echo(f"train: {counts['train']} examples → {out_dir}/train.jsonl")
+    click.echo(f"test:  {counts['test']} examples → {out_dir}/test.jsonl "
+               f"(target {counts['target_test']})")
+    if counts["exact_duplicates"]:
+        click.echo(f"exact duplicates: {counts['exact_duplicates']} "
+                   f"({counts['dropped_duplicates']} dropped)")
+    if stats["tokens"]:
+        tokens = stats["tokens"]
+        click.echo(f"tokens ({tokens['model']}): train {tokens['train']}, test {tokens['test']}")
+    for row in (stats["strata"] or {}).get("classes", []):
+        label = "(missing)" if row["class"] is None else row["class"]
+        click.echo(f"  class {label}: {row['train']} train, {row['test']} test")
+    if leakage["ok"]:
+        click.echo("leakage check: ok (0 examples and 0 groups in both splits)")
+    else:
+        click.echo(click.style(
+            f"leakage check: FAILED ({leakage['duplicated_examples']} examples, "
+            f"{leakage['shared_groups']} groups in both splits)", fg="red"))
+    if not counts["reconciled"]:
+        click.echo(click.style("counts do not reconcile with the input", fg="red"))
+    click.echo(f"manifest: {out_dir}/split.json")
+    for warning in stats["warnings"]:
+        click.echo(f"ftprep: warning: {warning}", err=True)
+
+
+COMMANDS: list[click.Command] = [split]
