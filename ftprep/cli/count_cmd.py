@@ -1,7 +1,248 @@
-"""CLI: count commands (placeholder until the area lands)."""
+"""CLI: `count`, `estimate` and `models info` (the offline model registry)."""
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
-COMMANDS: list[click.Command] = []
-MODELS_COMMANDS: list[click.Command] = []
+from ftprep.cli.common import emit_json, format_option
+from ftprep.errors import EXIT_FINDINGS
+
+models_file_option = click.option(
+    "--models-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML file merged over the bundled model registry (env FTPREP_MODELS_FILE).",
+)
+workers_option = click.option(
+    "--workers", type=click.IntRange(1), default=None,
+    help="Worker processes (default: all cores for big files, 1 for small ones).",
+)
+
+
+def _table(title: str, rows: list[tuple[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, value in rows:
+        table.add_row(name, value if isinstance(value, str) else f"{value:,}")
+    Console(highlight=False).print(table)
+
+
+def _stats_table(rows: dict[str, dict[str, float]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="per example", title_justify="left")
+    table.add_column("")
+    keys = ("min", "p5", "median", "mean", "p95", "max")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for name, s in rows.items():
+        table.add_row(name, *(f"{s[k]:,}" for k in keys))
+    Console(highlight=False).print(table)
+
+
+def _lines_text(lines: list[int], total: int) -> str:
+    shown = ", ".join(map(str, lines[:20]))
+    return f"{shown}{' …' if total > 20 else ''}"
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--model", "-m", required=True, help="Model id, alias or ft: name.")
+@click.option("--per-example", type=click.Path(dir_okay=False), default=None,
+              help="Write line → tokens, trainable, over_limit (.csv or .parquet).")
+@models_file_option
+@workers_option
+@format_option
+def count(file: str, model: str, per_example: str | None, models_file: str | None,
+          workers: int | None, fmt: str) -> None:
+    """Count the tokens of FILE exactly, against MODEL's per-example limit.
+
+    Exit 1 when some example's final answer would be cut away entirely."""
+    from ftprep.count import count_file
+
+    report = count_file(file, model=model, models_file=models_file, workers=workers,
+                        per_example=per_example)
+    if fmt == "json":
+        emit_json(report.to_dict())
+    else:
+        _print_count(report)
+    if not report.ok:
+        click.get_current_context().exit(EXIT_FINDINGS)
+
+
+def _print_count(r: Any) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("examples", r.examples),
+        ("total tokens", r.total_tokens),
+        ("trainable tokens", r.trainable_tokens),
+        ("limit per example", r.max_tokens),
+        ("billed tokens per epoch", r.billed_tokens),
+        ("examples over the limit", r.over_limit),
+        ("tokens cut", r.tokens_cut),
+        ("answers cut away", r.answer_cut),
+    ]
+    _table(f"{r.path} · {r.model} ({r.encoding})", rows)
+    _stats_table({"tokens": r.tokens_per_example, "messages": r.messages_per_example})
+    if r.over_limit:
+        click.echo(f"over the limit (lines): {_lines_text(r.over_limit_lines, r.over_limit)}")
+    if r.answer_cut:
+        click.echo(f"error: the final answer would be cut away entirely (lines): "
+                   f"{_lines_text(r.answer_cut_lines, r.answer_cut)}")
+    if r.estimated:
+        click.echo("note: images or tools present; their token counts are estimates")
+
+
+def _epochs(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise click.BadParameter("a positive integer or 'auto'") from None
+    if n < 1:
+        raise click.BadParameter("a positive integer or 'auto'")
+    return n
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--model", "-m", required=True, help="Model id/alias, or 'all' to compare.")
+@click.option("--epochs", default="auto", show_default=True, help="Epochs, or 'auto'.")
+@click.option("--validation", type=click.Path(dir_okay=False), default=None,
+              help="Validation file (priced like training tokens, as an upper bound).")
+@click.option("--requests", type=click.IntRange(0), default=None,
+              help="Inference requests to compare fine-tuned vs. base model costs for.")
+@click.option("--prompt-tokens-saved", type=click.IntRange(0), default=0, show_default=True,
+              help="Extra few-shot prompt tokens per request the base model would need.")
+@click.option("--prompt-tokens", type=click.IntRange(0), default=500, show_default=True)
+@click.option("--completion-tokens", type=click.IntRange(0), default=200, show_default=True)
+@models_file_option
+@workers_option
+@format_option
+def estimate(file: str, model: str, epochs: str, validation: str | None, requests: int | None,
+             prompt_tokens_saved: int, prompt_tokens: int, completion_tokens: int,
+             models_file: str | None, workers: int | None, fmt: str) -> None:
+    """Estimate the cost of fine-tuning on FILE (billed tokens × epochs × price)."""
+    from ftprep.estimate import estimate_all, estimate_file
+
+    n_epochs = _epochs(epochs)
+    if model == "all":
+        results = estimate_all(file, epochs=n_epochs, validation=validation,
+                               models_file=models_file, workers=workers)
+        if fmt == "json":
+            emit_json([e.to_dict() for e in results])
+        else:
+            _print_comparison(results)
+        return
+    est = estimate_file(
+        file, model=model, epochs=n_epochs, validation=validation, models_file=models_file,
+        requests=requests, prompt_tokens_saved=prompt_tokens_saved,
+        prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, workers=workers,
+    )
+    if fmt == "json":
+        emit_json(est.to_dict())
+    else:
+        _print_estimate(est)
+
+
+def _print_estimate(e: Any) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("examples", e.examples),
+        ("epochs", e.epochs),
+        ("billed tokens (all epochs)", e.billed_tokens),
+        ("price per 1M training tokens", f"${e.price_per_1m:,.2f}"),
+        ("training cost", f"${e.cost_usd:,.2f}"),
+    ]
+    if e.validation_cost_usd is not None:
+        rows.append(("validation cost (upper bound)", f"${e.validation_cost_usd:,.2f}"))
+    if e.inference:
+        i = e.inference
+        rows += [
+            (f"inference, fine-tuned ({i.requests:,} requests)", f"${i.fine_tuned_cost_usd:,.2f}"),
+            (f"inference, base + {i.prompt_tokens_saved:,} prompt tokens", f"${i.base_cost_usd:,.2f}"),
+            ("break-even requests", "never" if i.break_even_requests is None
+             else f"{i.break_even_requests:,}"),
+        ]
+    _table(f"estimate · {e.model}", rows)
+    for warning in e.warnings:
+        click.echo(f"warning: {warning}")
+
+
+def _print_comparison(results: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="fine-tuning cost by model (models still open for fine-tuning)")
+    for name in ("model", "epochs", "billed tokens", "$/1M", "cost"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for e in results:
+        table.add_row(e.model, str(e.epochs), f"{e.billed_tokens:,}", f"{e.price_per_1m:,.2f}",
+                      f"${e.cost_usd:,.2f}")
+    Console(highlight=False).print(table)
+    for warning in sorted({w for e in results for w in e.warnings}):
+        click.echo(f"warning: {warning}")
+
+
+@click.command("info")
+@click.argument("model", required=False)
+@models_file_option
+@format_option
+def info(model: str | None, models_file: str | None, fmt: str) -> None:
+    """Show the offline model registry: limits, prices, lifecycle and sources."""
+    from ftprep.models import get_model, lifecycle_status, list_models
+
+    models = [get_model(model, models_file)] if model else list_models(models_file)
+    entries = [{**m.to_dict(), "status": lifecycle_status(m).to_dict()} for m in models]
+    if fmt == "json":
+        emit_json(entries[0] if model else entries)
+    elif model:
+        _print_model(entries[0])
+    else:
+        _print_registry(models)
+
+
+def _print_registry(models: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ftprep.models import lifecycle_status
+
+    table = Table(title="model registry (USD per 1M tokens)")
+    table.add_column("model", no_wrap=True)
+    for name in ("aliases", "limit", "train $", "ft in/out $", "status"):
+        table.add_column(name)
+    for m in models:
+        p = m.prices
+        table.add_row(m.id, ", ".join(m.aliases), f"{m.max_example_tokens:,}",
+                      f"{p.training:.2f}", f"{p.ft_input:.2f}/{p.ft_output:.2f}",
+                      lifecycle_status(m).state)
+    Console(highlight=False).print(table)
+
+
+def _print_model(entry: dict[str, Any]) -> None:
+    prices = entry["prices_per_1m"]
+    rows: list[tuple[str, Any]] = [
+        ("aliases", ", ".join(entry["aliases"]) or "-"),
+        ("encoding", entry["encoding"]),
+        ("max tokens per example", entry["max_example_tokens"]),
+        ("methods", ", ".join(entry["methods"])),
+        *((f"{k} $/1M", f"{v:,.2f}") for k, v in prices.items()),
+        ("status", entry["status"]["state"]),
+    ]
+    _table(entry["id"], rows)
+    click.echo(entry["status"]["message"])
+    seen = {}
+    for figure, src in entry["sources"].items():
+        seen.setdefault((src["title"], src["url"], src["date"], src["note"]), []).append(figure)
+    for (title, url, date, note), figures in seen.items():
+        click.echo(f"source for {', '.join(figures)}: {title} <{url}> ({date}){' — ' + note if note else ''}")
+
+
+COMMANDS: list[click.Command] = [count, estimate]
+MODELS_COMMANDS: list[click.Command] = [info]

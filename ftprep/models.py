@@ -1,0 +1,273 @@
+"""The model registry: limits, prices, methods and lifecycle of fine-tunable models.
+
+The figures are data (`ftprep/data/models.toml`), not code. A user file given with
+`--models-file` or FTPREP_MODELS_FILE is merged into it field by field, so it can correct one
+price or add a model. Every figure carries a source and a date (`ModelInfo.sources`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ftprep.errors import UsageError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+MODELS_FILE_ENV = "FTPREP_MODELS_FILE"
+PRICE_FIELDS = ("training", "ft_input", "ft_output", "base_input", "base_output")
+FIGURES = ("encoding", "max_example_tokens", "methods", "lifecycle") + tuple(
+    f"prices.{p}" for p in PRICE_FIELDS
+)
+METHODS = ("supervised", "dpo", "vision", "reinforcement")
+AVAILABLE, CLOSING, CLOSED, SHUTDOWN = "available", "closing", "closed", "shutdown"
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per 1M tokens."""
+
+    training: float
+    ft_input: float
+    ft_output: float
+    base_input: float
+    base_output: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {p: getattr(self, p) for p in PRICE_FIELDS}
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    fine_tuning_available: bool
+    new_jobs_closed: dt.date | None = None
+    shutdown: dt.date | None = None
+    notes: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fine_tuning_available": self.fine_tuning_available,
+            "new_jobs_closed": _iso(self.new_jobs_closed),
+            "shutdown": _iso(self.shutdown),
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str
+    date: str
+    note: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"title": self.title, "url": self.url, "date": self.date, "note": self.note}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    aliases: tuple[str, ...]
+    encoding: str
+    max_example_tokens: int
+    prices: Prices
+    methods: tuple[str, ...]
+    lifecycle: Lifecycle
+    sources: dict[str, Source] = field(default_factory=dict)  # figure → where it comes from
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "aliases": list(self.aliases),
+            "encoding": self.encoding,
+            "max_example_tokens": self.max_example_tokens,
+            "prices_per_1m": self.prices.to_dict(),
+            "methods": list(self.methods),
+            "lifecycle": self.lifecycle.to_dict(),
+            "sources": {k: s.to_dict() for k, s in self.sources.items()},
+        }
+
+
+@dataclass(frozen=True)
+class LifecycleStatus:
+    state: str  # available | closing | closed | shutdown
+    message: str
+
+    @property
+    def can_fine_tune(self) -> bool:
+        return self.state in (AVAILABLE, CLOSING)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"state": self.state, "message": self.message}
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def _read_toml(path: Path | str, label: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"{label} not found: {path}") from None
+    except OSError as e:
+        raise UsageError(f"{label} unreadable: {path}: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{label} is not valid TOML: {path}: {e}") from None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge: tables merge key by key, anything else in `override` replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_registry(models_file: str | Path | None = None) -> dict[str, Any]:
+    """The raw registry: bundled data merged with the user's file (argument, else env)."""
+    bundled = resources.files("ftprep") / "data" / "models.toml"
+    with resources.as_file(bundled) as path:
+        data = _read_toml(path, "bundled model registry")
+    user = models_file or os.environ.get(MODELS_FILE_ENV)
+    if user:
+        data = _merge(data, _read_toml(user, "models file"))
+    return data
+
+
+def _parse_date(value: Any, where: str) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise UsageError(f"model registry: {where}: not a YYYY-MM-DD date: {value!r}") from None
+
+
+def _build(model_id: str, raw: dict[str, Any], sources: dict[str, Any]) -> ModelInfo:
+    where = f"model {model_id}"
+    try:
+        prices = Prices(**{p: float(raw["prices"][p]) for p in PRICE_FIELDS})
+        life = raw["lifecycle"]
+        info = ModelInfo(
+            id=model_id,
+            aliases=tuple(raw.get("aliases", ())),
+            encoding=str(raw["encoding"]),
+            max_example_tokens=int(raw["max_example_tokens"]),
+            prices=prices,
+            methods=tuple(raw.get("methods", ())),
+            lifecycle=Lifecycle(
+                bool(life["fine_tuning_available"]),
+                _parse_date(life.get("new_jobs_closed"), f"{where} new_jobs_closed"),
+                _parse_date(life.get("shutdown"), f"{where} shutdown"),
+                str(life.get("notes", "")),
+            ),
+            sources=_figure_sources(model_id, raw.get("sources", {}), sources),
+        )
+    except KeyError as e:
+        raise UsageError(f"model registry: {where} lacks the field {e.args[0]!r}") from None
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"model registry: {where}: {e}") from None
+    unknown = set(info.methods) - set(METHODS)
+    if unknown:
+        raise UsageError(f"model registry: {where}: unknown method(s) {sorted(unknown)}")
+    return info
+
+
+def _figure_sources(
+    model_id: str, mapping: dict[str, str], sources: dict[str, Any]
+) -> dict[str, Source]:
+    """Resolve every figure to its source: exact key, then its group ("prices"), then default."""
+    resolved: dict[str, Source] = {}
+    for figure in FIGURES:
+        group, _, leaf = figure.partition(".")
+        key = mapping.get(leaf) or mapping.get(figure) or mapping.get(group) or mapping.get("default")
+        if key is None or key not in sources:
+            raise UsageError(f"model registry: model {model_id}: no source for {figure} ({key!r})")
+        s = sources[key]
+        resolved[figure] = Source(str(s.get("title", key)), str(s.get("url", "")),
+                                  str(s.get("date", "")), str(s.get("note", "")))
+    return resolved
+
+
+def list_models(models_file: str | Path | None = None) -> list[ModelInfo]:
+    """Every model in the (merged) registry, sorted by id."""
+    data = load_registry(models_file)
+    sources = data.get("sources", {})
+    return [_build(mid, raw, sources) for mid, raw in sorted(data.get("models", {}).items())]
+
+
+def get_model(model_id: str, models_file: str | Path | None = None) -> ModelInfo:
+    """A model by id, alias (`gpt-4o-mini`) or fine-tuned name (`ft:gpt-4o-mini:org::id`)."""
+    models = list_models(models_file)
+    by_name: dict[str, ModelInfo] = {}
+    for info in models:
+        by_name[info.id] = info
+        for alias in info.aliases:
+            by_name.setdefault(alias, info)
+    name = base_model_name(model_id.strip())
+    if name in by_name:
+        return by_name[name]
+    close = difflib.get_close_matches(name, list(by_name), n=4, cutoff=0.5)
+    hint = f"did you mean: {', '.join(close)}?" if close else "see `ftprep models info`"
+    raise UsageError(f"unknown model {model_id!r}", hint=hint)
+
+
+def base_model_name(model_id: str) -> str:
+    """`ft:gpt-4.1-mini-2025-04-14:org::id` → `gpt-4.1-mini-2025-04-14`; others unchanged.
+    (tiktoken's prefix table maps `ft:gpt-4.1…` wrongly, so it is not used.)"""
+    if model_id.startswith("ft:"):
+        parts = model_id.split(":")
+        return parts[1] if len(parts) > 1 else model_id
+    return model_id
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+
+
+def lifecycle_status(info: ModelInfo, today: dt.date | None = None) -> LifecycleStatus:
+    """Whether fine-tuning `info` is possible on `today`, in plain words with the dates."""
+    today = today or dt.date.today()
+    life = info.lifecycle
+    if not life.fine_tuning_available or (life.shutdown and life.shutdown <= today):
+        when = f" since {life.shutdown.isoformat()}" if life.shutdown else " (date not recorded)"
+        return LifecycleStatus(SHUTDOWN, f"fine-tuning {info.id} is shut down{when}. {life.notes}".strip())
+    if life.new_jobs_closed and life.new_jobs_closed <= today:
+        return LifecycleStatus(
+            CLOSED, f"no new fine-tuning jobs for {info.id} since "
+            f"{life.new_jobs_closed.isoformat()}. {life.notes}".strip())
+    if life.new_jobs_closed:
+        return LifecycleStatus(
+            CLOSING, f"fine-tuning {info.id} is closing: no new jobs after "
+            f"{life.new_jobs_closed.isoformat()}. {life.notes}".strip())
+    return LifecycleStatus(AVAILABLE, f"fine-tuning {info.id} is available. {life.notes}".strip())
+
+
+__all__ = [
+    "ModelInfo",
+    "Prices",
+    "Lifecycle",
+    "LifecycleStatus",
+    "Source",
+    "get_model",
+    "list_models",
+    "load_registry",
+    "lifecycle_status",
+    "base_model_name",
+]

@@ -1,0 +1,55 @@
+"""Token rules (FT7xx), active with `validate --model M`: examples against the model's limit."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ftprep.findings import Severity
+from ftprep.rules.base import Context, Hit, record_check, rule
+
+OVER_TOKEN_LIMIT = rule(
+    "FT701", "over-token-limit", Severity.WARNING,
+    "The example has more tokens than the model accepts per training example.",
+    why="The platform cuts every example at the model's limit: the tokens beyond it are "
+    "billed for nothing and the model never sees them.",
+    fix="Shorten the example, or trim old turns: `ftprep convert --model M --on-overflow "
+    "trim-history` (or `drop`).",
+)
+ANSWER_TRUNCATED = rule(
+    "FT702", "answer-truncated", Severity.ERROR,
+    "The final assistant answer starts beyond the model's token limit.",
+    why="After the cut at the limit nothing of the answer remains, so the example teaches "
+    "nothing and still costs money.",
+    fix="Shorten the conversation before the answer, e.g. `ftprep convert --model M "
+    "--on-overflow trim-history`, or drop the example.",
+)
+
+
+@record_check()
+def token_limit(record: dict, ctx: Context) -> Iterator[Hit]:
+    if ctx.model is None or ctx.encoding is None:
+        return
+    from ftprep.tokens import count_example
+
+    limit = ctx.model.max_example_tokens
+    counted = count_example(record, ctx.encoding)
+    if counted.total <= limit:
+        return
+    yield Hit(
+        OVER_TOKEN_LIMIT.code, "",
+        f"{counted.total} tokens; {ctx.model.id} keeps {limit}, "
+        f"{counted.total - limit} would be cut",
+    )
+    if counted.answer_start is not None and counted.answer_start >= limit:
+        yield Hit(
+            ANSWER_TRUNCATED.code, _answer_path(record),
+            f"the final answer starts at token {counted.answer_start}, past the limit of {limit}",
+        )
+
+
+def _answer_path(record: dict) -> str:
+    messages = record.get("messages")
+    if isinstance(messages, list) and messages:
+        return f"messages[{len(messages) - 1}]"
+    if "preferred_output" in record:
+        return "preferred_output[0]"
+    return "completion" if "completion" in record else ""

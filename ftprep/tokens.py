@@ -1,0 +1,384 @@
+"""Offline tokenizers and the token-count formula for fine-tuning examples.
+
+Tokenizer data (`get_encoding`)
+-------------------------------
+tiktoken normally downloads its BPE files on first use. Here they are found offline, in order:
+
+1. tiktoken's own cache (`TIKTOKEN_CACHE_DIR`, else `DATA_GYM_CACHE_DIR`, else
+   ``$TMPDIR/data-gym-cache``), in the file named sha1(url) exactly as tiktoken names it;
+2. the BPE files bundled by the `bpe-openai` package (``bpe_openai/data/<name>.tiktoken.gz``);
+3. tiktoken's download, only when ``FTPREP_ALLOW_DOWNLOAD=1``.
+
+Every source is checked against tiktoken's published sha256 before use; a file that fails the
+check is refused. The regex pattern and special tokens come from tiktoken's own constructors in
+`tiktoken_ext.openai_public`, so they can never drift from tiktoken's.
+
+Counting formula (`count_example`)
+----------------------------------
+Chat (the OpenAI cookbook's formula for chat models)::
+
+    total = Σ_messages (3 + Σ_string fields len(encode(value)) + 1 if the message has a name)
+            + 3                                  # priming of the reply
+            + tools/functions (JSON serialisation, an estimate)
+
+- content given as a list of parts: text parts are encoded; image parts cost the documented
+  85 tokens at ``detail: low`` and 85 + 170 per 512px tile otherwise. The image size is not
+  known here, so high/auto detail assumes the documented typical 1024x1024 image (4 tiles,
+  765 tokens) and the count is flagged ``estimated``;
+- ``tool_calls``/``function_call`` in a message and the record's ``tools``/``functions`` are
+  counted from their compact JSON serialisation (the platform renders them differently, so the
+  count is flagged ``estimated``);
+- non-text values such as ``weight`` are metadata, not tokens;
+- special-token text in content (``<|endoftext|>``) is counted as ordinary text; `validate`
+  reports it separately.
+
+Preference: input (as chat, with reply priming) + each output (as messages).
+Completion: len(prompt) + len(completion).
+
+Trainable tokens: chat assistant messages whose ``weight`` is not 0 (whole message including
+its 3-token framing); preference: the outputs; completion: the completion.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import os
+import tempfile
+import threading
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+import tiktoken
+
+from ftprep.errors import UsageError
+from ftprep.formats import CHAT, COMPLETION, PREFERENCE, detect_format
+
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING = 3
+IMAGE_BASE_TOKENS = 85
+IMAGE_TILE_TOKENS = 170
+TYPICAL_IMAGE_TILES = 4  # 1024x1024 → scaled to 768x768 → 2x2 tiles of 512px
+SUPPORTED_ENCODINGS = ("cl100k_base", "o200k_base", "p50k_base", "r50k_base")
+ALLOW_DOWNLOAD_ENV = "FTPREP_ALLOW_DOWNLOAD"
+STRING_CACHE_SIZE = 65536
+_PAYLOAD_KEYS = frozenset({"content", "tool_calls", "function_call", "refusal"})
+
+
+class TokenizerUnavailable(UsageError):
+    """No verified source for a tokenizer's BPE file."""
+
+
+# -- tokenizer data ----------------------------------------------------------------------------
+
+_encodings: dict[str, tiktoken.Encoding] = {}
+_encodings_lock = threading.Lock()
+
+
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """The tiktoken encoding `name`, built from verified local data (memoised, thread-safe)."""
+    enc = _encodings.get(name)
+    if enc is not None:
+        return enc
+    if name not in SUPPORTED_ENCODINGS:
+        raise UsageError(
+            f"unknown tokenizer encoding {name!r} (supported: {', '.join(SUPPORTED_ENCODINGS)})"
+        )
+    with _encodings_lock:
+        if name not in _encodings:
+            _encodings[name] = _build_encoding(name)
+        return _encodings[name]
+
+
+def clear_caches() -> None:
+    """Forget built encodings and memoised string counts (tests; after changing sources)."""
+    with _encodings_lock:
+        _encodings.clear()
+    _counters.clear()
+
+
+def _build_encoding(name: str) -> tiktoken.Encoding:
+    from tiktoken_ext import openai_public
+
+    constructor = openai_public.ENCODING_CONSTRUCTORS[name]
+    # The constructor calls `load_tiktoken_bpe(url, expected_hash=...)` through its module
+    # globals. A copy of the function with one global rebound sends that call to our offline
+    # loader instead; the shared module is never patched, so this is thread-safe.
+    offline = types.FunctionType(
+        constructor.__code__,
+        {**constructor.__globals__, "load_tiktoken_bpe": _load_bpe_offline},
+        constructor.__name__,
+        constructor.__defaults__,
+        constructor.__closure__,
+    )
+    return tiktoken.Encoding(**offline())
+
+
+def _load_bpe_offline(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+    import base64
+
+    data = read_bpe_bytes(url, expected_hash or "")
+    return {
+        base64.b64decode(token): int(rank)
+        for token, rank in (line.split() for line in data.splitlines() if line)
+    }
+
+
+def read_bpe_bytes(url: str, expected_sha256: str) -> bytes:
+    """The verified bytes of the BPE file tiktoken would download from `url`."""
+    name = url.rsplit("/", 1)[-1]
+    problems: list[str] = []
+    for source in (_from_tiktoken_cache, _from_bundled_package, _from_download):
+        found = source(url, name)
+        if found is None:
+            continue
+        where, data = found
+        actual = hashlib.sha256(data).hexdigest()
+        if actual == expected_sha256:
+            return data
+        problems.append(f"{where} failed its sha256 check (got {actual[:12]}…)")
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    raise TokenizerUnavailable(
+        f"no verified tokenizer data for {name}{detail}",
+        hint="install or reinstall the `bpe-openai` package (cl100k_base, o200k_base), or set "
+        "TIKTOKEN_CACHE_DIR to a folder holding the file tiktoken caches for it, or set "
+        f"{ALLOW_DOWNLOAD_ENV}=1 to let tiktoken download it",
+    )
+
+
+def _tiktoken_cache_dir() -> str:
+    if "TIKTOKEN_CACHE_DIR" in os.environ:
+        return os.environ["TIKTOKEN_CACHE_DIR"]
+    if "DATA_GYM_CACHE_DIR" in os.environ:
+        return os.environ["DATA_GYM_CACHE_DIR"]
+    return os.path.join(tempfile.gettempdir(), "data-gym-cache")
+
+
+def _from_tiktoken_cache(url: str, name: str) -> tuple[str, bytes] | None:
+    cache_dir = _tiktoken_cache_dir()
+    if not cache_dir:  # tiktoken treats "" as "caching disabled"
+        return None
+    path = Path(cache_dir) / hashlib.sha1(url.encode()).hexdigest()
+    try:
+        return f"cached {path}", path.read_bytes()
+    except OSError:
+        return None
+
+
+def bundled_bpe_path(name: str) -> Path | None:
+    """Where the `bpe-openai` package keeps `name` (e.g. cl100k_base.tiktoken), if installed.
+    Uses the package's location only: importing it would load its large native library."""
+    spec = importlib.util.find_spec("bpe_openai")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / "data" / f"{name}.gz"
+        if path.is_file():
+            return path
+    return None
+
+
+def _from_bundled_package(url: str, name: str) -> tuple[str, bytes] | None:
+    path = bundled_bpe_path(name)
+    if path is None:
+        return None
+    try:
+        return f"bundled {path}", gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return f"bundled {path}", b""  # unreadable counts as corrupt: fails the hash check
+
+
+def _from_download(url: str, name: str) -> tuple[str, bytes] | None:
+    if os.environ.get(ALLOW_DOWNLOAD_ENV) != "1":
+        return None
+    from tiktoken.load import read_file_cached
+
+    try:
+        return f"download {url}", read_file_cached(url)
+    except Exception:  # noqa: BLE001 - any network failure just means "no source"
+        return None
+
+
+# -- counting ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleTokens:
+    """Token counts of one example.
+
+    `per_message` holds each chat message's tokens (framing included) in order; `fixed` is the
+    rest of `total` (tools, reply priming, preference outputs...). `answer_start` is the token
+    offset where the final assistant answer's content begins (None when there is none): when
+    an example is cut at `limit`, the answer is lost entirely if `answer_start >= limit`."""
+
+    total: int
+    trainable: int
+    messages: int
+    estimated: bool
+    per_message: tuple[int, ...] = ()
+    fixed: int = 0
+    answer_start: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "trainable": self.trainable,
+            "messages": self.messages,
+            "estimated": self.estimated,
+            "answer_start": self.answer_start,
+        }
+
+
+class _Counter:
+    """Counts for one encoding, memoising strings (system prompts repeat on every line)."""
+
+    def __init__(self, encoding: tiktoken.Encoding) -> None:
+        encode = encoding.encode_ordinary
+        self.text: Callable[[str], int] = lru_cache(maxsize=STRING_CACHE_SIZE)(
+            lambda s: len(encode(s))
+        )
+        self.estimated = False
+
+    def json(self, value: Any) -> int:
+        self.estimated = True
+        return self.text(orjson.dumps(value).decode())
+
+    def parts(self, parts: list) -> int:
+        total = 0
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            text = part.get("text")
+            if isinstance(text, str):
+                total += self.text(text)
+            elif part.get("type") == "image_url" or "image_url" in part:
+                total += self.image(part.get("image_url"))
+            else:  # audio, files...: no documented cost here; its JSON is a rough stand-in
+                total += self.json(part)
+        return total
+
+    def image(self, image: Any) -> int:
+        detail = image.get("detail", "auto") if isinstance(image, dict) else "auto"
+        if detail == "low":
+            return IMAGE_BASE_TOKENS
+        self.estimated = True  # the image's size decides the tiles; not known here
+        return IMAGE_BASE_TOKENS + IMAGE_TILE_TOKENS * TYPICAL_IMAGE_TILES
+
+    def message(self, message: Any) -> tuple[int, int]:
+        """(tokens of the message, tokens before its payload i.e. role/name framing)."""
+        if not isinstance(message, dict):
+            return 0, 0
+        head = TOKENS_PER_MESSAGE
+        payload = 0
+        for key, value in message.items():
+            if isinstance(value, str):
+                n = self.text(value)
+                if key in _PAYLOAD_KEYS:
+                    payload += n
+                else:
+                    head += n + (TOKENS_PER_NAME if key == "name" else 0)
+            elif key == "content" and isinstance(value, list):
+                payload += self.parts(value)
+            elif key in ("tool_calls", "function_call") and value is not None:
+                payload += self.json(value)
+        return head + payload, head
+
+    def tools(self, record: dict) -> int:
+        return sum(self.json(record[k]) for k in ("tools", "functions") if record.get(k))
+
+
+_counters: dict[str, _Counter] = {}
+
+
+def _counter(encoding: tiktoken.Encoding) -> _Counter:
+    counter = _counters.get(encoding.name)
+    if counter is None:
+        counter = _counters[encoding.name] = _Counter(encoding)
+    return counter
+
+
+def count_example(record: dict, encoding: tiktoken.Encoding) -> ExampleTokens:
+    """Token counts of one record (chat, preference or completion); see the module docstring.
+    Defensive: malformed parts are skipped, never raised on."""
+    counter = _counter(encoding)
+    counter.estimated = False
+    fmt = detect_format(record)
+    if fmt == PREFERENCE:
+        return _count_preference(record, counter)
+    if fmt == COMPLETION:
+        return _count_completion(record, counter)
+    if fmt == CHAT:
+        return _count_chat(record, counter)
+    return ExampleTokens(0, 0, 0, False)
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _count_chat(record: dict, counter: _Counter) -> ExampleTokens:
+    messages = _as_list(record.get("messages"))
+    offset = counter.tools(record)  # tool definitions are rendered before the conversation
+    fixed = offset + REPLY_PRIMING
+    per_message: list[int] = []
+    trainable = 0
+    answer_start: int | None = None
+    for message in messages:
+        tokens, head = counter.message(message)
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            answer_start = offset + head
+            if message.get("weight", 1) != 0:
+                trainable += tokens
+        per_message.append(tokens)
+        offset += tokens
+    total = offset + REPLY_PRIMING
+    return ExampleTokens(
+        total, trainable, len(messages), counter.estimated, tuple(per_message), fixed,
+        answer_start if _ends_with_assistant(messages) else None,
+    )
+
+
+def _ends_with_assistant(messages: list) -> bool:
+    return bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant"
+
+
+def _count_preference(record: dict, counter: _Counter) -> ExampleTokens:
+    source = record.get("input")
+    source = source if isinstance(source, dict) else {}
+    prompt = _count_chat(source, counter).total
+    outputs = [
+        sum(counter.message(m)[0] for m in _as_list(record.get(key)))
+        for key in ("preferred_output", "non_preferred_output")
+    ]
+    preferred = _as_list(record.get("preferred_output"))
+    answer_start = prompt + counter.message(preferred[0])[1] if preferred else None
+    n_messages = len(_as_list(source.get("messages"))) + len(preferred)
+    return ExampleTokens(
+        prompt + sum(outputs), sum(outputs), n_messages, counter.estimated,
+        fixed=prompt + sum(outputs), answer_start=answer_start,
+    )
+
+
+def _count_completion(record: dict, counter: _Counter) -> ExampleTokens:
+    prompt, completion = record.get("prompt"), record.get("completion")
+    p = counter.text(prompt) if isinstance(prompt, str) else 0
+    c = counter.text(completion) if isinstance(completion, str) else 0
+    return ExampleTokens(p + c, c, 0, False, fixed=p + c, answer_start=p)
+
+
+__all__ = [
+    "ExampleTokens",
+    "TokenizerUnavailable",
+    "SUPPORTED_ENCODINGS",
+    "get_encoding",
+    "clear_caches",
+    "count_example",
+    "read_bpe_bytes",
+    "bundled_bpe_path",
+]
