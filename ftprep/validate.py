@@ -139,7 +139,8 @@ class _Run:
             return
         rule = self.rules[hit.code]
         at = hit.line if hit.line is not None else (line or 0)
-        self.findings.append(Finding(hit.code, rule.severity, at, hit.path, hit.message))
+        self.findings.append(Finding(hit.code, rule.severity, at, _printable(hit.path),
+                                     _printable(hit.message)))
 
     def consume(self, lines: Iterator[JsonLine]) -> None:
         pending: list[JsonLine] = []
@@ -214,6 +215,11 @@ def _known_format(pending: list[JsonLine]) -> str:
         if fmt in FORMATS:
             return fmt
     return UNKNOWN
+
+
+def _printable(text: str) -> str:
+    """Lone surrogates (legal in JSON, e.g. in a key) cannot be printed as UTF-8: escape them."""
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _kind(value: Any) -> str:
