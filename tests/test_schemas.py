@@ -1,0 +1,85 @@
+"""The JSON Schemas: well-formed, consistent with the docs copy, and shipped in the wheel so
+that an installed ftprep (not a checkout) finds them."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from ftprep.formats import FORMATS
+from ftprep.rules.schema import schema_text, validator
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_schema_is_valid_draft_2020_12(fmt: str) -> None:
+    schema = json.loads(schema_text(fmt))
+    Draft202012Validator.check_schema(schema)
+    assert schema["$id"].endswith(f"{fmt}.schema.json")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_top_level_copy_matches_the_package(fmt: str) -> None:
+    """`schemas/` is the copy users read and link to; it must not drift from the one we use."""
+    assert (REPO / "schemas" / f"{fmt}.schema.json").read_text("utf-8") == schema_text(fmt)
+
+
+def test_preference_schema_resolves_refs_into_chat_schema() -> None:
+    record = {"input": {"messages": [{"role": "user", "content": "q"}]},
+              "preferred_output": [{"role": "assistant", "content": "a"}],
+              "non_preferred_output": [{"role": "robot", "content": "b"}]}
+    errors = list(validator("preference").iter_errors(record))
+    assert [list(e.absolute_path) for e in errors] == [["non_preferred_output", 0, "role"]]
+
+
+def _build_wheel(tmp_path: Path) -> Path:
+    """Build from a copy of the sources, so no build/ or egg-info lands in the shared tree."""
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "ftprep", src / "ftprep", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "--no-index", "-q", "-w", str(wheels), str(src)],
+                   check=True, capture_output=True, timeout=300)
+    (wheel,) = wheels.glob("ftprep-*.whl")
+    return wheel
+
+
+def test_installed_wheel_finds_its_schemas(tmp_path: Path) -> None:
+    wheel = _build_wheel(tmp_path)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                    "--target", str(site), str(wheel)], check=True, capture_output=True, timeout=300)
+    assert sorted(p.name for p in (site / "ftprep" / "schemas").iterdir()) == [
+        "chat.schema.json", "completion.schema.json", "preference.schema.json"]
+    # The wheel's copy must win over the editable install of this checkout: PYTHONPATH comes
+    # first on sys.path, and the cwd is elsewhere. The dependencies come from this venv.
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    data = work / "data.jsonl"
+    rows = [{"input": {"messages": [{"role": "user", "content": f"Say {i}."}]},
+             "preferred_output": [{"role": "assistant", "content": f"{i}."}],
+             "non_preferred_output": [{"role": "assistant", "content": f"{i + 1}."}]} for i in range(10)]
+    rows.append({**rows[0], "preferred_output": [{"role": "robot", "content": "x"}]})
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    where = subprocess.run([sys.executable, "-c", "import ftprep; print(ftprep.__file__)"],
+                           cwd=work, env=env, capture_output=True, text=True, check=True)
+    assert Path(where.stdout.strip()).is_relative_to(site)
+    done = subprocess.run([sys.executable, str(site / "bin" / "ftprep"), "validate", str(data),
+                           "--format", "json"], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["format"] == "preference"
+    # FT301 comes from the preference schema's $ref into the chat schema, read from the wheel.
+    assert [(i["code"], i["line"], i["path"]) for i in report["issues"]] == [
+        ("FT301", 11, "preferred_output[0].role")]
