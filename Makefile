@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean install
+.PHONY: demo test bench lint clean install prism
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,9 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info demo_out bench/out .pytest_cache
+
+# Stoplight Prism (npm) for tests/test_contract_prism.py, kept in the ignored .tools/ folder.
+PRISM := .tools/prism/node_modules/.bin/prism
+prism: $(PRISM)
+$(PRISM):
+	npm install --no-audit --no-fund --loglevel=error --prefix .tools/prism @stoplight/prism-cli@5

@@ -168,7 +168,10 @@ class PlatformClient:
         return self.call(self.sdk.files.delete, file_id)
 
     def file_content(self, file_id: str) -> bytes:
-        return self.call(lambda: self.sdk.files.content(file_id).read())
+        # The SDK asks for application/binary only; the published spec declares the body as
+        # application/json, so spec-strict servers (e.g. Prism) answer 406. Accept both.
+        accept = {"Accept": "application/binary, application/json;q=0.9"}
+        return self.call(lambda: self.sdk.files.content(file_id, extra_headers=accept).read())
 
     # -- jobs --------------------------------------------------------------------------
     def create_job(self, body: dict[str, Any]) -> Any:
