@@ -166,6 +166,7 @@ def test_xlsx(tmp_path: Path) -> None:
     [
         ("empty.csv", b"", "empty file"),
         ("blank.jsonl", b"\n\n", "empty file"),
+        ("allbad.jsonl", b"{bad\n[1]\n", "no readable record in the first 2 \\(bad_json"),
         ("dup.csv", b"a,a\n1,2\n", "duplicate column name 'a'"),
         ("noname.csv", b"a,,b\n1,2,3\n", "header column 2 has no name"),
         ("garbage.parquet", b"\x00\x01not parquet", "cannot read Parquet"),

@@ -1,6 +1,8 @@
 """CLI: `ftprep convert` — raw tables and other dataset formats → fine-tuning JSONL."""
 from __future__ import annotations
 
+import json
+
 import click
 
 from ftprep.cli.common import emit_json, format_option
@@ -47,7 +49,8 @@ def _unescape_newlines(template: str | None) -> str | None:
 @click.option("--content-column", help="Multi-turn: column with the text.")
 @click.option("--role-map", default="", help="Multi-turn: e.g. human=user,bot=assistant.")
 @click.option("--rejects", "rejects_path",
-              help="Where rejected rows go (default <output stem>.rejects.jsonl).")
+              help="Where rejected rows go (default <output stem>.rejects.jsonl; "
+              "convert.rejects.jsonl when the output is stdout).")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Token limit per example.")
 @click.option("--model", help="Take the token limit and encoding from this model.")
 @click.option("--on-overflow", type=click.Choice(OVERFLOW_POLICIES), default="keep",
@@ -88,8 +91,6 @@ def convert_command(
 def _report(result: ConvertResult, fmt: str, *, to_stderr: bool) -> None:
     if fmt == "json":
         if to_stderr:  # stdout carries the records
-            import json
-
             click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), err=True)
         else:
             emit_json(result)

@@ -26,6 +26,7 @@ from ftprep.convert.grouping import DEFAULT_SPILL_THRESHOLD, GroupSpec, iter_gro
 from ftprep.convert.records import (
     Converted,
     Message,
+    Outcome,
     Rejected,
     RowReject,
     alpaca_messages,
@@ -53,7 +54,6 @@ SOURCE_FORMATS = (AUTO, CHAT, COMPLETION, ALPACA, SHAREGPT, PREFERENCE)
 TARGET_FORMATS = (CHAT, COMPLETION, PREFERENCE)
 OVERFLOW_POLICIES = ("keep", "drop", "trim-history")
 UNENCODABLE = "unencodable_text"
-Outcome = Converted | Rejected
 
 # The keys that identify each source format, in detection order.
 _SIGNATURES = (
@@ -388,8 +388,8 @@ def default_rejects_path(output_path: str | Path) -> str:
         return "convert.rejects.jsonl"
     path = Path(output_path)
     name = path.name
-    for suffix in (".gz", ".jsonl", ".json"):
-        name = name.removesuffix(suffix) if name != suffix else name
+    for suffix in (".gz", ".jsonl", ".json"):  # in this order: train.jsonl.gz → train
+        name = name.removesuffix(suffix)
     return str(path.with_name(f"{name}.rejects.jsonl"))
 
 

@@ -26,18 +26,19 @@ from ftprep.convert.records import (
     UNKNOWN_ROLE,
     Converted,
     Message,
+    Outcome,
     Rejected,
     RowReject,
     cell_text,
     message,
     with_system,
 )
+from ftprep.errors import UsageError
 from ftprep.io.readers import Row
 
 ROLES = ("system", "user", "assistant")
 SPILL_PARTITIONS = 256
 DEFAULT_SPILL_THRESHOLD = 200_000
-Outcome = Converted | Rejected
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,6 @@ def parse_role_map(text: str) -> dict[str, str]:
     for pair in filter(None, (p.strip() for p in text.split(","))):
         name, sep, role = pair.partition("=")
         if not sep or not name.strip() or role.strip() not in ROLES:
-            from ftprep.errors import UsageError
-
             raise UsageError(
                 f"--role-map: bad entry {pair!r}", hint=f"write VALUE=ROLE, ROLE in {ROLES}"
             )
@@ -144,7 +143,7 @@ def _builder(spec: GroupSpec, numeric: bool) -> Callable[[list[Turn]], Outcome]:
         messages = merge_consecutive([message(t.role, t.content) for t in turns])
         if not any(m["role"] == "assistant" for m in messages):
             return _reject(turns, turns[0], spec.role_column, NO_ASSISTANT, "")
-        first = turns[0] if not spec.order_by else min(turns, key=lambda t: t.seq)
+        first = min(turns, key=lambda t: t.seq)
         record = {"messages": with_system(messages, spec.system)}
         return Converted(record, first.row, first.line, _group_source(turns))
 

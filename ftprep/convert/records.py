@@ -66,6 +66,9 @@ class Rejected:
         return out
 
 
+Outcome = Converted | Rejected
+
+
 # ---------------------------------------------------------------- cell values → text
 
 

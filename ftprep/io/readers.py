@@ -254,7 +254,7 @@ def _tsv_rows(path: str, encoding: str | None) -> Iterator[Any]:
 
 def _jsonl_rows(path: str, encoding: str | None) -> Iterator[Any]:
     rows = _jsonl_records(path, encoding)
-    yield from _with_first_keys(rows)
+    yield from _with_first_keys(rows, path)
 
 
 def _jsonl_records(path: str, encoding: str | None) -> Iterator[Row]:
@@ -277,18 +277,29 @@ def _object_row(value: Any, n: int, line: int) -> Row:
     return Row(n, line, {"_raw": value}, "not_an_object", f"a JSON {type(value).__name__}")
 
 
-def _with_first_keys(rows: Iterator[Row]) -> Iterator[Any]:
-    """Records have no header: announce the first readable record's keys as the columns."""
+_KEY_SEARCH_LIMIT = 1000  # unreadable records to look past for the first good one's keys
+
+
+def _with_first_keys(rows: Iterator[Row], path: str) -> Iterator[Any]:
+    """Records have no header: announce the first readable record's keys as the columns.
+    A file that starts with nothing but unreadable records is not the format it claims."""
     buffered: list[Row] = []
     for row in rows:
         buffered.append(row)
-        if row.problem is None:
+        if row.problem is None or len(buffered) >= _KEY_SEARCH_LIMIT:
             break
     if not buffered:
         yield None
         return
-    good = buffered[-1] if buffered[-1].problem is None else None
-    yield list(good.values) if good else []
+    last = buffered[-1]
+    if last.problem is not None:
+        first = buffered[0]
+        raise InputError(
+            f"no readable record in the first {len(buffered)} ({first.problem}: {first.detail})",
+            path=path,
+            line=first.line,
+        )
+    yield list(last.values)
     yield from buffered
     yield from rows
 
@@ -297,7 +308,7 @@ def _with_first_keys(rows: Iterator[Row]) -> Iterator[Any]:
 
 
 def _json_rows(path: str, encoding: str | None) -> Iterator[Any]:
-    yield from _with_first_keys(_json_array_records(path, encoding))
+    yield from _with_first_keys(_json_array_records(path, encoding), path)
 
 
 def _json_array_records(path: str, encoding: str | None) -> Iterator[Row]:
