@@ -1,0 +1,159 @@
+"""Cost estimates: the seed example, the auto-epoch rule, lifecycle warnings, --model all,
+inference break-even and the CLI."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from array import array
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ftprep.count import TokenCounts
+from ftprep.errors import UsageError
+from ftprep.estimate import (
+    auto_epochs,
+    estimate_all,
+    estimate_counts,
+    estimate_file,
+    inference_comparison,
+    training_cost,
+)
+from ftprep.models import get_model
+from ftprep.tokens import get_encoding
+
+
+def counts_of(tokens: list[int]) -> TokenCounts:
+    c = TokenCounts("mem", "cl100k_base")
+    c.tokens = array("I", tokens)
+    c.lines = array("I", range(1, len(tokens) + 1))
+    return c
+
+
+def test_seed_example_is_exactly_2_40() -> None:
+    assert training_cost(100_000, 3, 8.00) == 2.40
+    # 100 examples of 1,000 tokens on gpt-3.5-turbo: auto epochs = 3
+    est = estimate_counts(counts_of([1000] * 100), get_model("gpt-3.5-turbo"))
+    assert (est.epochs, est.billed_tokens, est.cost_usd) == (3, 300_000, 2.40)
+    assert est.model == "gpt-3.5-turbo-0125"
+
+
+@pytest.mark.parametrize(("n", "epochs"), [
+    (1, 25), (4, 25), (5, 20), (10, 10), (33, 3), (34, 3), (100, 3),
+    (8333, 3), (8334, 2), (12500, 2), (12501, 1), (25000, 1), (100000, 1),
+])
+def test_auto_epochs_boundaries(n: int, epochs: int) -> None:
+    assert auto_epochs(n) == epochs
+
+
+def test_billed_tokens_are_capped_at_the_limit() -> None:
+    info = get_model("gpt-3.5-turbo-0613")  # 4096 per example
+    est = estimate_counts(counts_of([5000, 100]), info, epochs=2)
+    assert est.billed_tokens == (4096 + 100) * 2
+    assert est.cost_usd == training_cost(4196, 2, 8.00)
+
+
+def test_lifecycle_warning_for_shut_down_model_still_computes(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"prompt": "a b c", "completion": " d"}) + "\n")
+    est = estimate_file(path, model="davinci-002", epochs=1)
+    assert est.lifecycle == "shutdown"
+    assert any("shut down" in w for w in est.warnings)
+    enc = get_encoding("cl100k_base")
+    tokens = len(enc.encode("a b c")) + len(enc.encode(" d"))
+    assert est.cost_usd == training_cost(tokens, 1, 6.00)
+    assert est.to_dict()["warnings"] == est.warnings
+
+
+def test_closing_model_warns_with_its_date() -> None:
+    est = estimate_counts(counts_of([10] * 50), get_model("gpt-4o-mini"),
+                          today=dt.date(2026, 11, 24))
+    assert est.lifecycle == "closing"
+    assert any("2027-01-06" in w for w in est.warnings)
+
+
+def test_epochs_none_means_auto_and_bad_epochs_refused(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"messages": [{"role": "user", "content": "q"},
+                                             {"role": "assistant", "content": "a"}]}) + "\n")
+    assert estimate_file(path, model="gpt-4o-mini", epochs=None).epochs == 25
+    with pytest.raises(UsageError):
+        estimate_file(path, model="gpt-4o-mini", epochs=0)
+
+
+def test_validation_cost_separate(tmp_path: Path) -> None:
+    train, val = tmp_path / "t.jsonl", tmp_path / "v.jsonl"
+    rec = json.dumps({"messages": [{"role": "user", "content": "q"},
+                                   {"role": "assistant", "content": "a"}]})
+    train.write_text(f"{rec}\n" * 40)
+    val.write_text(f"{rec}\n" * 10)
+    est = estimate_file(train, model="gpt-4.1-nano", epochs=3, validation=val)
+    assert est.validation_examples == 10
+    assert est.validation_billed_tokens * 4 == est.billed_tokens
+    assert est.validation_cost_usd == pytest.approx(est.cost_usd / 4)
+
+
+def test_inference_break_even() -> None:
+    info = get_model("gpt-4o-mini")  # ft 0.30/1.20, base 0.15/0.60
+    inf = inference_comparison(info, 3.0, requests=1000, prompt_tokens=500,
+                               completion_tokens=200, prompt_tokens_saved=4000)
+    tuned = (500 * 0.30 + 200 * 1.20) / 1e6
+    base = (4500 * 0.15 + 200 * 0.60) / 1e6
+    assert inf.fine_tuned_cost_usd == pytest.approx(tuned * 1000)
+    assert inf.base_cost_usd == pytest.approx(base * 1000)
+    assert inf.break_even_requests == -(-3.0 // (base - tuned))
+    never = inference_comparison(info, 3.0, requests=1, prompt_tokens=500,
+                                 completion_tokens=200, prompt_tokens_saved=0)
+    assert never.break_even_requests is None
+
+
+def test_estimate_all_only_open_models_counted_once_per_encoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftprep import estimate as est_mod
+
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"messages": [{"role": "user", "content": "q"},
+                                             {"role": "assistant", "content": "a"}]}) + "\n")
+    calls: list[str] = []
+    real = est_mod.count_tokens
+    monkeypatch.setattr(est_mod, "count_tokens",
+                        lambda p, e, **kw: calls.append(e) or real(p, e, **kw))
+    results = estimate_all(path, today=dt.date(2026, 11, 24))
+    ids = {e.model for e in results}
+    assert ids == {"gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14",
+                   "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14"}
+    assert calls == ["o200k_base"]
+    assert [e.cost_usd for e in results] == sorted(e.cost_usd for e in results)
+
+
+def test_cli_estimate_json_and_all(tmp_path: Path) -> None:
+    from ftprep.cli import main
+
+    path = tmp_path / "d.jsonl"
+    rec = {"messages": [{"role": "user", "content": "question"},
+                        {"role": "assistant", "content": "answer"}]}
+    path.write_text(json.dumps(rec) + "\n")
+    runner = CliRunner()
+    one = runner.invoke(main, ["estimate", str(path), "-m", "gpt-3.5-turbo", "--epochs", "2",
+                               "--format", "json"])
+    assert one.exit_code == 0, one.output
+    data = json.loads(one.output)
+    for key in ("model", "examples", "epochs", "billed_tokens", "cost_usd"):
+        assert key in data
+    assert data["epochs"] == 2 and data["examples"] == 1
+    assert data["warnings"] and "shut down" in data["warnings"][0]
+    every = runner.invoke(main, ["estimate", str(path), "-m", "all", "--format", "json"])
+    assert every.exit_code == 0, every.output
+    listing = json.loads(every.output)
+    from ftprep.models import lifecycle_status, list_models
+
+    open_models = {m.id for m in list_models() if lifecycle_status(m).can_fine_tune}
+    assert isinstance(listing, list) and {e["model"] for e in listing} == open_models
+    text = runner.invoke(main, ["estimate", str(path), "-m", "gpt-4o-mini", "--requests", "100",
+                                "--prompt-tokens-saved", "3000"])
+    assert text.exit_code == 0, text.output
+    assert "break-even requests" in text.output and "warning:" in text.output
+    bad = runner.invoke(main, ["estimate", str(path), "-m", "gpt-4o-mini", "--epochs", "x"])
+    assert bad.exit_code == 2
