@@ -339,21 +339,20 @@ def _class_sort_key(label: str | None) -> tuple[int, str]:
 
 
 def allocate_largest_remainder(target: int, sizes: dict[str | None, int], n: int) -> dict:
-    """Split `target` across classes in proportion size/n (n = all records, so classes keep
-    their share of the whole input); the leftover goes one by one to the largest remainders
-    (ties: larger class, then name), so quotas sum to `target` while each class stays
-    within one example of its exact share — unless unsplittable classes leave a leftover
-    larger than the number of classes, which is then spread in further rounds."""
+    """Split `target` across classes in proportion size/n, n counting all records (so each
+    class keeps its share of the whole input). Floors first, then one extra example each to
+    the largest remainders (ties: larger class, then name) until the quotas sum to `target`.
+    Every quota is thus within one example of its exact share. The shares of classes left out
+    of `sizes` (too small to split) are not handed to others: that would push them past the
+    one-example bound, so the total may then fall short of `target` (reported)."""
     if not sizes or n == 0:
         return {}
     quotas = {c: target * s // n for c, s in sizes.items()}
-    order = sorted(sizes, key=lambda c: (-(target * sizes[c] % n), -sizes[c], _class_sort_key(c)))
     left = target - sum(quotas.values())
-    while left > 0 and any(quotas[c] < sizes[c] for c in order):
-        for c in order:
-            if left and quotas[c] < sizes[c]:
-                quotas[c] += 1
-                left -= 1
+    by_remainder = sorted(
+        sizes, key=lambda c: (-(target * sizes[c] % n), -sizes[c], _class_sort_key(c)))
+    for c in by_remainder[:left]:
+        quotas[c] += quotas[c] < sizes[c]  # full only when target == n (fraction near 1)
     return quotas
 
 
@@ -541,8 +540,12 @@ def _records_raw(path: str | Path, stream_digest: bytes) -> Iterator[bytes]:
         if raw.strip():
             yield raw
     if stream.digest() != stream_digest:
-        raise InputError("file changed while it was being split; nothing valid was written",
-                         path=str(path))
+        raise _changed(path)
+
+
+def _changed(path: str | Path) -> InputError:
+    return InputError("file changed while it was being split; nothing was written",
+                      path=str(path))
 
 
 def _write_splits(path: str | Path, out: Path, labels: bytearray, stream_digest: bytes,
@@ -552,6 +555,8 @@ def _write_splits(path: str | Path, out: Path, labels: bytearray, stream_digest:
     test_code, train_code = _CODES.index(TEST), _CODES.index(TRAIN)
     with atomic_writer(out / TRAIN_FILE) as train_f, atomic_writer(out / TEST_FILE) as test_f:
         for i, raw in enumerate(_records_raw(path, stream_digest)):
+            if i >= len(labels):  # lines were appended since the first pass
+                raise _changed(path)
             code = labels[i]
             if code == train_code:
                 train_f.write(raw + b"\n")
