@@ -22,7 +22,8 @@ def invoke(*args: Any) -> Result:
 
 
 def jsonl(path: Path) -> list[Any]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    # split on "\n" only: str.splitlines() would also break inside content at U+0085 etc.
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
 
 
 def assert_one_line_error(r: Result, code: int, text: str) -> None:

@@ -32,6 +32,11 @@ def test_csv_quoted_newline_keeps_physical_lines(tmp_path: Path) -> None:
     ]
 
 
+def test_a_line_of_empty_fields_is_a_row_but_a_blank_line_is_not(tmp_path: Path) -> None:
+    _, rows = rows_of(write(tmp_path / "a.csv", b"q,a\n,\n   \n\nx,y\n"))
+    assert [(r.line, r.values) for r in rows] == [(2, {"q": "", "a": ""}), (5, {"q": "x", "a": "y"})]
+
+
 def test_tsv(tmp_path: Path) -> None:
     columns, rows = rows_of(write(tmp_path / "a.tsv", b"q\ta\nhello, world\tok\n"))
     assert columns == ["q", "a"] and rows[0].values == {"q": "hello, world", "a": "ok"}

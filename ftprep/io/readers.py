@@ -218,7 +218,8 @@ def _next_record(
             return None, 0
         except csv.Error as e:
             raise InputError(f"malformed CSV: {e}", path=path, line=start) from None
-        if record and any(cell.strip() for cell in record):
+        # A blank (or whitespace-only) line is not a row; a line of empty fields (",,") is.
+        if len(record) > 1 or (record and record[0].strip()):
             return record, start
 
 
