@@ -169,6 +169,10 @@ def jsonl_files(draw: st.DrawFn) -> list[bytes]:
     return lines
 
 
+def users_of(lines: list[bytes]) -> set[str]:
+    return {json.loads(ln).get("metadata", {}).get("user_id") for ln in lines} - {None}
+
+
 def canon(line: bytes) -> str:
     return json.dumps(json.loads(line), sort_keys=True)
 
@@ -210,7 +214,5 @@ def test_split_file_loses_nothing_and_is_byte_identical(lines, fraction, seed, d
     # No exact duplicate across the files, whatever the options.
     assert not {canon(ln) for ln in train} & {canon(ln) for ln in test}
     if group:
-        users = lambda side: {json.loads(ln).get("metadata", {}).get("user_id")  # noqa: E731
-                              for ln in side} - {None}
-        assert not users(train) & users(test)
+        assert not users_of(train) & users_of(test)
     assert manifest["leakage"]["ok"] is True
