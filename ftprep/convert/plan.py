@@ -1,0 +1,293 @@
+"""Checking a conversion before it runs: which source format the input is, which target it
+becomes, and the function that turns one row (or one conversation) into a record. Every
+impossible request is a UsageError here, before any output is opened."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftprep.convert.grouping import DEFAULT_SPILL_THRESHOLD, GroupSpec, iter_grouped
+from ftprep.convert.records import (
+    Converted,
+    Message,
+    Outcome,
+    Rejected,
+    RowReject,
+    alpaca_messages,
+    chat_messages,
+    column_renderer,
+    completion_messages,
+    constant_renderer,
+    message,
+    preference_record,
+    require_columns,
+    sharegpt_messages,
+    template_renderer,
+    to_completion,
+    with_system,
+)
+from ftprep.errors import UsageError
+from ftprep.io.readers import Row, Table, open_table
+
+AUTO, TABLE, MULTITURN = "auto", "table", "multiturn"
+CHAT, COMPLETION, ALPACA, SHAREGPT, PREFERENCE = (
+    "chat", "completion", "alpaca", "sharegpt", "preference",
+)
+SOURCE_FORMATS = (AUTO, CHAT, COMPLETION, ALPACA, SHAREGPT, PREFERENCE)
+TARGET_FORMATS = (CHAT, COMPLETION, PREFERENCE)
+OVERFLOW_POLICIES = ("keep", "drop", "trim-history")
+
+# The keys that identify each source format, in detection order.
+_SIGNATURES = (
+    (CHAT, ("messages",)),
+    (PREFERENCE, ("input", "preferred_output", "non_preferred_output")),
+    (SHAREGPT, ("conversations",)),
+    (PREFERENCE, ("prompt", "chosen", "rejected")),
+    (ALPACA, ("instruction", "output")),
+    (COMPLETION, ("prompt", "completion")),
+)
+_MESSAGE_ADAPTERS: dict[str, Callable[[Any], list[Message]]] = {
+    ALPACA: alpaca_messages,
+    SHAREGPT: sharegpt_messages,
+    COMPLETION: completion_messages,
+    CHAT: chat_messages,
+}
+
+
+@dataclass
+class ConvertOptions:
+    """Everything `ftprep convert` can be told. Column options imply a plain table;
+    group options imply multi-turn rows."""
+
+    input_format: str | None = None  # csv|tsv|parquet|jsonl|json|xlsx; None = by extension
+    encoding: str | None = None  # text formats; None = UTF-8 (BOMs honoured)
+    source_format: str = AUTO
+    target_format: str | None = None  # None = chat (preference for preference input)
+    user: str | None = None
+    assistant: str | None = None
+    system: str | None = None  # a column
+    system_prompt: str | None = None  # a fixed text
+    user_template: str | None = None
+    assistant_template: str | None = None
+    system_template: str | None = None
+    group_by: str | None = None
+    order_by: str | None = None
+    role_column: str | None = None
+    content_column: str | None = None
+    role_map: dict[str, str] = field(default_factory=dict)
+    rejects_path: str | None = None
+    max_tokens: int | None = None
+    model: str | None = None
+    on_overflow: str = "keep"
+    spill_threshold: int = DEFAULT_SPILL_THRESHOLD
+
+    @property
+    def table_options(self) -> dict[str, str | None]:
+        return {
+            "--user": self.user, "--assistant": self.assistant, "--system": self.system,
+            "--user-template": self.user_template,
+            "--assistant-template": self.assistant_template,
+            "--system-template": self.system_template,
+        }
+
+    @property
+    def group_options(self) -> dict[str, str | None]:
+        return {
+            "--group-by": self.group_by, "--order-by": self.order_by,
+            "--role-column": self.role_column, "--content-column": self.content_column,
+        }
+
+
+@dataclass
+class Plan:
+    """A checked conversion: what the input is, what it becomes, and how."""
+
+    table: Table
+    source: str
+    target: str
+    make: Callable[[dict[str, Any]], dict[str, Any]] | None  # per-row formats
+    group: GroupSpec | None  # multi-turn
+    rows_seen: int = 0
+
+    def _counted(self) -> Iterator[Row]:
+        for row in self.table.rows:
+            self.rows_seen += 1
+            yield row
+
+    def outcomes(self, spill_threshold: int) -> Iterator[Outcome]:
+        if self.group is not None:
+            return iter_grouped(self._counted(), self.group, spill_threshold)
+        assert self.make is not None
+        return (_row_outcome(row, self.make) for row in self._counted())
+
+
+def _row_outcome(row: Row, make: Callable[[dict[str, Any]], dict[str, Any]]) -> Outcome:
+    if row.problem:
+        return Rejected(row.row, row.line, None, row.problem, row.values, row.detail)
+    try:
+        return Converted(make(row.values), row.row, row.line, row.values)
+    except RowReject as e:
+        return Rejected(row.row, row.line, e.field, e.reason, row.values, e.detail)
+
+
+# ---------------------------------------------------------------- planning
+
+
+def plan_conversion(input_path: str | Path, options: ConvertOptions) -> Plan:
+    """Open the input and check the options against its columns (UsageError if impossible)."""
+    _check_option_values(options)
+    table = open_table(input_path, input_format=options.input_format, encoding=options.encoding)
+    source = _source_format(table.columns, options)
+    target = options.target_format or (PREFERENCE if source == PREFERENCE else CHAT)
+    _check_combination(source, target, options)
+    if source == MULTITURN:
+        return Plan(table, source, target, None, _group_spec(table.columns, options))
+    return Plan(table, source, target, _row_maker(table.columns, source, target, options), None)
+
+
+def _check_option_values(options: ConvertOptions) -> None:
+    if options.source_format not in SOURCE_FORMATS:
+        raise UsageError(f"--from: unknown format {options.source_format!r}")
+    if options.target_format not in (None, *TARGET_FORMATS):
+        raise UsageError(f"--to: unknown format {options.target_format!r}")
+    if options.on_overflow not in OVERFLOW_POLICIES:
+        raise UsageError(f"--on-overflow: one of {', '.join(OVERFLOW_POLICIES)}")
+    if options.max_tokens is not None and options.max_tokens <= 0:
+        raise UsageError("--max-tokens must be a positive number")
+    if options.on_overflow != "keep" and options.max_tokens is None and options.model is None:
+        raise UsageError("--on-overflow needs a limit: give --max-tokens or --model")
+    pairs = (("--user", "--user-template"), ("--assistant", "--assistant-template"))
+    for a, b in pairs:
+        if options.table_options[a] is not None and options.table_options[b] is not None:
+            raise UsageError(f"give {a} or {b}, not both")
+    systems = [n for n, v in (("--system", options.system), ("--system-template",
+               options.system_template), ("--system-prompt", options.system_prompt)) if v]
+    if len(systems) > 1:
+        raise UsageError(f"give only one of {', '.join(systems)}")
+
+
+def _source_format(columns: list[str], options: ConvertOptions) -> str:
+    table = [k for k, v in options.table_options.items() if v is not None]
+    group = [k for k, v in options.group_options.items() if v is not None]
+    if table and group:
+        raise UsageError(f"{table[0]} and {group[0]} do not mix: one row per example or per turn")
+    if (table or group) and options.source_format != AUTO:
+        raise UsageError(f"{(table + group)[0]} implies a plain table; drop --from")
+    if group:
+        return MULTITURN
+    if table:
+        return TABLE
+    if options.source_format != AUTO:
+        _require_signature(columns, options.source_format)
+        return options.source_format
+    return detect_source_format(columns)
+
+
+def detect_source_format(columns: list[str]) -> str:
+    """The source format from the column names (or the first record's keys)."""
+    present = set(columns)
+    for name, keys in _SIGNATURES:
+        if all(k in present for k in keys):
+            return name
+    raise UsageError(
+        f"cannot tell the input format from its columns ({', '.join(columns) or 'none'})",
+        hint="map columns with --user/--assistant, or give --from",
+    )
+
+
+def _require_signature(columns: list[str], source: str) -> None:
+    options = [keys for name, keys in _SIGNATURES if name == source]
+    if not any(all(k in columns for k in keys) for keys in options):
+        wanted = " or ".join("/".join(keys) for keys in options)
+        raise UsageError(
+            f"--from {source} needs the columns {wanted}",
+            hint=f"available columns: {', '.join(columns) or '(none)'}",
+        )
+
+
+def _check_combination(source: str, target: str, options: ConvertOptions) -> None:
+    if (source == PREFERENCE) != (target == PREFERENCE):
+        raise UsageError(
+            f"cannot convert {source} input to {target} records",
+            hint="preference (DPO) records come only from prompt/chosen/rejected data",
+        )
+    if target == COMPLETION:
+        if source == MULTITURN:
+            raise UsageError("multi-turn conversations cannot become prompt/completion records")
+        if options.system or options.system_template or options.system_prompt:
+            raise UsageError("prompt/completion records have no system message")
+
+
+def _group_spec(columns: list[str], options: ConvertOptions) -> GroupSpec:
+    needed = {k: v for k, v in options.group_options.items() if k != "--order-by"}
+    missing = [k for k, v in needed.items() if v is None]
+    if missing:
+        raise UsageError(f"multi-turn input also needs {', '.join(missing)}")
+    for option, column in options.group_options.items():
+        if column is not None:
+            require_columns(columns, [column], option)
+    assert options.group_by and options.content_column and options.role_column
+    return GroupSpec(
+        group_by=options.group_by,
+        content_column=options.content_column,
+        role_column=options.role_column,
+        order_by=options.order_by,
+        role_map=dict(options.role_map),
+        system=options.system_prompt,
+    )
+
+
+def _row_maker(
+    columns: list[str], source: str, target: str, options: ConvertOptions
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    system = options.system_prompt
+    if source == PREFERENCE:
+        return lambda values: preference_record(values, system)
+    to_messages = _table_messages(columns, options) if source == TABLE else _MESSAGE_ADAPTERS[source]
+
+    def make(values: dict[str, Any]) -> dict[str, Any]:
+        messages = to_messages(values)
+        if target == COMPLETION:
+            return to_completion(messages)
+        record = dict(values) if source == CHAT else {}  # chat keeps tools, metadata...
+        record["messages"] = with_system(messages, system)
+        return record
+
+    return make
+
+
+def _table_messages(
+    columns: list[str], options: ConvertOptions
+) -> Callable[[dict[str, Any]], list[Message]]:
+    user = _renderer(columns, options.user, options.user_template, "user")
+    assistant = _renderer(columns, options.assistant, options.assistant_template, "assistant")
+    system = None
+    if options.system or options.system_template:
+        system = _renderer(columns, options.system, options.system_template, "system")
+    elif options.system_prompt is not None:
+        system = constant_renderer(options.system_prompt)
+    if user is None or assistant is None:
+        raise UsageError(
+            "a plain table needs both --user (or --user-template) and --assistant "
+            "(or --assistant-template)",
+            hint=f"available columns: {', '.join(columns)}",
+        )
+
+    def to_messages(values: dict[str, Any]) -> list[Message]:
+        head = [message("system", system(values))] if system else []
+        return [*head, message("user", user(values)), message("assistant", assistant(values))]
+
+    return to_messages
+
+
+def _renderer(
+    columns: list[str], column: str | None, template: str | None, role: str
+) -> Callable[[Any], str] | None:
+    if column is not None:
+        require_columns(columns, [column], f"--{role}")
+        return column_renderer(column)
+    if template is not None:
+        return template_renderer(template, columns, f"--{role}-template")
+    return None
