@@ -50,6 +50,10 @@ def codes_at(report: dict) -> list[tuple[str, int]]:
     return [(i["code"], i["line"]) for i in report["issues"]]
 
 
+def positioned(report: dict) -> list[tuple[str, int, str, str]]:
+    return [(i["code"], i["line"], i["path"], i["severity"]) for i in report["issues"]]
+
+
 # ---- exit codes and output shape ----------------------------------------------------------
 
 def test_clean_file_exits_0_with_verdict(tmp_path: Path) -> None:
@@ -163,8 +167,7 @@ def test_line_rules(tmp_path: Path, line: bytes, code: str) -> None:
     path.write_bytes(jsonl(*(example(i) for i in range(10)))[:-1] + b"\n" + line + b"\n" + jsonl(example(99)))
     exit_code, report = run_json(str(path))
     assert exit_code == 1
-    assert [(i["code"], i["line"], i["path"], i["severity"]) for i in report["issues"]] == [
-        (code, 11, "", "error")]
+    assert positioned(report) == [(code, 11, "", "error")]
 
 
 def test_trailing_newline_and_crlf_are_fine(tmp_path: Path) -> None:
@@ -202,7 +205,7 @@ def test_json_array_file_is_one_finding(tmp_path: Path) -> None:
     path.write_text(json.dumps([example(i) for i in range(20)], indent=1))
     code, report = run_json(str(path))
     assert code == 1
-    assert [(i["code"], i["line"]) for i in report["issues"]] == [("FT105", 1)]
+    assert positioned(report) == [("FT105", 1, "", "error")]
 
 
 def test_one_line_json_array_is_one_finding(tmp_path: Path) -> None:
@@ -218,7 +221,7 @@ def test_pretty_printed_file_is_one_finding_not_a_flood(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == "FT106 pretty-printed-json (error) ×1"
     assert "line errors not listed: the file is not JSONL" in result.output
-    assert codes_at(run_json(str(path))[1]) == [("FT106", 1)]
+    assert positioned(run_json(str(path))[1]) == [("FT106", 1, "", "error")]
 
 
 @pytest.mark.parametrize(("n", "findings"), [(0, [("FT107", 0)]), (9, [("FT107", 0)]), (10, [])])
@@ -233,7 +236,7 @@ def test_file_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     path = clean_file(tmp_path)
     monkeypatch.setattr(ftprep.validate, "MAX_FILE_BYTES", path.stat().st_size - 1)
     code, report = run_json(str(path))
-    assert code == 1 and codes_at(report) == [("FT108", 0)]
+    assert code == 1 and positioned(report) == [("FT108", 0, "", "error")]
     monkeypatch.setattr(ftprep.validate, "MAX_FILE_BYTES", path.stat().st_size)
     assert run_json(str(path))[1]["issues"] == []
 
@@ -264,7 +267,7 @@ def test_mixed_formats(tmp_path: Path) -> None:
         f.write(jsonl({"prompt": "p", "completion": "c"}))
     code, report = run_json(str(path))
     assert code == 1 and report["format"] == "chat"
-    assert [(i["code"], i["line"], i["path"]) for i in report["issues"]] == [("FT110", 11, "")]
+    assert positioned(report) == [("FT110", 11, "", "error")]
 
 
 def test_format_is_found_after_leading_bad_lines(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from ftprep.findings import Severity
-from ftprep.formats import FORMATS
+from ftprep.formats import CHAT, FORMATS, PREFERENCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +126,12 @@ def message_lists(record: Any, fmt: str) -> list[tuple[str, list[dict]]]:
     Values that are not lists are left out (the schema reports them)."""
     if not isinstance(record, dict):
         return []
-    if fmt == "preference":
+    if fmt == PREFERENCE:
         inp = record.get("input")
         found = [("input.messages", inp.get("messages") if isinstance(inp, dict) else None),
                  ("preferred_output", record.get("preferred_output")),
                  ("non_preferred_output", record.get("non_preferred_output"))]
-    elif fmt == "chat":
+    elif fmt == CHAT:
         found = [("messages", record.get("messages"))]
     else:
         return []

@@ -70,19 +70,21 @@ def _texts(content: Any) -> Iterator[str]:
             yield part["text"]
 
 
+def _well_formed_part(part: Any) -> bool:
+    if not isinstance(part, dict):
+        return False
+    kind = part.get("type")
+    return kind == _IMAGE or (kind == "text" and isinstance(part.get("text"), str))
+
+
 def _is_empty(content: Any) -> bool | None:
     """True when content carries nothing; None when the schema reports it anyway (wrong
     types, malformed parts), so that one problem gives one finding."""
     if content is None or isinstance(content, str):
         return content is None or not content.strip()
-    if not isinstance(content, list):
+    if not isinstance(content, list) or not all(_well_formed_part(p) for p in content):
         return None
-    if len(list(_parts(content))) != len(content) or any(
-        p.get("type") not in ("text", _IMAGE) or (p.get("type") == "text" and not isinstance(p.get("text"), str))
-        for _, p in _parts(content)
-    ):
-        return None
-    return not any(p["type"] == _IMAGE or p["text"].strip() for _, p in _parts(content))
+    return not any(p["type"] == _IMAGE or p["text"].strip() for p in content)
 
 
 def _may_omit_content(message: dict) -> bool:
