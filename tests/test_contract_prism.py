@@ -159,14 +159,14 @@ def test_models_on_spec(prism_env: str) -> None:
                                         "--seed", "1", "--metadata", "k=v",
                                         "--wandb-project", "p", "--learning-rate-multiplier",
                                         "0.5")])
-def test_submit_on_spec(prism_env: str, submit_checks, chat_file: Path,
+def test_submit_on_spec(prism_env: str, chat_file: Path,
                         chat_valid_file: Path, extra: tuple[str, ...]) -> None:
     data = json.loads(ok("submit", str(chat_file), "--validation", str(chat_valid_file),
                          "--model", "gpt-4o-mini-2024-07-18", "--yes", *extra))
     assert data["job"]["object"] == "fine_tuning.job"
 
 
-def test_submit_dpo_on_spec(prism_env: str, submit_checks, preference_file: Path) -> None:
+def test_submit_dpo_on_spec(prism_env: str, preference_file: Path) -> None:
     data = json.loads(ok("submit", str(preference_file), "--model", "gpt-4o-mini-2024-07-18",
                          "--yes", "--beta", "0.1"))
     assert data["job"]["object"] == "fine_tuning.job"

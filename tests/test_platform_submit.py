@@ -29,12 +29,17 @@ def created_bodies(server: FakeOpenAI) -> list[dict]:
 
 
 def test_submit_uploads_creates_job_and_prints_next_steps(
-        platform_env: FakeOpenAI, submit_checks, chat_file: Path, chat_valid_file: Path) -> None:
+        platform_env: FakeOpenAI, chat_file: Path, chat_valid_file: Path) -> None:
     result = submit(chat_file, "--validation", str(chat_valid_file), "--yes", "--epochs", "2",
                     "--suffix", "demo", "--seed", "7", "--metadata", "team=nlp",
                     "--metadata", "run=1", "--wandb-project", "proj")
     assert result.exit_code == 0, result.output
-    assert "estimated cost: $" in result.stdout and "12 examples" in result.stdout
+    from ftprep.estimate import estimate_file
+
+    est = estimate_file(chat_file, model=BASE, epochs=2, validation=chat_valid_file)
+    assert f"estimated cost: ${est.cost_usd:.2f} for {est.billed_tokens:,} billed tokens" in (
+        result.stdout)
+    assert "12 examples" in result.stdout and "10 examples" in result.stdout
     job_id = next(iter(platform_env.jobs))
     assert f"job {job_id} created" in result.stdout
     assert f"ftprep jobs watch {job_id}" in result.stdout
@@ -49,7 +54,7 @@ def test_submit_uploads_creates_job_and_prints_next_steps(
     assert body["integrations"] == [{"type": "wandb", "wandb": {"project": "proj"}}]
 
 
-def test_resubmitting_reuses_uploaded_files(platform_env: FakeOpenAI, submit_checks,
+def test_resubmitting_reuses_uploaded_files(platform_env: FakeOpenAI,
                                             chat_file: Path) -> None:
     assert submit(chat_file, "--yes").exit_code == 0
     second = submit(chat_file, "--yes", "--format", "json")
@@ -60,7 +65,7 @@ def test_resubmitting_reuses_uploaded_files(platform_env: FakeOpenAI, submit_che
     assert len(platform_env.jobs) == 2
 
 
-def test_preference_data_defaults_to_dpo_with_beta(platform_env: FakeOpenAI, submit_checks,
+def test_preference_data_defaults_to_dpo_with_beta(platform_env: FakeOpenAI,
                                                    preference_file: Path) -> None:
     result = submit(preference_file, "--yes", "--beta", "0.2", "--batch-size", "4",
                     "--learning-rate-multiplier", "0.5")
@@ -76,13 +81,13 @@ def test_preference_data_defaults_to_dpo_with_beta(platform_env: FakeOpenAI, sub
     (("--metadata", "oops"), "key=value"),
 ])
 def test_option_conflicts_are_usage_errors_before_anything_is_sent(
-        platform_env: FakeOpenAI, submit_checks, chat_file: Path, extra, message) -> None:
+        platform_env: FakeOpenAI, chat_file: Path, extra, message) -> None:
     result = submit(chat_file, "--yes", *extra)
     assert result.exit_code == 2 and message in result.stderr
     assert platform_env.requests == []
 
 
-def test_refuses_without_tty_and_without_yes(platform_env: FakeOpenAI, submit_checks,
+def test_refuses_without_tty_and_without_yes(platform_env: FakeOpenAI,
                                              chat_file: Path) -> None:
     result = submit(chat_file)  # CliRunner's stdin is not a terminal
     assert result.exit_code == 2
@@ -90,7 +95,7 @@ def test_refuses_without_tty_and_without_yes(platform_env: FakeOpenAI, submit_ch
     assert platform_env.requests == []
 
 
-def test_asks_on_a_terminal(platform_env: FakeOpenAI, submit_checks, chat_file: Path,
+def test_asks_on_a_terminal(platform_env: FakeOpenAI, chat_file: Path,
                             monkeypatch) -> None:
     monkeypatch.setattr("ftprep.cli.platform_cmd._stdin_is_tty", lambda: True)
     declined = submit(chat_file, input="n\n")
@@ -101,7 +106,7 @@ def test_asks_on_a_terminal(platform_env: FakeOpenAI, submit_checks, chat_file: 
     assert "Submit" in accepted.stderr and len(platform_env.jobs) == 1
 
 
-def test_invalid_data_refused_unless_force(platform_env: FakeOpenAI, submit_checks,
+def test_invalid_data_refused_unless_force(platform_env: FakeOpenAI,
                                            broken_file: Path) -> None:
     refused = submit(broken_file, "--yes")
     assert refused.exit_code == 1
@@ -109,10 +114,11 @@ def test_invalid_data_refused_unless_force(platform_env: FakeOpenAI, submit_chec
     assert platform_env.requests == []
     forced = submit(broken_file, "--yes", "--force")
     assert forced.exit_code == 0, forced.output
+    assert "estimated cost: unknown" in forced.stdout and "broken.jsonl:12" in forced.stdout
     assert len(platform_env.jobs) == 1
 
 
-def test_dry_run_shows_requests_and_sends_nothing(platform_env: FakeOpenAI, submit_checks,
+def test_dry_run_shows_requests_and_sends_nothing(platform_env: FakeOpenAI,
                                                   chat_file: Path, monkeypatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY")  # a preview needs no key
     result = submit(chat_file, "--dry-run", "--epochs", "3", "--format", "json")
@@ -131,7 +137,7 @@ def test_dry_run_shows_requests_and_sends_nothing(platform_env: FakeOpenAI, subm
     assert "dry run: nothing sent" in text.stdout and platform_env.requests == []
 
 
-def test_submit_wait_then_metrics_end_to_end(platform_env: FakeOpenAI, submit_checks,
+def test_submit_wait_then_metrics_end_to_end(platform_env: FakeOpenAI,
                                              chat_file: Path) -> None:
     result = submit(chat_file, "--yes", "--wait", "--format", "json")
     assert result.exit_code == 0, result.output
@@ -144,7 +150,7 @@ def test_submit_wait_then_metrics_end_to_end(platform_env: FakeOpenAI, submit_ch
     assert metrics["series"]["train_loss"]["last"] == 0.3333
 
 
-def test_submit_wait_failed_job_exits_1(platform_env: FakeOpenAI, submit_checks,
+def test_submit_wait_failed_job_exits_1(platform_env: FakeOpenAI,
                                         chat_file: Path) -> None:
     platform_env.fail_jobs = True
     result = submit(chat_file, "--yes", "--wait")
@@ -152,7 +158,7 @@ def test_submit_wait_failed_job_exits_1(platform_env: FakeOpenAI, submit_checks,
     assert "failed" in result.stdout and "invalid training file" in result.stdout
 
 
-def test_wind_down_403_on_job_creation_explains(platform_env: FakeOpenAI, submit_checks,
+def test_wind_down_403_on_job_creation_explains(platform_env: FakeOpenAI,
                                                 chat_file: Path) -> None:
     from tests.fake_openai import Fault
 
@@ -167,16 +173,24 @@ def test_wind_down_403_on_job_creation_explains(platform_env: FakeOpenAI, submit
 
 
 def test_installed_script_dry_run(platform_env: FakeOpenAI, chat_file: Path) -> None:
-    """The real console script, in a subprocess (no stand-ins possible here): it must either
-    preview the job or fail with one line, never a traceback."""
+    """The real console script, in a subprocess."""
     script = Path(sys.executable).with_name("ftprep")
     env = {**os.environ, "FTPREP_STATE_DIR": str(chat_file.parent / "state")}
     proc = subprocess.run([str(script), "submit", str(chat_file), "--model", BASE, "--dry-run",
                            "--format", "json"], capture_output=True, text=True, env=env,
                           timeout=60)
-    assert "Traceback" not in proc.stderr
-    if proc.returncode == 0:
-        assert json.loads(proc.stdout)["requests"]["job"]["model"] == BASE
-    else:  # validate/estimate modules of other areas not merged yet
-        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["requests"]["job"]["model"] == BASE
+    assert data["estimate"]["billed_tokens"] > 0 and data["validation"][0]["examples"] == 12
+    assert platform_env.requests == []
+
+
+@pytest.mark.parametrize("module", ["ftprep.validate", "ftprep.estimate"])
+def test_missing_check_module_refuses_clearly(platform_env: FakeOpenAI, chat_file: Path,
+                                              monkeypatch, module: str) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # import now raises ModuleNotFoundError
+    result = submit(chat_file, "--yes")
+    assert result.exit_code == 2
+    assert "unavailable in this installation" in result.stderr and module in result.stderr
     assert platform_env.requests == []

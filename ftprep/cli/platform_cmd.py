@@ -156,26 +156,36 @@ def files_list(purpose: str | None, fmt: str, conn: Connection) -> None:
            ["ID", "FILENAME", "BYTES", "PURPOSE", "STATUS", "CREATED_AT"])
 
 
-@files.command("get")
-@click.argument("file_id")
-@format_option
-@platform_options
-def files_get(file_id: str, fmt: str, conn: Connection) -> None:
-    """Show one file."""
-    _show(conn.client.get_file(file_id), fmt)
+def _id_command(group: click.Group, name: str, argument: str, doc: str,
+                action: Callable[[PlatformClient, str], Any],
+                line: Callable[[Any], str] | None = None) -> click.Command:
+    """`GROUP NAME ID`: one API call on one object; prints it (json / key: value) or, with
+    `line`, a one-line confirmation."""
+
+    @group.command(name, help=doc)
+    @click.argument(argument)
+    @format_option
+    @platform_options
+    def command(fmt: str, conn: Connection, **kwargs: str) -> None:
+        result = action(conn.client, kwargs[argument])
+        if fmt == "json" or line is None:
+            _show(result, fmt)
+        else:
+            click.echo(line(result))
+
+    return command
 
 
-@files.command("delete")
-@click.argument("file_id")
-@format_option
-@platform_options
-def files_delete(file_id: str, fmt: str, conn: Connection) -> None:
-    """Delete a file."""
-    result = conn.client.delete_file(file_id)
-    if fmt == "json":
-        emit_json(_as_dict(result))
-    else:
-        click.echo(f"deleted {result.id}")
+def _deleted(result: Any) -> str:
+    return f"deleted {result.id}"
+
+
+def _job_state(job: Any) -> str:
+    return f"{job.id}: {job.status}"
+
+
+_id_command(files, "get", "file_id", "Show one file.", PlatformClient.get_file)
+_id_command(files, "delete", "file_id", "Delete a file.", PlatformClient.delete_file, _deleted)
 
 
 @files.command("content")
@@ -211,27 +221,12 @@ def jobs_list(limit: int, fmt: str, conn: Connection) -> None:
            ["ID", "STATUS", "MODEL", "FINE_TUNED_MODEL", "CREATED_AT"])
 
 
-def _job_action(name: str, verb: str, doc: str) -> click.Command:
-    @jobs.command(name, help=doc)
-    @click.argument("job_id")
-    @format_option
-    @platform_options
-    def command(job_id: str, fmt: str, conn: Connection) -> None:
-        job = getattr(conn.client, f"{verb}_job")(job_id)
-        if fmt == "json":
-            emit_json(_as_dict(job))
-        elif verb == "get":
-            _show(job, fmt)
-        else:
-            click.echo(f"{job.id}: {job.status}")
-
-    return command
-
-
-_job_action("get", "get", "Show one job.")
-_job_action("cancel", "cancel", "Cancel a job (the job stays listed, as cancelled).")
-_job_action("pause", "pause", "Pause a running job.")
-_job_action("resume", "resume", "Resume a paused job.")
+_id_command(jobs, "get", "job_id", "Show one job.", PlatformClient.get_job)
+_id_command(jobs, "cancel", "job_id", "Cancel a job (it stays listed, as cancelled).",
+            PlatformClient.cancel_job, _job_state)
+_id_command(jobs, "pause", "job_id", "Pause a running job.", PlatformClient.pause_job, _job_state)
+_id_command(jobs, "resume", "job_id", "Resume a paused job.", PlatformClient.resume_job,
+            _job_state)
 
 
 @jobs.command("events")
@@ -389,26 +384,9 @@ def models_summary(fmt: str, conn: Connection) -> None:
     _table([[o, len(ids)] for o, ids in summary.items()], ["OWNER", "MODELS"])
 
 
-@models.command("get")
-@click.argument("model_id")
-@format_option
-@platform_options
-def models_get(model_id: str, fmt: str, conn: Connection) -> None:
-    """Show one model."""
-    _show(conn.client.get_model(model_id), fmt)
-
-
-@models.command("delete")
-@click.argument("model_id")
-@format_option
-@platform_options
-def models_delete(model_id: str, fmt: str, conn: Connection) -> None:
-    """Delete a fine-tuned model you own."""
-    result = conn.client.delete_model(model_id)
-    if fmt == "json":
-        emit_json(_as_dict(result))
-    else:
-        click.echo(f"deleted {result.id}")
+_id_command(models, "get", "model_id", "Show one model.", PlatformClient.get_model)
+_id_command(models, "delete", "model_id", "Delete a fine-tuned model you own.",
+            PlatformClient.delete_model, _deleted)
 
 
 # -- submit --------------------------------------------------------------------------------
@@ -451,7 +429,7 @@ def submit(train: str, validation: str | None, model: str, method: str | None,
            dry_run: bool, wait: bool, poll_interval: float | None, part_threshold: int,
            part_size: int, fmt: str, conn: Connection) -> None:
     """Validate, estimate, upload (once) and start a fine-tuning job on TRAIN."""
-    from ftprep.platform.submit import execute, plan_submission, refuse_if_invalid
+    from ftprep.platform.submit import execute, plan_submission
 
     options = JobOptions(
         model=model, method=method, epochs=epochs, batch_size=batch_size,
@@ -459,12 +437,11 @@ def submit(train: str, validation: str | None, model: str, method: str | None,
         metadata=parse_metadata(metadata), wandb_project=wandb_project,
     )
     config = conn.config(require_key=not dry_run)
-    plan = plan_submission(train, validation, options)
+    plan = plan_submission(train, validation, options, force=force)
     requests = plan.dry_run()  # builds the job body now: option conflicts fail before asking
     text = fmt == "text"
     if text:
         _print_plan(plan)
-    refuse_if_invalid(plan, force)
     if dry_run:
         if text:
             click.echo("dry run: nothing sent. Requests that would be sent to "
@@ -503,6 +480,9 @@ def _print_plan(plan: Any) -> None:
         click.echo(f"{report.path}: {report.format}, {report.examples} examples, "
                    f"{errors} error(s), {warnings} warning(s)")
     est = plan.estimate
+    if est is None:
+        click.echo(f"estimated cost: unknown ({plan.estimate_error})")
+        return
     click.echo(f"estimated cost: ${est.cost_usd:.2f} for {est.billed_tokens:,} billed tokens "
                f"({est.epochs} epochs)")
     for warning in getattr(est, "warnings", []) or []:
@@ -516,7 +496,8 @@ def _confirm(plan: Any, yes: bool) -> None:
     if not _stdin_is_tty():
         raise UsageError("not submitting without confirmation: no terminal to ask on "
                          "(pass --yes to confirm, or --dry-run to preview)")
-    prompt = f"Submit {plan.train.path} for about ${plan.estimate.cost_usd:.2f}?"
+    cost = "an unknown cost" if plan.estimate is None else f"about ${plan.estimate.cost_usd:.2f}"
+    prompt = f"Submit {plan.train.path} to {plan.options.model} for {cost}?"
     if not click.confirm(prompt, default=False, err=True):
         click.echo("not submitted", err=True)
         click.get_current_context().exit(EXIT_FINDINGS)

@@ -41,7 +41,7 @@ def estimate_adapter(
     try:
         from ftprep.estimate import estimate_file
 
-        return estimate_file(path, model=model, epochs=epochs, validation=validation)
+        return estimate_file(path, model=model, epochs=epochs or "auto", validation=validation)
     except ModuleNotFoundError as e:
         raise _unavailable("cost estimation", e) from None
 
@@ -61,6 +61,7 @@ class SubmitPlan:
     estimate: Any
     options: JobOptions
     data_format: str | None
+    estimate_error: str | None = None  # why there is no estimate (only possible with --force)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +87,7 @@ class SubmitPlan:
         return {
             "validation": [r.to_dict() for r in self.reports],
             "estimate": _to_dict(self.estimate),
+            "estimate_error": self.estimate_error,
             "format": self.data_format,
         }
 
@@ -114,14 +116,22 @@ def _to_dict(obj: Any) -> Any:
 
 
 def plan_submission(
-    train: str | Path, validation: str | Path | None, options: JobOptions
+    train: str | Path, validation: str | Path | None, options: JobOptions, *, force: bool = False
 ) -> SubmitPlan:
-    """Validate both files and estimate the cost. Sends nothing."""
+    """Validate both files (refusing on errors unless `force`) and estimate the cost.
+    Sends nothing. With `force`, data too broken to estimate gets no estimate, and says why."""
     reports = [validate_adapter(train, options.model)]
     if validation is not None:
         reports.append(validate_adapter(validation, options.model))
+    refuse_if_invalid(reports, force)
+    estimate, estimate_error = None, None
+    try:
+        estimate = estimate_adapter(train, options.model, options.epochs, validation)
+    except FtprepError as e:
+        if not force:
+            raise
+        estimate_error = str(e)
     data_format = getattr(reports[0], "format", None)
-    estimate = estimate_adapter(train, options.model, options.epochs, validation)
     return SubmitPlan(
         train=digest_file(train),
         validation=digest_file(validation) if validation is not None else None,
@@ -129,16 +139,17 @@ def plan_submission(
         estimate=estimate,
         options=options,
         data_format=data_format if data_format in ("chat", "preference", "completion") else None,
+        estimate_error=estimate_error,
     )
 
 
-def refuse_if_invalid(plan: SubmitPlan, force: bool) -> None:
+def refuse_if_invalid(reports: list[Any], force: bool) -> None:
     """Errors in the data stop the submission (exit 1) unless --force."""
-    if plan.ok or force:
+    if force or all(r.ok for r in reports):
         return
     problems = [
         f"{r.path}:{f.line} {f.code} {f.message}"
-        for r in plan.reports if not r.ok
+        for r in reports if not r.ok
         for f in r.findings if f.severity == Severity.ERROR
     ]
     shown = "; ".join(problems[:3]) + (f"; … {len(problems) - 3} more" if len(problems) > 3 else "")
