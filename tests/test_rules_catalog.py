@@ -114,6 +114,10 @@ CASES = [
          tool_chat([call(arguments="{city: Paris}")]), tool_chat([call()])),
     Case("FT403", "error", "messages[1].tool_calls[0].function.arguments",
          tool_chat([call(arguments='["Paris"]')]), tool_chat([call(arguments="{}")])),
+    Case("FT405", "error", "messages[1].tool_calls[0].id",
+         {"messages": [USER, {"role": "assistant", "tool_calls": [call()]}, ASSISTANT],
+          "tools": [WEATHER_TOOL]},
+         {"messages": [USER, {"role": "assistant", "tool_calls": [call()]}], "tools": [WEATHER_TOOL]}),
     Case("FT404", "warning", "functions",
          {"messages": [USER, {"role": "assistant", "function_call": {
              "name": "get_weather", "arguments": '{"city": "Paris"}'}}],
@@ -231,6 +235,18 @@ def test_deprecated_function_call_without_functions_is_one_warning_plus_unknown(
         {"role": "function", "name": "get_weather", "content": "18"}, ASSISTANT]}
     assert [(f.code, f.path) for f in findings_for(tmp_path, record, "chat")] == [
         ("FT404", "messages[1].function_call"), ("FT402", "messages[1].function_call.name")]
+
+
+def test_parallel_calls_each_need_a_result(tmp_path: Path) -> None:
+    record = tool_chat([call(), call(id_="call_2", arguments='{"city": "Rome"}')])
+    assert [(f.code, f.path) for f in findings_for(tmp_path, record, "chat")] == [
+        ("FT405", "messages[1].tool_calls[1].id")]
+    record["messages"].insert(3, {"role": "tool", "tool_call_id": "call_2", "content": "21"})
+    assert findings_for(tmp_path, record, "chat") == []
+
+
+def test_misspelt_result_id_is_one_finding_not_two(tmp_path: Path) -> None:
+    assert [f.code for f in findings_for(tmp_path, tool_chat([call()], "call_l"), "chat")] == ["FT401"]
 
 
 def test_preference_tool_call_checked_against_input_tools(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from ftprep.findings import Severity
 from ftprep.formats import CHAT, PREFERENCE
 from ftprep.rules.base import Context, Hit, iter_messages, message_lists, record_check, role_of, rule
+from ftprep.rules.roles import ROLES
 from ftprep.rules.schema import _json_type as json_type
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -34,6 +35,15 @@ INVALID_ARGUMENTS = rule(
     why="`arguments` is the JSON text the model must produce; text that does not decode to "
     "an object teaches the model broken calls.",
     fix="Serialise the arguments object with json.dumps, e.g. \"{\\\"city\\\": \\\"Paris\\\"}\".",
+)
+UNANSWERED_TOOL_CALL = rule(
+    "FT405", "unanswered-tool-call", E, "A tool call has no tool message answering it before "
+    "the conversation goes on.",
+    why="After an assistant message with tool calls, the API expects one tool message per "
+    "call id before anything else; a conversation that moves on without the result is "
+    "rejected. (An example may end with the call: that teaches when to call.)",
+    fix="Add the tool message with the call's `tool_call_id` and result right after the call, "
+    "or remove the call.",
 )
 DEPRECATED_FUNCTIONS = rule(
     "FT404", "deprecated-functions", W, "The example uses the deprecated `functions` / "
@@ -102,6 +112,46 @@ def unknown_tool_call_id(record: dict, ctx: Context) -> Iterator[Hit]:
                           f"tool_call_id {call_id!r} matches no earlier tool call")
         if path == "input.messages":
             earlier = seen
+
+
+@record_check(CHAT, PREFERENCE)
+def unanswered_tool_call(record: dict, ctx: Context) -> Iterator[Hit]:
+    for path, messages in message_lists(record, ctx.format):
+        yield from _unanswered_in(path, messages)
+
+
+def _unanswered_in(path: str, messages: list) -> Iterator[Hit]:
+    """Calls still unanswered when the next non-tool message comes. A result whose id
+    matches no earlier call (missing, misspelt, or before its call) is FT401's finding: the
+    calls it was probably meant to answer are not reported again."""
+    pending: dict[str, str] = {}  # call id -> JSON path of the call
+    calls: set[str] = set()  # every call id so far
+    orphans: set[str] = set()  # result ids that came before any call with that id
+    orphan_in_batch = False
+    for i, message in enumerate(messages):
+        role = role_of(message)
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if isinstance(call_id, str) and call_id in calls:
+                pending.pop(call_id, None)
+            else:
+                orphan_in_batch = True
+                if isinstance(call_id, str):
+                    orphans.add(call_id)
+            continue
+        if role not in ROLES:
+            continue  # FT301/FT201 reports it; it may be a misspelt tool message
+        if not orphan_in_batch:
+            for call_id, call_path in pending.items():
+                if call_id not in orphans:
+                    yield Hit(UNANSWERED_TOOL_CALL.code, call_path,
+                              f"tool call {call_id!r} has no tool result before {path}[{i}]")
+        pending.clear()
+        orphan_in_batch = False
+        for j, call in _tool_calls(message):
+            if isinstance(call.get("id"), str):
+                pending[call["id"]] = f"{path}[{i}].tool_calls[{j}].id"
+                calls.add(call["id"])
 
 
 def _unknown(name: Any, defined: set[str] | None, key: str) -> str | None:
