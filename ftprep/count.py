@@ -22,7 +22,7 @@ import orjson
 from ftprep.errors import InputError, UsageError
 from ftprep.formats import UNKNOWN, detect_format
 from ftprep.io.jsonl import iter_raw_lines, parse_line
-from ftprep.tokens import count_example, get_encoding
+from ftprep.tokens import count_record, get_encoding
 
 BATCH_BYTES = 1 << 20  # ~1 MB of raw lines per batch: big enough to amortise pickling
 BATCH_LINES = 4000
@@ -90,11 +90,11 @@ def _count_batch(encoding_name: str, batch: list[tuple[int, bytes]]) -> _BatchRe
                 out.error = (line, parsed.detail)
                 return out
             value = parsed.value
-        problem = _record_problem(value)
-        if problem:
-            out.error = (line, problem)
+        fmt = detect_format(value) if isinstance(value, dict) else UNKNOWN
+        if fmt == UNKNOWN:
+            out.error = (line, _record_problem(value))
             return out
-        counted = count_example(value, encoding)
+        counted = count_record(value, encoding, fmt)
         out.lines.append(line)
         out.tokens.append(counted.total)
         out.trainable.append(counted.trainable)
@@ -104,12 +104,10 @@ def _count_batch(encoding_name: str, batch: list[tuple[int, bytes]]) -> _BatchRe
     return out
 
 
-def _record_problem(value: Any) -> str | None:
+def _record_problem(value: Any) -> str:
     if not isinstance(value, dict):
         return f"expected a JSON object, got {type(value).__name__}"
-    if detect_format(value) == UNKNOWN:
-        return "not a chat, preference or completion example"
-    return None
+    return "not a chat, preference or completion example"
 
 
 def _batches(path: str | Path) -> Iterator[list[tuple[int, bytes]]]:

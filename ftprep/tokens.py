@@ -306,9 +306,13 @@ def _counter(encoding: tiktoken.Encoding) -> _Counter:
 def count_example(record: dict, encoding: tiktoken.Encoding) -> ExampleTokens:
     """Token counts of one record (chat, preference or completion); see the module docstring.
     Defensive: malformed parts are skipped, never raised on."""
+    return count_record(record, encoding, detect_format(record))
+
+
+def count_record(record: dict, encoding: tiktoken.Encoding, fmt: str) -> ExampleTokens:
+    """`count_example` for a record whose format the caller already detected (hot path)."""
     counter = _counter(encoding)
     counter.estimated = False
-    fmt = detect_format(record)
     if fmt == PREFERENCE:
         return _count_preference(record, counter)
     if fmt == COMPLETION:
@@ -379,6 +383,7 @@ __all__ = [
     "get_encoding",
     "clear_caches",
     "count_example",
+    "count_record",
     "read_bpe_bytes",
     "bundled_bpe_path",
 ]
