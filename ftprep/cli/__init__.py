@@ -15,6 +15,9 @@ class FtprepGroup(click.Group):
     """Turns every expected failure into one line on stderr and its exit code.
     Unexpected errors also become one line; FTPREP_DEBUG=1 shows the traceback."""
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # pipeline order, as registered, not alphabetical
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
