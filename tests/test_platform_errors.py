@@ -165,13 +165,13 @@ def _script() -> str:
 
 
 def test_installed_script_lists_models_and_redacts(platform_env: FakeOpenAI) -> None:
-    ok = subprocess.run([_script(), "models", "list", "--format", "json"], capture_output=True,
-                        text=True, env=dict(os.environ), timeout=60)
+    ok = subprocess.run([_script(), "models", "list", "--format", "json"], check=False,
+                        capture_output=True, text=True, env=dict(os.environ), timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert {m["id"] for m in json.loads(ok.stdout)["data"]} == set(platform_env.models)
     env = {**os.environ, "CUSTOM_TOKEN": WRONG_KEY}
     bad = subprocess.run([_script(), "files", "list", "--api-key-env", "CUSTOM_TOKEN", "--debug"],
-                         capture_output=True, text=True, env=env, timeout=60)
+                         check=False, capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2
     assert WRONG_KEY not in bad.stdout + bad.stderr
     assert "authentication failed (401)" in bad.stderr and "Traceback" not in bad.stderr

@@ -193,3 +193,14 @@ def test_metadata_parsing_errors(pairs, message) -> None:
 
     with pytest.raises(UsageError, match=message):
         jobs_mod.parse_metadata(tuple(pairs))
+
+
+def test_watch_pages_back_through_many_new_events(platform_env: FakeOpenAI) -> None:
+    job_id = new_job(platform_env)
+    client = PlatformClient(resolve_config())
+    with platform_env.lock:
+        for i in range(250):  # more than one page of events between two polls
+            platform_env._event(job_id, f"note {i}")
+    updates = list(jobs_mod.watch_job(client, job_id, poll_interval=0, sleep=lambda _s: None))
+    notes = [u.message for u in updates if "note " in u.message]
+    assert notes == [f"[info] note {i}" for i in range(250)]  # all, once, in order

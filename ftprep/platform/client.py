@@ -196,6 +196,17 @@ class PlatformClient:
         """Newest events first, as the API returns them."""
         return list(self.call(self.sdk.fine_tuning.jobs.list_events, job_id, limit=limit).data)
 
+    def list_new_events(self, job_id: str, seen: set[str]) -> list[Any]:
+        """Events not in `seen`, newest first: pages back only until a known event appears,
+        so a busy job cannot push unseen events past a fixed page size."""
+        fresh = []
+        jobs = self.sdk.fine_tuning.jobs
+        for event in self.iterate(lambda: jobs.list_events(job_id, limit=100)):
+            if event.id in seen:
+                break
+            fresh.append(event)
+        return fresh
+
     def list_checkpoints(self, job_id: str, limit: int = 10) -> list[Any]:
         jobs = self.sdk.fine_tuning.jobs
         return list(self.call(jobs.checkpoints.list, job_id, limit=limit).data)

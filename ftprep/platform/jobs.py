@@ -132,10 +132,9 @@ def watch_job(
         if job.status != last_status:
             last_status = job.status
             yield WatchUpdate("status", job, message=f"status: {job.status}")
-        for event in sorted(client.list_events(job_id, limit=100), key=_event_order):
-            if event.id not in seen:
-                seen.add(event.id)
-                yield _event_update(job, event)
+        for event in sorted(client.list_new_events(job_id, seen), key=_event_order):
+            seen.add(event.id)
+            yield _event_update(job, event)
         if job.status in TERMINAL:
             return
         sleep(poll_interval)

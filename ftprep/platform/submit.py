@@ -152,7 +152,8 @@ def refuse_if_invalid(reports: list[Any], force: bool) -> None:
         for r in reports if not r.ok
         for f in r.findings if f.severity == Severity.ERROR
     ]
-    shown = "; ".join(problems[:3]) + (f"; … {len(problems) - 3} more" if len(problems) > 3 else "")
+    more = f"; … {len(problems) - 3} more" if len(problems) > 3 else ""
+    shown = "; ".join(problems[:3]) + more
     raise DataError(
         f"the data has {len(problems)} error(s), not submitting: {shown}",
         hint="fix them (ftprep validate FILE) or pass --force",

@@ -364,7 +364,8 @@ class FakeOpenAI:
                                 "succeeded": "The job has successfully completed"}[job["status"]])
         if job["status"] == "running":
             for step in range(1, TOTAL_STEPS + 1):
-                self._event(job["id"], f"Step {step}/{TOTAL_STEPS}: training loss={self._loss(step):.4f}",
+                loss = self._loss(step)
+                self._event(job["id"], f"Step {step}/{TOTAL_STEPS}: training loss={loss:.4f}",
                             data={"step": step, "train_loss": self._loss(step),
                                   "total_steps": TOTAL_STEPS})
         if job["status"] == "succeeded":
@@ -388,7 +389,8 @@ class FakeOpenAI:
         self.models[model_id] = self._model(model_id, "org-fake")
         self.checkpoints[job["id"]].append({
             "object": "fine_tuning.job.checkpoint", "id": self._id("ftckpt"),
-            "created_at": self._now(), "fine_tuned_model_checkpoint": f"{model_id}:ckpt-step-{TOTAL_STEPS}",
+            "created_at": self._now(),
+            "fine_tuned_model_checkpoint": f"{model_id}:ckpt-step-{TOTAL_STEPS}",
             "fine_tuning_job_id": job["id"], "step_number": TOTAL_STEPS,
             "metrics": {"step": TOTAL_STEPS, "train_loss": self._loss(TOTAL_STEPS)}})
 
