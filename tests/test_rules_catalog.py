@@ -237,6 +237,13 @@ def test_deprecated_function_call_without_functions_is_one_warning_plus_unknown(
         ("FT404", "messages[1].function_call"), ("FT402", "messages[1].function_call.name")]
 
 
+def test_null_tool_call_id_is_only_the_schema_finding(tmp_path: Path) -> None:
+    record = tool_chat([call()])
+    record["messages"][2]["tool_call_id"] = None
+    assert [(f.code, f.path) for f in findings_for(tmp_path, record, "chat")] == [
+        ("FT201", "messages[2].tool_call_id")]
+
+
 def test_parallel_calls_each_need_a_result(tmp_path: Path) -> None:
     record = tool_chat([call(), call(id_="call_2", arguments='{"city": "Rome"}')])
     assert [(f.code, f.path) for f in findings_for(tmp_path, record, "chat")] == [
@@ -254,3 +261,16 @@ def test_preference_tool_call_checked_against_input_tools(tmp_path: Path) -> Non
                         preferred_output=[{"role": "assistant", "tool_calls": [call("get_time")]}])
     assert [(f.code, f.path) for f in findings_for(tmp_path, record, "preference")] == [
         ("FT402", "preferred_output[0].tool_calls[0].function.name")]
+
+
+@pytest.mark.parametrize("calls", [{"tool_calls": "get_weather()"}, {"function_call": "auto"}])
+def test_malformed_call_is_not_also_empty_content(calls: dict, tmp_path: Path) -> None:
+    record = {"messages": [USER, {"role": "assistant", **calls}]}
+    codes = [f.code for f in findings_for(tmp_path, record, "chat")]
+    assert "FT201" in codes and "FT501" not in codes
+
+
+def test_text_part_without_text_is_reported(tmp_path: Path) -> None:
+    record = {"messages": [{"role": "user", "content": [{"type": "text"}]}, ASSISTANT]}
+    assert [(f.code, f.path) for f in findings_for(tmp_path, record, "chat")] == [
+        ("FT202", "messages[0].content[0].text")]

@@ -1,4 +1,4 @@
-"""The JSON Schemas: well-formed, consistent with the docs copy, and shipped in the wheel so
+"""The JSON Schemas: well-formed, strict where the platform is, and shipped in the wheel so
 that an installed ftprep (not a checkout) finds them."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from ftprep.formats import FORMATS
-from ftprep.rules.schema import schema_text, validator
+from ftprep.rules.schema import schema_hits, schema_text, validator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,18 +25,30 @@ def test_schema_is_valid_draft_2020_12(fmt: str) -> None:
     assert schema["$id"].endswith(f"{fmt}.schema.json")
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_top_level_copy_matches_the_package(fmt: str) -> None:
-    """`schemas/` is the copy users read and link to; it must not drift from the one we use."""
-    assert (REPO / "schemas" / f"{fmt}.schema.json").read_text("utf-8") == schema_text(fmt)
-
-
 def test_preference_schema_resolves_refs_into_chat_schema() -> None:
     record = {"input": {"messages": [{"role": "user", "content": "q"}]},
               "preferred_output": [{"role": "assistant", "content": "a"}],
               "non_preferred_output": [{"role": "robot", "content": "b"}]}
     errors = list(validator("preference").iter_errors(record))
     assert [list(e.absolute_path) for e in errors] == [["non_preferred_output", 0, "role"]]
+
+
+@pytest.mark.parametrize(("part", "expected"), [
+    ({"type": "text"}, [("FT202", "messages[0].content[0].text")]),
+    ({"type": "image_url"}, [("FT202", "messages[0].content[0].image_url")]),
+    ({}, [("FT202", "messages[0].content[0].type")]),
+    ({"type": "image_url", "image_url": {"url": "https://e.x/a.png", "detail": "low"}}, []),
+    ({"type": "text", "text": ""}, []),  # empty, but well-formed: FT501's business
+])
+def test_content_parts_need_their_payload(part: dict, expected: list) -> None:
+    record = {"messages": [{"role": "user", "content": [part]}]}
+    assert [(h.code, h.path) for h in schema_hits(record, "chat")] == expected
+
+
+def test_each_missing_key_is_its_own_finding() -> None:
+    assert [(h.code, h.path, h.message) for h in schema_hits({}, "completion")] == [
+        ("FT202", "prompt", "missing required key 'prompt'"),
+        ("FT202", "completion", "missing required key 'completion'")]
 
 
 def _build_wheel(tmp_path: Path) -> Path:

@@ -88,13 +88,13 @@ def _is_empty(content: Any) -> bool | None:
 
 
 def _may_omit_content(message: dict) -> bool:
-    """An assistant message that calls tools (or refuses) needs no content."""
-    calls = message.get("tool_calls")
+    """An assistant message that calls tools (or refuses) needs no content. A malformed call
+    counts too: the schema reports it, and the missing content is then no second problem."""
+    if role_of(message) != "assistant":
+        return False
     refusal = message.get("refusal")
-    return role_of(message) == "assistant" and (
-        (isinstance(calls, list) and bool(calls)) or isinstance(message.get("function_call"), dict)
-        or (isinstance(refusal, str) and bool(refusal.strip()))
-    )
+    return (message.get("tool_calls") not in (None, []) or message.get("function_call") is not None
+            or (isinstance(refusal, str) and bool(refusal.strip())))
 
 
 @record_check(CHAT, PREFERENCE)

@@ -131,6 +131,9 @@ def _to_hit(error: ValidationError) -> Hit:
     kind = error.validator
     if kind == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
+        # jsonschema raises one error per missing key ("'input' is a required property"):
+        # name that key only, or two missing keys would give two identical findings.
+        missing = [k for k in missing if error.message.startswith(repr(k))][:1] or missing
         where = f"{path}." if path else ""
         return Hit(MISSING_KEY.code, f"{where}{missing[0]}" if missing else path,
                    f"missing required key {', '.join(repr(m) for m in missing)}")

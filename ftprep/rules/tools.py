@@ -104,7 +104,7 @@ def unknown_tool_call_id(record: dict, ctx: Context) -> Iterator[Hit]:
             if role_of(message) != "tool":
                 continue
             call_id = message.get("tool_call_id")
-            if call_id is None:
+            if "tool_call_id" not in message:  # null or another type is the schema's FT201
                 yield Hit(UNKNOWN_TOOL_CALL_ID.code, f"{path}[{i}]",
                           "tool message without tool_call_id")
             elif isinstance(call_id, str) and call_id not in seen:
