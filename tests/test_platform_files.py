@@ -147,3 +147,14 @@ def test_files_list_follows_pagination(platform_env: FakeOpenAI, monkeypatch) ->
     assert len(client.list_files()) == 5
     assert len(platform_env.calls("GET", "/files")) == 3  # 2 + 2 + 1, via `after`
     assert "after" in platform_env.calls("GET", "/files")[-1].query
+
+
+def test_gzip_is_refused_before_upload(platform_env: FakeOpenAI, chat_file: Path,
+                                       tmp_path: Path) -> None:
+    import gzip
+
+    packed = tmp_path / "train.jsonl.gz"
+    packed.write_bytes(gzip.compress(chat_file.read_bytes()))
+    result = run("files", "upload", str(packed))
+    assert result.exit_code == 2 and "gzip-compressed" in result.stderr
+    assert str(packed) in result.stderr and platform_env.requests == []

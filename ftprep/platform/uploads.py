@@ -60,6 +60,11 @@ def digest_file(path: str | Path) -> FileDigest:
     size = 0
     try:
         with open(path, "rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                # The API trains on plain JSONL; a gzip would be stored and then fail to train.
+                raise InputError("is gzip-compressed; the API needs plain JSONL (gunzip it "
+                                 "first)", path=str(path))
+            f.seek(0)
             while chunk := f.read(_READ_CHUNK):
                 h.update(chunk)
                 size += len(chunk)
