@@ -140,12 +140,14 @@ LEGAL = {  # (-0.0 is a valid weight 0, and then FT306: nothing to train on)
 
 def test_malformed_records_are_reported_not_passed(tmp_path: Path) -> None:
     """Every nasty line but the legal ones breaks the format: at least one error (besides
-    FT107, which a one-line file always gets)."""
+    FT107, which a one-line file always gets), and never two findings for one place."""
     for name, line in NASTY.items():
         path = tmp_path / "one.jsonl"
         path.write_text(line + "\n", encoding="utf-8", errors="surrogatepass")
         report = validate_file(path, ignore=["FT107"])
         assert (report.errors == 0) == (name in LEGAL), (name, report.findings)
+        places = [(f.line, f.path) for f in report.findings]
+        assert len(places) == len(set(places)), ("one problem, one finding", name, report.findings)
 
 
 def test_lone_surrogates_in_paths_are_printable(tmp_path: Path) -> None:

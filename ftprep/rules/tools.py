@@ -214,11 +214,12 @@ def invalid_arguments(record: dict, ctx: Context) -> Iterator[Hit]:
 @record_check(CHAT, PREFERENCE)
 def deprecated_functions(record: dict, ctx: Context) -> Iterator[Hit]:
     """One finding per example, at the first deprecated field: the fix is one conversion."""
-    if ctx.format == CHAT and "functions" in record:
+    # Only well-formed deprecated fields: a malformed one is the schema's finding first.
+    if ctx.format == CHAT and isinstance(record.get("functions"), list):
         yield Hit(DEPRECATED_FUNCTIONS.code, "functions", "`functions` is deprecated; use `tools`")
         return
     for path, message in iter_messages(record, ctx.format):
-        if "function_call" in message:
+        if isinstance(message.get("function_call"), dict):
             yield Hit(DEPRECATED_FUNCTIONS.code, f"{path}.function_call",
                       "`function_call` is deprecated; use `tool_calls`")
             return
