@@ -1,5 +1,6 @@
 """No input, however malformed, makes `ftprep validate` crash: every nasty line below ends
 in findings (exit 1) or a clean pass (exit 0), never a traceback or an internal error."""
+
 from __future__ import annotations
 
 import json
@@ -29,17 +30,30 @@ NASTY: dict[str, str] = {
     # nesting
     "array nested 100k deep": "[" * 100_000,
     "object nested 5000 deep": nested('{"a":', "}", 5000),
-    "content nested 900 deep": chat_with(f'{{"role": "assistant", "content": {nested("[", "]", 900)}}}'),
+    "content nested 900 deep": chat_with(
+        f'{{"role": "assistant", "content": {nested("[", "]", 900)}}}'
+    ),
     "content parts nested 200 deep": chat_with(
-        '{"role": "assistant", "content": [' + nested('{"type": ', "}", 200, "null") + "]}"),
-    "tool parameters nested 200 deep": chat_with(extra=', "tools": [{"type": "function", "function": '
-                                                 '{"name": "f", "parameters": ' + nested('{"a":', "}", 200) + "}}]"),
-    "arguments nested 100k deep": chat_with('{"role": "assistant", "tool_calls": [{"id": "c", "type": '
-                                            f'"function", "function": {{"name": "f", "arguments": "{DEEP_ARGUMENTS}"}}}}]}}'),
+        '{"role": "assistant", "content": [' + nested('{"type": ', "}", 200, "null") + "]}"
+    ),
+    "tool parameters nested 200 deep": chat_with(
+        extra=', "tools": [{"type": "function", "function": '
+        '{"name": "f", "parameters": ' + nested('{"a":', "}", 200) + "}}]"
+    ),
+    "arguments nested 100k deep": chat_with(
+        '{"role": "assistant", "tool_calls": [{"id": "c", "type": '
+        f'"function", "function": {{"name": "f", "arguments": "{DEEP_ARGUMENTS}"}}}}]}}'
+    ),
     # numbers
-    "huge integer weight": chat_with('{"role": "assistant", "content": "a", "weight": ' + "9" * 4000 + "}"),
-    "integer beyond 4300 digits": chat_with('{"role": "assistant", "content": "a", "weight": ' + "9" * 5000 + "}"),
-    "2**70 weight": chat_with('{"role": "assistant", "content": "a", "weight": 1180591620717411303424}'),
+    "huge integer weight": chat_with(
+        '{"role": "assistant", "content": "a", "weight": ' + "9" * 4000 + "}"
+    ),
+    "integer beyond 4300 digits": chat_with(
+        '{"role": "assistant", "content": "a", "weight": ' + "9" * 5000 + "}"
+    ),
+    "2**70 weight": chat_with(
+        '{"role": "assistant", "content": "a", "weight": 1180591620717411303424}'
+    ),
     "1e400 weight": chat_with('{"role": "assistant", "content": "a", "weight": 1e400}'),
     "-0.0 weight": chat_with('{"role": "assistant", "content": "a", "weight": -0.0}'),
     "NaN weight": chat_with('{"role": "assistant", "content": "a", "weight": NaN}'),
@@ -49,8 +63,10 @@ NASTY: dict[str, str] = {
     "lone surrogate content": chat_with('{"role": "assistant", "content": "\\ud800"}'),
     "lone surrogate role": chat_with('{"role": "\\udfff", "content": "a"}'),
     "lone surrogate key": chat_with('{"role": "assistant", "\\ud800": 1}'),
-    "lone surrogate tool name": chat_with('{"role": "assistant", "tool_calls": [{"id": "\\ud800", "type": '
-                                          '"function", "function": {"name": "\\ud801", "arguments": "{\\"\\\\ud800\\": 1}"}}]}'),
+    "lone surrogate tool name": chat_with(
+        '{"role": "assistant", "tool_calls": [{"id": "\\ud800", "type": '
+        '"function", "function": {"name": "\\ud801", "arguments": "{\\"\\\\ud800\\": 1}"}}]}'
+    ),
     "NUL and control chars": chat_with('{"role": "assistant", "content": "\\u0000\\u001b[31m"}'),
     # the record itself
     "empty object": "{}",
@@ -67,8 +83,8 @@ NASTY: dict[str, str] = {
     "messages of nulls": '{"messages": [null, null]}',
     "messages of numbers and arrays": '{"messages": [1, [], "x", true]}',
     "null everywhere": '{"messages": [{"role": null, "content": null, "name": null, "weight": null, '
-                       '"tool_calls": null, "tool_call_id": null, "function_call": null, "refusal": null}], '
-                       '"tools": null, "functions": null, "parallel_tool_calls": null}',
+    '"tool_calls": null, "tool_call_id": null, "function_call": null, "refusal": null}], '
+    '"tools": null, "functions": null, "parallel_tool_calls": null}',
     # roles
     "role is object": chat_with('{"role": {"a": 1}, "content": "x"}'),
     "role is array": chat_with('{"role": ["assistant"], "content": "x"}'),
@@ -77,42 +93,66 @@ NASTY: dict[str, str] = {
     # content
     "content is object": chat_with('{"role": "assistant", "content": {"text": "x"}}'),
     "content parts of nulls": chat_with('{"role": "assistant", "content": [null, 1, "x"]}'),
-    "content part of unknown type": chat_with('{"role": "user", "content": [{"type": "video", "url": "x"}]}'),
+    "content part of unknown type": chat_with(
+        '{"role": "user", "content": [{"type": "video", "url": "x"}]}'
+    ),
     "content part type is object": chat_with('{"role": "user", "content": [{"type": {"a": 1}}]}'),
-    "content part type is array": chat_with('{"role": "user", "content": [{"type": ["text"], "text": "x"}]}'),
+    "content part type is array": chat_with(
+        '{"role": "user", "content": [{"type": ["text"], "text": "x"}]}'
+    ),
     "text part without text": chat_with('{"role": "user", "content": [{"type": "text"}]}'),
-    "text part with number text": chat_with('{"role": "user", "content": [{"type": "text", "text": 5}]}'),
-    "image part without url": chat_with('{"role": "assistant", "content": [{"type": "image_url"}]}'),
-    "image_url is string": chat_with('{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}'),
+    "text part with number text": chat_with(
+        '{"role": "user", "content": [{"type": "text", "text": 5}]}'
+    ),
+    "image part without url": chat_with(
+        '{"role": "assistant", "content": [{"type": "image_url"}]}'
+    ),
+    "image_url is string": chat_with(
+        '{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}'
+    ),
     # tools
     "tool_calls is string": chat_with('{"role": "assistant", "tool_calls": "get_weather()"}'),
     "tool_calls of nulls": chat_with('{"role": "assistant", "tool_calls": [null, 1]}'),
-    "tool call function is string": chat_with('{"role": "assistant", "tool_calls": [{"id": "c", "function": "f"}]}'),
+    "tool call function is string": chat_with(
+        '{"role": "assistant", "tool_calls": [{"id": "c", "function": "f"}]}'
+    ),
     "tool call name and arguments wrong types": chat_with(
-        '{"role": "assistant", "tool_calls": [{"id": [], "type": "function", "function": {"name": 1, "arguments": {}}}]}'),
+        '{"role": "assistant", "tool_calls": [{"id": [], "type": "function", "function": {"name": 1, "arguments": {}}}]}'
+    ),
     "arguments is NaN text": chat_with(
-        '{"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "NaN"}}]}'),
-    "tool_call_id is object": chat_with('{"role": "tool", "tool_call_id": {"id": 1}, "content": "x"}'),
+        '{"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "NaN"}}]}'
+    ),
+    "tool_call_id is object": chat_with(
+        '{"role": "tool", "tool_call_id": {"id": 1}, "content": "x"}'
+    ),
     "tool_call_id is array": chat_with('{"role": "tool", "tool_call_id": ["a"], "content": "x"}'),
     "tools is string": chat_with(extra=', "tools": "all"'),
     "tools of nulls": chat_with(extra=', "tools": [null, 1, {"function": null}]'),
-    "tool name is array": chat_with('{"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": '
-                                    '{"name": "f", "arguments": "{}"}}]}',
-                                    ', "tools": [{"type": "function", "function": {"name": ["f"]}}]'),
+    "tool name is array": chat_with(
+        '{"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": '
+        '{"name": "f", "arguments": "{}"}}]}',
+        ', "tools": [{"type": "function", "function": {"name": ["f"]}}]',
+    ),
     "functions is object": chat_with(extra=', "functions": {"name": "f"}'),
     "function_call is string": chat_with('{"role": "assistant", "function_call": "auto"}'),
-    "function_call name null": chat_with('{"role": "assistant", "function_call": {"name": null, "arguments": null}}'),
+    "function_call name null": chat_with(
+        '{"role": "assistant", "function_call": {"name": null, "arguments": null}}'
+    ),
     "weight is object": chat_with('{"role": "assistant", "content": "a", "weight": {}}'),
     "name is array": chat_with('{"role": "assistant", "content": "a", "name": []}'),
     # preference
     "preference input null": '{"input": null, "preferred_output": null, "non_preferred_output": null}',
     "preference input messages object": '{"input": {"messages": {}}, "preferred_output": [], "non_preferred_output": {}}',
-    "preference outputs strings": '{"input": {"messages": [' + OK_USER + ']}, "preferred_output": "a", '
-                                  '"non_preferred_output": "a"}',
+    "preference outputs strings": '{"input": {"messages": ['
+    + OK_USER
+    + ']}, "preferred_output": "a", '
+    '"non_preferred_output": "a"}',
     "preference outputs of nulls": '{"input": {"messages": [null]}, "preferred_output": [null], '
-                                   '"non_preferred_output": [[]]}',
-    "preference output role is number": '{"input": {"messages": [' + OK_USER + ']}, "preferred_output": '
-                                        '[{"role": 1}], "non_preferred_output": [{"role": 1}]}',
+    '"non_preferred_output": [[]]}',
+    "preference output role is number": '{"input": {"messages": ['
+    + OK_USER
+    + ']}, "preferred_output": '
+    '[{"role": 1}], "non_preferred_output": [{"role": 1}]}',
     "preference only one key": '{"non_preferred_output": [1]}',
     # completion
     "completion values wrong types": '{"prompt": {"a": 1}, "completion": [1]}',
@@ -135,7 +175,10 @@ def test_nasty_line_never_crashes(line: str, tmp_path: Path) -> None:
 
 
 LEGAL = {  # (-0.0 is a valid weight 0, and then FT306: nothing to train on)
-    "NUL and control chars", "lone surrogate content", "tool parameters nested 200 deep"}
+    "NUL and control chars",
+    "lone surrogate content",
+    "tool parameters nested 200 deep",
+}
 
 
 def test_malformed_records_are_reported_not_passed(tmp_path: Path) -> None:

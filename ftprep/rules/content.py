@@ -127,9 +127,9 @@ def _token_message(tokens: list[str]) -> str:
 def special_tokens_in_messages(record: dict, ctx: Context) -> Iterator[Hit]:
     for path, message in iter_messages(record, ctx.format):
         content = message.get("content")
-        found = [t for text in _texts(content) for t in special_tokens_in(text)]
+        found = list(dict.fromkeys(t for text in _texts(content) for t in special_tokens_in(text)))
         if found:
-            yield Hit(SPECIAL_TOKEN.code, f"{path}.content", _token_message(list(dict.fromkeys(found))))
+            yield Hit(SPECIAL_TOKEN.code, f"{path}.content", _token_message(found))
 
 
 @record_check(COMPLETION)
@@ -149,7 +149,8 @@ def image_outside_user(record: dict, ctx: Context) -> Iterator[Hit]:
             continue
         for j, part in _parts(message.get("content")):
             if part.get("type") == _IMAGE:
-                yield Hit(IMAGE_OUTSIDE_USER.code, f"{path}.content[{j}]", f"image in a {role} message")
+                yield Hit(IMAGE_OUTSIDE_USER.code, f"{path}.content[{j}]",
+                          f"image in a {role} message")
 
 
 @record_check(CHAT, PREFERENCE)

@@ -43,7 +43,8 @@ def output_shape(record: dict, ctx: Context) -> Iterator[Hit]:
         if not isinstance(output, list):
             continue  # missing or wrong type: the schema's FT202/FT201
         if len(output) != 1:
-            yield Hit(OUTPUT_SHAPE.code, key, f"{key} has {len(output)} messages; it needs exactly 1")
+            yield Hit(OUTPUT_SHAPE.code, key,
+                      f"{key} has {len(output)} messages; it needs exactly 1")
             continue
         role = role_of(output[0])
         if role in ROLES and role != "assistant":

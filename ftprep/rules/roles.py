@@ -7,7 +7,15 @@ from typing import Any
 
 from ftprep.findings import Severity
 from ftprep.formats import CHAT, PREFERENCE
-from ftprep.rules.base import Context, Hit, iter_messages, message_lists, record_check, role_of, rule
+from ftprep.rules.base import (
+    Context,
+    Hit,
+    iter_messages,
+    message_lists,
+    record_check,
+    role_of,
+    rule,
+)
 
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -94,8 +102,9 @@ def _chat_roles(record: dict) -> list[str | None] | None:
 def no_assistant(record: dict, ctx: Context) -> Iterator[Hit]:
     roles = _chat_roles(record)
     if roles is not None and "assistant" not in roles:
+        present = ", ".join(sorted(set(roles)))
         yield Hit(NO_ASSISTANT.code, "messages",
-                  f"no assistant message among {len(roles)} message(s) ({', '.join(sorted(set(roles)))})")
+                  f"no assistant message among {len(roles)} message(s) ({present})")
 
 
 @record_check(CHAT)

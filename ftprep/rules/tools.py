@@ -8,7 +8,15 @@ from typing import Any
 
 from ftprep.findings import Severity
 from ftprep.formats import CHAT, PREFERENCE
-from ftprep.rules.base import Context, Hit, iter_messages, message_lists, record_check, role_of, rule
+from ftprep.rules.base import (
+    Context,
+    Hit,
+    iter_messages,
+    message_lists,
+    record_check,
+    role_of,
+    rule,
+)
 from ftprep.rules.roles import ROLES
 from ftprep.rules.schema import _json_type as json_type
 
@@ -203,7 +211,8 @@ def invalid_arguments(record: dict, ctx: Context) -> Iterator[Hit]:
         for j, call in _tool_calls(message):
             problem = arguments_problem(_function_of(call).get("arguments"))
             if problem:
-                yield Hit(INVALID_ARGUMENTS.code, f"{path}.tool_calls[{j}].function.arguments", problem)
+                yield Hit(INVALID_ARGUMENTS.code, f"{path}.tool_calls[{j}].function.arguments",
+                          problem)
         function_call = message.get("function_call")
         if isinstance(function_call, dict):
             problem = arguments_problem(function_call.get("arguments"))
