@@ -459,6 +459,12 @@ def test_special_token_finding_names_every_token_once(tmp_path: Path) -> None:
     assert finding.message == "contains special tokens <|im_start|>, <|im_end|>"
 
 
+def test_image_in_assistant_message_names_the_role(tmp_path: Path) -> None:
+    record = {"messages": [USER, {"role": "assistant", "content": [image()]}]}
+    (finding,) = findings_for(tmp_path, record, "chat")
+    assert (finding.code, finding.message) == ("FT503", "image in an assistant message")
+
+
 def test_tool_message_answering_a_later_call_is_unknown(tmp_path: Path) -> None:
     record = {
         "messages": [

@@ -150,7 +150,7 @@ def image_outside_user(record: dict, ctx: Context) -> Iterator[Hit]:
         for j, part in _parts(message.get("content")):
             if part.get("type") == _IMAGE:
                 yield Hit(IMAGE_OUTSIDE_USER.code, f"{path}.content[{j}]",
-                          f"image in a {role} message")
+                          f"image in {'an' if role[0] in 'aeiou' else 'a'} {role} message")
 
 
 @record_check(CHAT, PREFERENCE)
