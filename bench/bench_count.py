@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
-DATA = OUT / "chat_100mb.jsonl"
+DATA = OUT / "chat_100mb_v2.jsonl"  # bump the name when the generator changes
 TARGET_BYTES = 105 * 1024 * 1024
 SEED = 20261124
 MODEL = "gpt-4o-mini"
@@ -47,8 +47,11 @@ def generate(path: Path = DATA) -> Path:
         return path
     rng = random.Random(SEED)
     vocab = _vocabulary(rng)
+    # A long instruction prompt (~1,000 tokens) repeated on every line, as in many real
+    # fine-tuning sets; the report prints its share of all tokens, which the speed-up
+    # depends on (repeated strings are counted once).
     system = ("You are the support assistant of ACME Corp. Answer politely, cite the "
-              "relevant policy and never promise refunds. " + _text(rng, vocab, 150, 150))
+              "relevant policy and never promise refunds. " + _text(rng, vocab, 300, 300))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     written = 0
@@ -65,14 +68,15 @@ def generate(path: Path = DATA) -> Path:
     return path
 
 
-def reference_total(path: Path) -> int:
-    """The plain loop users would write: one json.loads and one encode per string."""
+def reference_total(path: Path) -> tuple[int, int]:
+    """The plain loop users would write: one json.loads and one encode per string.
+    Returns (total tokens, tokens in system messages)."""
     import tiktoken
 
     from ftprep.tokens import get_encoding  # the same BPE data, loaded offline
 
     enc: tiktoken.Encoding = get_encoding(ENCODING)
-    total = 0
+    total = system = 0
     with path.open("r", encoding="utf-8") as f:
         for line in f:
             record = json.loads(line)
@@ -80,11 +84,14 @@ def reference_total(path: Path) -> int:
             for message in record["messages"]:
                 n += 3
                 for key, value in message.items():
-                    n += len(enc.encode(value))
+                    tokens = len(enc.encode(value))
+                    n += tokens
                     if key == "name":
                         n += 1
+                    if message["role"] == "system" and key == "content":
+                        system += tokens
             total += n + 3
-    return total
+    return total, system
 
 
 def ftprep_command() -> str:
@@ -113,7 +120,7 @@ def main() -> int:
 
     ours_s, ours_total, peak_mb, ours_cpu = run_ftprep(path)  # first: RSS is its own
     start, start_cpu = time.perf_counter(), time.process_time()
-    ref_total = reference_total(path)
+    ref_total, system_tokens = reference_total(path)
     ref_s, ref_cpu = time.perf_counter() - start, time.process_time() - start_cpu
 
     ratio = ref_s / ours_s
@@ -125,6 +132,7 @@ def main() -> int:
     print(f"speed-up       : {ratio:.2f}x (goal >= {SPEEDUP_GOAL:.0f}x)")
     print(f"peak RSS       : {peak_mb:.0f} MB (goal < {RSS_GOAL_MB} MB)")
     print(f"totals identical: {'yes' if same else 'NO'}")
+    print(f"repeated system prompt: {system_tokens / ref_total:.0%} of all tokens")
     # Other work on the machine distorts wall times (and hurts the parallel run most).
     print(f"load average   : {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     ok = same and ratio >= SPEEDUP_GOAL and peak_mb < RSS_GOAL_MB

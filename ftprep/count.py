@@ -6,9 +6,11 @@ example only a few 4-byte integers are kept (array('I')), which makes the percen
 """
 from __future__ import annotations
 
+import gzip
 import math
 import multiprocessing
 import os
+import sys
 from array import array
 from collections import deque
 from collections.abc import Iterator
@@ -21,11 +23,10 @@ import orjson
 
 from ftprep.errors import InputError, UsageError
 from ftprep.formats import UNKNOWN, detect_format
-from ftprep.io.jsonl import iter_raw_lines, parse_line
+from ftprep.io.jsonl import open_binary, parse_line
 from ftprep.tokens import count_record, get_encoding
 
-BATCH_BYTES = 1 << 20  # ~1 MB of raw lines per batch: big enough to amortise pickling
-BATCH_LINES = 4000
+BATCH_BYTES = 1 << 20  # ~1 MB of raw lines per batch: big enough to amortise hand-over
 IN_FLIGHT_PER_WORKER = 3  # batches queued per worker: keeps workers busy, memory bounded
 PARALLEL_MIN_BYTES = 8 << 20  # smaller files are counted in-process (pool start-up dominates)
 NO_ANSWER = 0xFFFFFFFF  # answer_start sentinel: the example has no final assistant answer
@@ -75,14 +76,16 @@ class _BatchResult:
     error: tuple[int, str] | None = None  # the first bad line of the batch
 
 
-def _count_batch(encoding_name: str, batch: list[tuple[int, bytes]]) -> _BatchResult:
-    """Count one batch of raw lines (runs in a worker process or in-process)."""
+def _count_batch(encoding_name: str, first_line: int, chunk: bytes) -> _BatchResult:
+    """Count one chunk of whole lines (runs in a worker process or in-process). Lines are
+    split here, not in the parent, so the parent only moves bytes."""
     encoding = get_encoding(encoding_name)
     out = _BatchResult(array("I"), array("I"), array("I"), array("I"), array("I"))
-    for line, raw in batch:
+    for line, raw in enumerate(chunk.split(b"\n"), start=first_line):
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
+            raw = raw.rstrip(b"\r")
             if not raw.strip():
                 continue  # blank lines hold no example; `validate` reports them
             parsed = parse_line(raw, line)  # slow path: lone surrogates, or explain the error
@@ -110,17 +113,33 @@ def _record_problem(value: Any) -> str:
     return "not a chat, preference or completion example"
 
 
-def _batches(path: str | Path) -> Iterator[list[tuple[int, bytes]]]:
-    batch: list[tuple[int, bytes]] = []
-    size = 0
-    for line, raw in iter_raw_lines(path):
-        batch.append((line, raw))
-        size += len(raw)
-        if size >= BATCH_BYTES or len(batch) >= BATCH_LINES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+def _chunks(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """(number of the first line, whole lines joined by \\n) in blocks of ~BATCH_BYTES.
+    A leading UTF-8 BOM is dropped, as `iter_raw_lines` does."""
+    f = open_binary(path)
+    line, rest = 1, b""
+    try:
+        while True:
+            block = f.read(BATCH_BYTES)
+            if line == 1 and not rest and block.startswith(b"\xef\xbb\xbf"):
+                block = block[3:]
+            if not block:
+                break
+            data = rest + block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                rest = data  # one line longer than a block: keep reading
+                continue
+            chunk, rest = data[:cut], data[cut + 1:]
+            yield line, chunk
+            line += chunk.count(b"\n") + 1
+        if rest:
+            yield line, rest
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise InputError(f"read failed: {e}", path=str(path)) from None
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
 
 
 def _auto_workers(path: str | Path, workers: int | None) -> int:
@@ -157,8 +176,8 @@ def count_tokens(
 
 
 def _count_serial(path: str | Path, encoding_name: str) -> Iterator[_BatchResult]:
-    for batch in _batches(path):
-        yield _count_batch(encoding_name, batch)
+    for first_line, chunk in _chunks(path):
+        yield _count_batch(encoding_name, first_line, chunk)
 
 
 def _pool_context() -> Any:
@@ -179,8 +198,8 @@ def _count_parallel(
         workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(encoding_name,)
     ) as pool:
         try:
-            for batch in _batches(path):
-                pending.append(pool.submit(_count_batch, encoding_name, batch))
+            for first_line, chunk in _chunks(path):
+                pending.append(pool.submit(_count_batch, encoding_name, first_line, chunk))
                 if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
                     yield pending.popleft().result()
             while pending:

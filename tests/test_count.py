@@ -72,7 +72,7 @@ def test_counts_equal_reference_exactly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path, records = chat_data
-    monkeypatch.setattr(count_mod, "BATCH_LINES", 17)  # many batches: order must hold
+    monkeypatch.setattr(count_mod, "BATCH_BYTES", 997)  # many batches: order must hold
     enc = get_encoding(encoding)
     expected = [reference_count(r, enc) for r in records]
     report = count_file(path, model=model, workers=workers)
@@ -217,3 +217,20 @@ def test_installed_ftprep_count_subprocess(chat_data: tuple[Path, list[dict]]) -
     data = json.loads(proc.stdout)
     assert data["total_tokens"] == sum(reference_count(r, enc) for r in records)
     assert data["model"] == "gpt-3.5-turbo-0125"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bom_crlf_and_lines_across_chunks(
+    tmp_path: Path, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(count_mod, "BATCH_BYTES", 10)  # every line spans several reads
+    enc = get_encoding("cl100k_base")
+    records = [{"messages": [{"role": "user", "content": "q" * i},
+                             {"role": "assistant", "content": "a"}]} for i in range(1, 6)]
+    body = "\r\n".join(json.dumps(r) for r in records[:3]) + "\r\n\r\n"
+    body += "\n".join(json.dumps(r) for r in records[3:])  # no final newline
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    report = count_file(path, model="gpt-4-0613", workers=workers)
+    assert list(report.counts.lines) == [1, 2, 3, 5, 6]
+    assert list(report.counts.tokens) == [reference_count(r, enc) for r in records]
