@@ -186,11 +186,28 @@ def test_installed_script_dry_run(platform_env: FakeOpenAI, chat_file: Path) -> 
     assert platform_env.requests == []
 
 
-@pytest.mark.parametrize("module", ["ftprep.validate", "ftprep.estimate"])
-def test_missing_check_module_refuses_clearly(platform_env: FakeOpenAI, chat_file: Path,
-                                              monkeypatch, module: str) -> None:
-    monkeypatch.setitem(sys.modules, module, None)  # import now raises ModuleNotFoundError
-    result = submit(chat_file, "--yes")
-    assert result.exit_code == 2
-    assert "unavailable in this installation" in result.stderr and module in result.stderr
-    assert platform_env.requests == []
+def dry_run_job(path: Path, model: str) -> dict:
+    result = run("submit", str(path), "--model", model, "--dry-run", "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(("given", "sent"), [
+    ("gpt-4o-mini", BASE),  # an alias: fine-tuning takes the snapshot id
+    (BASE, BASE),
+    ("ft:gpt-4o-mini-2024-07-18:acme:v1:abc123", "ft:gpt-4o-mini-2024-07-18:acme:v1:abc123"),
+])
+def test_model_is_resolved_through_the_registry(platform_env: FakeOpenAI, chat_file: Path,
+                                                given: str, sent: str) -> None:
+    data = dry_run_job(chat_file, given)
+    assert data["requests"]["job"]["model"] == sent
+    assert data["estimate"]["billed_tokens"] > 0  # priced as the base model
+
+
+def test_model_unknown_to_the_registry_is_sent_as_given_without_price(
+        platform_env: FakeOpenAI, chat_file: Path) -> None:
+    # e.g. an open model on an OpenAI-compatible server: checked without token limits
+    data = dry_run_job(chat_file, "acme/llama-3-8b")
+    assert data["requests"]["job"]["model"] == "acme/llama-3-8b"
+    assert data["validation"][0]["model"] is None and data["validation"][0]["valid"] is True
+    assert data["estimate"] is None or data["estimate"].get("cost_usd") is None

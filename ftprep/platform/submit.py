@@ -1,16 +1,18 @@
 """`ftprep submit` as a library: check → estimate → upload (once) → create the job.
 
-Validation and cost estimation belong to other modules; they are reached through the two
-small adapters below (imported lazily, so this module loads even while they evolve).
+Checks and prices come from `ftprep.validate` and `ftprep.estimate`, with the model resolved
+through the registry first (see `resolve_models`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ftprep.errors import DataError, FtprepError
+from ftprep.errors import DataError, FtprepError, UsageError
+from ftprep.estimate import estimate_file
 from ftprep.findings import Severity
+from ftprep.models import get_model
 from ftprep.platform.client import PlatformClient
 from ftprep.platform.jobs import JobOptions, build_job_request
 from ftprep.platform.uploads import (
@@ -22,33 +24,21 @@ from ftprep.platform.uploads import (
     digest_file,
     upload_file,
 )
+from ftprep.validate import validate_file
 
 
-def validate_adapter(path: str | Path, model: str) -> Any:
-    """`ftprep.validate.validate_file` → ValidationReport (.ok, .format, .findings)."""
+def resolve_models(model: str) -> tuple[str, str | None]:
+    """The model id to send and the registry id to check the data against.
+
+    Aliases become their snapshot (fine-tuning takes snapshot ids); `ft:` names are sent as
+    given (continuing a fine-tune) and checked as their base. A model the registry does not
+    know (a custom model on an OpenAI-compatible server) is sent as given and checked without
+    token limits or price: (model, None)."""
     try:
-        from ftprep.validate import validate_file
-
-        return validate_file(path, model=model)
-    except ModuleNotFoundError as e:
-        raise _unavailable("validation", e) from None
-
-
-def estimate_adapter(
-    path: str | Path, model: str, epochs: int | None, validation: str | Path | None
-) -> Any:
-    """`ftprep.estimate.estimate_file` → Estimate (.cost_usd, .billed_tokens, .warnings)."""
-    try:
-        from ftprep.estimate import estimate_file
-
-        return estimate_file(path, model=model, epochs=epochs or "auto", validation=validation)
-    except ModuleNotFoundError as e:
-        raise _unavailable("cost estimation", e) from None
-
-
-def _unavailable(what: str, exc: ModuleNotFoundError) -> FtprepError:
-    return FtprepError(f"{what} is unavailable in this installation ({exc.name} is missing); "
-                       "not submitting unchecked data")
+        info = get_model(model)
+    except UsageError:
+        return model, None
+    return (model if model.startswith("ft:") else info.id), info.id
 
 
 @dataclass
@@ -120,17 +110,22 @@ def plan_submission(
 ) -> SubmitPlan:
     """Validate both files (refusing on errors unless `force`) and estimate the cost.
     Sends nothing. With `force`, data too broken to estimate gets no estimate, and says why."""
-    reports = [validate_adapter(train, options.model)]
-    if validation is not None:
-        reports.append(validate_adapter(validation, options.model))
+    send_model, check_model = resolve_models(options.model)
+    options = replace(options, model=send_model)
+    paths = [train] if validation is None else [train, validation]
+    reports = [validate_file(p, model=check_model) for p in paths]
     refuse_if_invalid(reports, force)
     estimate, estimate_error = None, None
-    try:
-        estimate = estimate_adapter(train, options.model, options.epochs, validation)
-    except FtprepError as e:
-        if not force:
-            raise
-        estimate_error = str(e)
+    if check_model is None:
+        estimate_error = f"{send_model} is not in the model registry, so it has no price"
+    else:
+        try:
+            estimate = estimate_file(train, model=check_model, epochs=options.epochs or "auto",
+                                     validation=validation)
+        except FtprepError as e:
+            if not force:
+                raise
+            estimate_error = str(e)
     data_format = getattr(reports[0], "format", None)
     return SubmitPlan(
         train=digest_file(train),
