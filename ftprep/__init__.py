@@ -30,7 +30,12 @@ _EXPORTS = {
     "Severity": "ftprep.findings",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [  # noqa: RUF022 - grouped by pipeline step, like _EXPORTS
+    "__version__",
+    "convert", "ConvertOptions", "validate_file", "ValidationReport", "count_file",
+    "count_example", "get_encoding", "get_model", "estimate_file", "split_file", "SplitOptions",
+    "TrainGPT", "Finding", "Severity",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -45,7 +45,7 @@ def test_unexpected_exception_is_one_line_without_secret(monkeypatch: pytest.Mon
 
 def test_missing_file_is_exit_2_one_line_in_subprocess(tmp_path: Path) -> None:
     r = subprocess.run([FTPREP, "validate", str(tmp_path / "nope.jsonl")],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, check=False)
     assert r.returncode == 2
     assert r.stderr.strip() == f"ftprep: error: {tmp_path / 'nope.jsonl'}: no such file"
     assert "Traceback" not in r.stderr
@@ -57,6 +57,9 @@ def test_unknown_option_is_usage_error() -> None:
 
 
 def test_lazy_public_api_names_resolve() -> None:
+    assert set(ftprep.__all__) == {"__version__", *ftprep._EXPORTS}
+    for name in ftprep._EXPORTS:
+        assert getattr(ftprep, name) is not None
     assert ftprep.validate_file.__module__ == "ftprep.validate"
     with pytest.raises(AttributeError):
         ftprep.no_such_name  # noqa: B018

@@ -33,7 +33,7 @@ class FtprepGroup(click.Group):
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except Exception as e:  # noqa: BLE001 - last line of defence against tracebacks
+        except Exception as e:
             if os.environ.get("FTPREP_DEBUG"):
                 raise
             from ftprep.platform.redact import redact  # keys never reach the terminal

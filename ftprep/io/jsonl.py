@@ -5,7 +5,6 @@ Decoding problems are reported per line (not raised) so that validation can repo
 from __future__ import annotations
 
 import gzip
-
 import json
 import sys
 from collections.abc import Iterator
@@ -137,11 +136,11 @@ def dumps_line(record: Any) -> bytes:
 
 __all__ = [
     "JsonLine",
-    "open_binary",
-    "parse_line",
-    "iter_raw_lines",
-    "iter_json_lines",
-    "iter_records",
     "batched",
     "dumps_line",
+    "iter_json_lines",
+    "iter_raw_lines",
+    "iter_records",
+    "open_binary",
+    "parse_line",
 ]

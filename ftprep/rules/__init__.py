@@ -20,4 +20,4 @@ def load_rules() -> dict[str, Rule]:
     return dict(sorted(RULES.items()))
 
 
-__all__ = ["load_rules", "RULES", "RECORD_CHECKS", "FILE_CHECKS", "Context", "Hit", "Rule"]
+__all__ = ["FILE_CHECKS", "RECORD_CHECKS", "RULES", "Context", "Hit", "Rule", "load_rules"]
