@@ -366,10 +366,10 @@ def write_per_example(path: str | Path, counts: TokenCounts, limit: int) -> None
 
 
 __all__ = [
-    "TokenCounts",
     "CountReport",
-    "count_tokens",
+    "TokenCounts",
     "count_file",
+    "count_tokens",
     "report_for",
     "stats",
     "write_per_example",

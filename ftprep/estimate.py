@@ -174,9 +174,9 @@ __all__ = [
     "Estimate",
     "Inference",
     "auto_epochs",
-    "training_cost",
-    "estimate_file",
     "estimate_all",
     "estimate_counts",
+    "estimate_file",
     "inference_comparison",
+    "training_cost",
 ]

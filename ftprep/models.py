@@ -260,14 +260,14 @@ def lifecycle_status(info: ModelInfo, today: dt.date | None = None) -> Lifecycle
 
 
 __all__ = [
-    "ModelInfo",
-    "Prices",
     "Lifecycle",
     "LifecycleStatus",
+    "ModelInfo",
+    "Prices",
     "Source",
+    "base_model_name",
     "get_model",
+    "lifecycle_status",
     "list_models",
     "load_registry",
-    "lifecycle_status",
-    "base_model_name",
 ]

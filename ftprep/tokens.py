@@ -376,13 +376,13 @@ def _count_completion(record: dict, counter: _Counter) -> ExampleTokens:
 
 
 __all__ = [
+    "SUPPORTED_ENCODINGS",
     "ExampleTokens",
     "TokenizerUnavailable",
-    "SUPPORTED_ENCODINGS",
-    "get_encoding",
+    "bundled_bpe_path",
     "clear_caches",
     "count_example",
     "count_record",
+    "get_encoding",
     "read_bpe_bytes",
-    "bundled_bpe_path",
 ]

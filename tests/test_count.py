@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import tiktoken
 from click.testing import CliRunner
 
 from ftprep import count as count_mod
@@ -24,7 +25,7 @@ WORDS = ["alpha", "beta", "gamma", "Ünïcödé", "数据", "emoji 🎉", "tab\t
          "  spaces", "123456", "don't", "<|endoftext|>", "é", "", "the quick brown fox"]
 
 
-def reference_count(record: dict, enc) -> int:  # noqa: ANN001
+def reference_count(record: dict, enc: tiktoken.Encoding) -> int:
     """The OpenAI cookbook formula, written out independently with plain loops."""
     total = 0
     for message in record["messages"]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tiktoken
 
 from ftprep import tokens
 from ftprep.errors import UsageError
@@ -113,15 +114,15 @@ def test_read_bpe_bytes_verifies_hash() -> None:
 
 
 @pytest.fixture(scope="module")
-def cl100k():  # noqa: ANN201 - tiktoken.Encoding
+def cl100k() -> tiktoken.Encoding:
     return get_encoding("cl100k_base")
 
 
-def n(enc, text: str) -> int:  # noqa: ANN001
+def n(enc: tiktoken.Encoding, text: str) -> int:
     return len(enc.encode(text, disallowed_special=()))
 
 
-def test_chat_formula_with_name_and_weights(cl100k) -> None:  # noqa: ANN001
+def test_chat_formula_with_name_and_weights(cl100k: tiktoken.Encoding) -> None:
     record = {"messages": [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi there", "name": "ann"},
@@ -145,7 +146,7 @@ def test_chat_formula_with_name_and_weights(cl100k) -> None:  # noqa: ANN001
     assert got.answer_start == sum(expected_messages[:-1]) + 3 + n(cl100k, "assistant")
 
 
-def test_special_token_text_counts_as_text(cl100k) -> None:  # noqa: ANN001
+def test_special_token_text_counts_as_text(cl100k: tiktoken.Encoding) -> None:
     record = {"messages": [{"role": "user", "content": "<|endoftext|>"},
                            {"role": "assistant", "content": "ok"}]}
     assert count_example(record, cl100k).total == (
@@ -153,7 +154,7 @@ def test_special_token_text_counts_as_text(cl100k) -> None:  # noqa: ANN001
     assert n(cl100k, "<|endoftext|>") > 1
 
 
-def test_images_low_detail_exact_high_detail_estimated(cl100k) -> None:  # noqa: ANN001
+def test_images_low_detail_exact_high_detail_estimated(cl100k: tiktoken.Encoding) -> None:
     def record(detail: str) -> dict:
         return {"messages": [
             {"role": "user", "content": [
@@ -169,7 +170,7 @@ def test_images_low_detail_exact_high_detail_estimated(cl100k) -> None:  # noqa:
     assert low.per_message[0] == 3 + n(cl100k, "user") + n(cl100k, "What is this?") + 85
 
 
-def test_tools_and_tool_calls_counted_from_json_as_estimate(cl100k) -> None:  # noqa: ANN001
+def test_tools_and_tool_calls_counted_from_json_as_estimate(cl100k: tiktoken.Encoding) -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
     calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
     record = {"tools": tools, "messages": [
@@ -188,7 +189,7 @@ def test_tools_and_tool_calls_counted_from_json_as_estimate(cl100k) -> None:  # 
     assert got.trainable == 3 + 1 + js(calls)
 
 
-def test_preference_and_completion(cl100k) -> None:  # noqa: ANN001
+def test_preference_and_completion(cl100k: tiktoken.Encoding) -> None:
     pref = {"input": {"messages": [{"role": "user", "content": "Q"}]},
             "preferred_output": [{"role": "assistant", "content": "good"}],
             "non_preferred_output": [{"role": "assistant", "content": "bad answer"}]}
@@ -202,13 +203,13 @@ def test_preference_and_completion(cl100k) -> None:  # noqa: ANN001
     assert comp.answer_start == n(cl100k, "Say hi")
 
 
-def test_malformed_records_never_raise(cl100k) -> None:  # noqa: ANN001
+def test_malformed_records_never_raise(cl100k: tiktoken.Encoding) -> None:
     for record in ({"messages": "x"}, {"messages": [1, None, {"role": 5}]},
                    {"input": 3, "preferred_output": "x"}, {"prompt": 1}, {}):
         count_example(record, cl100k)  # defensive: validate runs it on any record
 
 
-def test_repeated_strings_are_memoised(cl100k) -> None:  # noqa: ANN001
+def test_repeated_strings_are_memoised(cl100k: tiktoken.Encoding) -> None:
     prompt = "You are a very particular assistant. " * 20
     record = {"messages": [{"role": "system", "content": prompt},
                            {"role": "assistant", "content": "x"}]}
