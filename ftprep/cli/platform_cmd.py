@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import click
@@ -82,10 +83,19 @@ def _table(rows: list[list[Any]], headers: list[str]) -> None:
     if not rows:
         click.echo("(none)")
         return
-    cells = [[str("" if c is None else c) for c in row] for row in [headers, *rows]]
+    when = [h.startswith("CREATED") for h in headers]  # API times are Unix seconds
+    cells = [headers] + [[_cell(c, is_time) for c, is_time in zip(row, when)] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for row in cells:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _cell(value: Any, is_time: bool) -> str:
+    if value is None:
+        return ""
+    if is_time and isinstance(value, int):
+        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return str(value)
 
 
 def _show(obj: Any, fmt: str) -> None:

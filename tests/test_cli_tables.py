@@ -1,0 +1,11 @@
+"""Text tables of the platform commands show API times as UTC dates; JSON keeps the integers."""
+from __future__ import annotations
+
+from ftprep.cli.platform_cmd import _cell
+
+
+def test_created_columns_render_unix_seconds_as_utc() -> None:
+    assert _cell(1764000001, True) == "2025-11-24 16:00:01Z"
+    assert _cell(1764000001, False) == "1764000001"
+    assert _cell(None, True) == ""
+    assert _cell("already text", True) == "already text"
