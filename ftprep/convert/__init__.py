@@ -68,17 +68,13 @@ class ConvertResult:
 
 def _overflow_fitter(options: ConvertOptions) -> Callable[[dict], tuple[dict | None, str | None]]:
     """Bind `ftprep.overflow.fit_to_limit` to the limit and encoding the options ask for."""
-    # Imported lazily: token counting loads encodings only when a limit is asked for.
-    try:
-        from ftprep.overflow import fit_to_limit
-        from ftprep.tokens import get_encoding
-    except ImportError as e:
-        raise UsageError(f"token limits are not available in this build ({e})") from None
+    # Imported here: the tokenizer stack is only needed when a limit is asked for.
+    from ftprep.models import get_model
+    from ftprep.overflow import fit_to_limit
+    from ftprep.tokens import get_encoding
 
     limit, encoding_name = options.max_tokens, "o200k_base"
     if options.model:
-        from ftprep.models import get_model
-
         model = get_model(options.model)
         limit = limit or model.max_example_tokens
         encoding_name = model.encoding
