@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from ftprep.count import count_file
 from ftprep.errors import PlatformError, UsageError
 from ftprep.platform.sdk import TrainGPT
 from ftprep.platform.uploads import UploadState
@@ -109,6 +110,5 @@ def test_explicit_base_url_and_azure(fake_openai: FakeOpenAI, monkeypatch,
 
 
 def test_get_token_count_uses_the_counter(chat_file: Path) -> None:
-    count = pytest.importorskip("ftprep.count", reason="ftprep.count (count area) not merged")
-    expected = count.count_file(chat_file, model=BASE).total_tokens
+    expected = count_file(chat_file, model=BASE).total_tokens
     assert TrainGPT.get_token_count(chat_file, BASE) == expected > 0

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from ftprep.cli import main
 from ftprep.errors import InputError, UsageError
+from ftprep.models import get_model
 from ftprep.split import (
     RecordKey,
     SplitOptions,
@@ -25,6 +26,7 @@ from ftprep.split import (
     parse_test_size,
     split_file,
 )
+from ftprep.tokens import count_example, get_encoding
 
 
 def chat(user: str, answer: str, **extra: object) -> dict:
@@ -384,16 +386,14 @@ def test_assign_split_is_pure_over_keys() -> None:
 
 
 def test_model_token_totals(dataset: Path, tmp_path: Path) -> None:
-    tokens = pytest.importorskip("ftprep.tokens", reason="token counting area not merged")
-    models = pytest.importorskip("ftprep.models", reason="model registry not merged")
     model = "gpt-4o-mini-2024-07-18"
-    encoding = tokens.get_encoding(models.get_model(model).encoding)
+    encoding = get_encoding(get_model(model).encoding)
     result = run(str(dataset), "--model", model, "-o", str(tmp_path / "out"), "--format", "json")
     assert result.exit_code == 0, result.output
     stats = json.loads(result.output)
     for side in ("train", "test"):
         lines = (tmp_path / "out" / f"{side}.jsonl").read_text().splitlines()
-        expected = sum(tokens.count_example(json.loads(ln), encoding).total for ln in lines)
+        expected = sum(count_example(json.loads(ln), encoding).total for ln in lines)
         assert stats["tokens"][side] == expected > 0
 
 
