@@ -65,6 +65,13 @@ def test_training_jobs_events_cancel(tg: TrainGPT, platform_env: FakeOpenAI,
         tg.cancel_job(second.id)
 
 
+def test_start_training_sends_an_alias_as_its_snapshot(tg: TrainGPT, platform_env: FakeOpenAI,
+                                                       chat_file: Path) -> None:
+    job = tg.start_training(tg.create_file(chat_file).file_id, model="gpt-4o-mini")
+    assert job.model == "gpt-4o-mini-2024-07-18"
+    assert platform_env.jobs[job.id]["model"] == "gpt-4o-mini-2024-07-18"
+
+
 def test_start_training_rejects_bad_combinations(tg: TrainGPT) -> None:
     with pytest.raises(UsageError, match="beta"):
         tg.start_training("file-x", model=BASE, beta=0.1)

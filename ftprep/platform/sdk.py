@@ -14,6 +14,7 @@ from typing import Any
 from ftprep.platform.client import PlatformClient, is_fine_tuned
 from ftprep.platform.config import resolve_config
 from ftprep.platform.jobs import JobOptions, build_job_request
+from ftprep.platform.submit import resolve_models
 from ftprep.platform.uploads import (
     DEFAULT_PART_SIZE,
     SINGLE_REQUEST_LIMIT,
@@ -82,8 +83,8 @@ class TrainGPT:
     ) -> Any:
         """Create a fine-tuning job from uploaded file ids. `options` are JobOptions fields
         (epochs, batch_size, learning_rate_multiplier, beta, suffix, seed, metadata,
-        wandb_project)."""
-        job_options = JobOptions(model=model, method=method, **options)
+        wandb_project). An alias is sent as its snapshot id, as `ftprep submit` does."""
+        job_options = JobOptions(model=resolve_models(model)[0], method=method, **options)
         body = build_job_request(training_file, validation_file, job_options, data_format)
         return self.client.create_job(body)
 
