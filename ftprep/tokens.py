@@ -100,7 +100,7 @@ def clear_caches() -> None:
     """Forget built encodings and memoised string counts (tests; after changing sources)."""
     with _encodings_lock:
         _encodings.clear()
-    _counters.clear()
+    _local.counters = {}
 
 
 def _build_encoding(name: str) -> tiktoken.Encoding:
@@ -292,13 +292,18 @@ class _Counter:
         return sum(self.json(record[k]) for k in ("tools", "functions") if record.get(k))
 
 
-_counters: dict[str, _Counter] = {}
+# One counter per thread and encoding: a counter carries per-example state (`estimated`),
+# so threads must not share one.
+_local = threading.local()
 
 
 def _counter(encoding: tiktoken.Encoding) -> _Counter:
-    counter = _counters.get(encoding.name)
+    counters: dict[str, _Counter] | None = getattr(_local, "counters", None)
+    if counters is None:
+        counters = _local.counters = {}
+    counter = counters.get(encoding.name)
     if counter is None:
-        counter = _counters[encoding.name] = _Counter(encoding)
+        counter = counters[encoding.name] = _Counter(encoding)
     return counter
 
 

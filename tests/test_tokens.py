@@ -218,3 +218,16 @@ def test_repeated_strings_are_memoised(cl100k: tiktoken.Encoding) -> None:
     before = text.cache_info().hits
     count_example(record, cl100k)
     assert text.cache_info().hits >= before + 3
+
+
+def test_counting_from_threads_keeps_flags_apart(cl100k: tiktoken.Encoding) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    image = {"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]},
+        {"role": "assistant", "content": "ok"}]}
+    plain = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]}
+    records = [image, plain] * 200
+    with ThreadPoolExecutor(4) as pool:
+        flags = list(pool.map(lambda r: count_example(r, cl100k).estimated, records))
+    assert flags == [True, False] * 200
