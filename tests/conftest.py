@@ -21,6 +21,7 @@ def fake_openai() -> Iterator[FakeOpenAI]:
         yield server
     finally:
         server.stop()
+    assert server.server_errors == [], "the fake server failed while handling a request"
 
 
 @pytest.fixture

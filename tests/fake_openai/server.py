@@ -12,6 +12,7 @@ import email.policy
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ class FakeOpenAI:
         self._clock = 1_764_000_000
         for model_id, owner in BASE_MODELS:
             self.models[model_id] = self._model(model_id, owner)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -103,6 +104,11 @@ class FakeOpenAI:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    @property
+    def server_errors(self) -> list[str]:
+        """Unexpected exceptions raised inside request handlers (should stay empty)."""
+        return self._httpd.errors
 
     @property
     def root(self) -> str:
@@ -443,6 +449,21 @@ def _multipart(req: Request) -> dict[str, tuple[str | None, bytes]]:
         name = part.get_param("name", header="content-disposition")
         fields[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"")
     return fields
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Keeps the test output clean: a client hanging up (the SDK closing a keep-alive
+    connection, a dropped-connection fault) is normal and ignored; any other error in a
+    handler is kept in `errors` for the fixture to fail on, instead of printed to stderr."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.errors: list[str] = []
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError):
+            self.errors.append(f"{type(exc).__name__}: {exc}")
 
 
 def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
