@@ -63,3 +63,20 @@ def test_lazy_public_api_names_resolve() -> None:
     assert ftprep.validate_file.__module__ == "ftprep.validate"
     with pytest.raises(AttributeError):
         ftprep.no_such_name  # noqa: B018
+
+
+def test_commands_load_lazily_and_in_pipeline_order() -> None:
+    code = ("import sys; from ftprep.cli import main; "
+            "assert 'openai' not in sys.modules, 'CLI start-up imported the openai SDK'; "
+            "print(' '.join(main.list_commands(None)))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["convert", "validate", "rules", "count", "estimate", "split",
+                                "submit", "files", "jobs", "models"]
+
+
+def test_models_group_carries_the_offline_info_command() -> None:
+    r = CliRunner().invoke(main, ["models", "--help"])
+    assert r.exit_code == 0
+    for sub in ("list", "get", "delete", "summary", "info"):
+        assert f"  {sub}" in r.output

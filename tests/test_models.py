@@ -128,13 +128,9 @@ def test_bad_user_file_is_a_usage_error(tmp_path: Path, content: str, message: s
 
 
 def _info_runner() -> tuple[click.Command, list[str]]:
-    """`ftprep models info` when the models group exists, else the command itself."""
-    from ftprep.cli import count_cmd, main
+    from ftprep.cli import main
 
-    group = main.commands.get("models")
-    if isinstance(group, click.Group) and "info" in group.commands:
-        return main, ["models", "info"]
-    return count_cmd.info, []
+    return main, ["models", "info"]
 
 
 def test_models_info_cli_json_and_text() -> None:

@@ -1,6 +1,7 @@
 """The `ftprep` command: thin click layers over the library. Only this package prints."""
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -10,13 +11,34 @@ import click
 from ftprep import __version__
 from ftprep.errors import EXIT_USAGE, FtprepError
 
+# Command name → the module that defines it, in pipeline order. Modules are imported only
+# when their command runs (or for --help), so `ftprep count` does not load the openai SDK.
+LAZY_COMMANDS = {
+    "convert": "convert_cmd",
+    "validate": "validate_cmd",
+    "rules": "validate_cmd",
+    "count": "count_cmd",
+    "estimate": "count_cmd",
+    "split": "split_cmd",
+    "submit": "platform_cmd",
+    "files": "platform_cmd",
+    "jobs": "platform_cmd",
+    "models": "platform_cmd",
+}
+
 
 class FtprepGroup(click.Group):
-    """Turns every expected failure into one line on stderr and its exit code.
-    Unexpected errors also become one line; FTPREP_DEBUG=1 shows the traceback."""
+    """Loads commands lazily, and turns every expected failure into one line on stderr and its
+    exit code. Unexpected errors also become one line; FTPREP_DEBUG=1 shows the traceback."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)  # pipeline order, as registered, not alphabetical
+        extra = [name for name in self.commands if name not in LAZY_COMMANDS]
+        return [*LAZY_COMMANDS, *extra]  # pipeline order, not alphabetical
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in LAZY_COMMANDS:
+            self.add_command(_load(name))
+        return self.commands.get(name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -57,23 +79,12 @@ def main() -> None:
     """Prepare, check, count, split and submit fine-tuning datasets."""
 
 
-def _register() -> None:
-    # Each module owns one area of the CLI; they are wired together only here.
-    from ftprep.cli import (
-        convert_cmd,
-        count_cmd,
-        platform_cmd,
-        split_cmd,
-        validate_cmd,
-    )
+def _load(name: str) -> click.Command:
+    module = importlib.import_module(f"ftprep.cli.{LAZY_COMMANDS[name]}")
+    command = next(c for c in module.COMMANDS if c.name == name)
+    if name == "models" and isinstance(command, click.Group):
+        from ftprep.cli.count_cmd import MODELS_COMMANDS  # offline registry views: `models info`
 
-    for module in (convert_cmd, validate_cmd, count_cmd, split_cmd, platform_cmd):
-        for command in module.COMMANDS:
-            main.add_command(command)
-    models_group = main.commands.get("models")
-    if isinstance(models_group, click.Group):
-        for command in count_cmd.MODELS_COMMANDS:  # offline registry views: `models info`
-            models_group.add_command(command)
-
-
-_register()
+        for sub in MODELS_COMMANDS:
+            command.add_command(sub)
+    return command
