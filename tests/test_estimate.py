@@ -151,6 +151,10 @@ def test_cli_estimate_json_and_all(tmp_path: Path) -> None:
 
     open_models = {m.id for m in list_models() if lifecycle_status(m).can_fine_tune}
     assert isinstance(listing, list) and {e["model"] for e in listing} == open_models
+    table = runner.invoke(main, ["estimate", str(path), "-m", "all"])
+    assert table.exit_code == 0, table.output
+    assert all(model in table.output for model in open_models)
+    assert table.output.count("warning") == 1  # the shared wind-down note once, not per model
     text = runner.invoke(main, ["estimate", str(path), "-m", "gpt-4o-mini", "--requests", "100",
                                 "--prompt-tokens-saved", "3000"])
     assert text.exit_code == 0, text.output

@@ -24,7 +24,8 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_header=False, title_justify="left")
+    click.echo(title)  # a plain line: a rich title wraps to the table's width
+    table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name, value in rows:
@@ -138,7 +139,7 @@ def estimate(file: str, model: str, epochs: str, validation: str | None, request
         if fmt == "json":
             emit_json([e.to_dict() for e in results])
         else:
-            _print_comparison(results)
+            _print_comparison(results, models_file)
         return
     est = estimate_file(
         file, model=model, epochs=n_epochs, validation=validation, models_file=models_file,
@@ -174,19 +175,28 @@ def _print_estimate(e: Any) -> None:
         click.echo(f"warning: {warning}")
 
 
-def _print_comparison(results: list[Any]) -> None:
+def _print_comparison(results: list[Any], models_file: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ftprep.models import get_model, lifecycle_status
+
     table = Table(title="fine-tuning cost by model (models still open for fine-tuning)")
-    for name in ("model", "epochs", "billed tokens", "$/1M", "cost"):
-        table.add_column(name, justify="left" if name == "model" else "right")
+    for name in ("model", "epochs", "billed tokens", "$/1M", "cost", "fine-tuning"):
+        table.add_column(name, justify="left" if name in ("model", "fine-tuning") else "right")
+    notes: dict[str, list[str]] = {}
     for e in results:
+        info = get_model(e.model, models_file=models_file)
+        closes = info.lifecycle.new_jobs_closed
+        state = lifecycle_status(info).state + (f" until {closes}" if closes else "")
         table.add_row(e.model, str(e.epochs), f"{e.billed_tokens:,}", f"{e.price_per_1m:,.2f}",
-                      f"${e.cost_usd:,.2f}")
+                      f"${e.cost_usd:,.2f}", state)
+        if info.lifecycle.notes:
+            notes.setdefault(info.lifecycle.notes, []).append(e.model)
     Console(highlight=False).print(table)
-    for warning in sorted({w for e in results for w in e.warnings}):
-        click.echo(f"warning: {warning}")
+    for note, models in notes.items():  # once per distinct note, not once per model
+        who = "all of these models" if len(models) == len(results) else ", ".join(models)
+        click.echo(f"warning ({who}): {note}")
 
 
 @click.command("info")
