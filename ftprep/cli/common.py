@@ -40,3 +40,17 @@ def split_codes(values: tuple[str, ...]) -> list[str]:
 
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+PIPE_WIDTH = 160
+
+
+def print_table(table: Any) -> None:
+    """Print a rich renderable on stdout. Piped or captured output gets a wide console, so
+    tables are never squeezed (and model names never wrapped) to a default 80 columns."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, PIPE_WIDTH))
+    console.print(table)

@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from ftprep.cli.common import emit_json, format_option
+from ftprep.cli.common import emit_json, format_option, print_table
 from ftprep.errors import EXIT_FINDINGS
 
 models_file_option = click.option(
@@ -21,7 +21,6 @@ workers_option = click.option(
 
 
 def _table(title: str, rows: list[tuple[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     click.echo(title)  # a plain line: a rich title wraps to the table's width
@@ -30,11 +29,10 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> None:
     table.add_column(justify="right")
     for name, value in rows:
         table.add_row(name, value if isinstance(value, str) else f"{value:,}")
-    Console(highlight=False).print(table)
+    print_table(table)
 
 
 def _stats_table(rows: dict[str, dict[str, float]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="per example", title_justify="left")
@@ -44,7 +42,7 @@ def _stats_table(rows: dict[str, dict[str, float]]) -> None:
         table.add_column(key, justify="right")
     for name, s in rows.items():
         table.add_row(name, *(f"{s[k]:,}" for k in keys))
-    Console(highlight=False).print(table)
+    print_table(table)
 
 
 def _lines_text(lines: list[int], total: int) -> str:
@@ -176,7 +174,6 @@ def _print_estimate(e: Any) -> None:
 
 
 def _print_comparison(results: list[Any], models_file: str | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from ftprep.models import get_model, lifecycle_status
@@ -193,7 +190,7 @@ def _print_comparison(results: list[Any], models_file: str | None) -> None:
                       f"${e.cost_usd:,.2f}", state)
         if info.lifecycle.notes:
             notes.setdefault(info.lifecycle.notes, []).append(e.model)
-    Console(highlight=False).print(table)
+    print_table(table)
     for note, models in notes.items():  # once per distinct note, not once per model
         who = "all of these models" if len(models) == len(results) else ", ".join(models)
         click.echo(f"warning ({who}): {note}")
@@ -218,7 +215,6 @@ def info(model: str | None, models_file: str | None, fmt: str) -> None:
 
 
 def _print_registry(models: list[Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from ftprep.models import lifecycle_status
@@ -232,7 +228,7 @@ def _print_registry(models: list[Any]) -> None:
         table.add_row(m.id, ", ".join(m.aliases), f"{m.max_example_tokens:,}",
                       f"{p.training:.2f}", f"{p.ft_input:.2f}/{p.ft_output:.2f}",
                       lifecycle_status(m).state)
-    Console(highlight=False).print(table)
+    print_table(table)
 
 
 def _print_model(entry: dict[str, Any]) -> None:
