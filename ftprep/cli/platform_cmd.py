@@ -79,6 +79,15 @@ def _emit_list(items: Iterable[Any]) -> None:
     emit_json({"data": [_as_dict(i) for i in items]})
 
 
+def _emit_items(items: list[Any], fmt: str, headers: list[str],
+                row: Callable[[Any], list[Any]]) -> None:
+    """A listing: {"data": [...]} as JSON, or a text table with one `row(item)` per item."""
+    if fmt == "json":
+        _emit_list(items)
+    else:
+        _table([row(item) for item in items], headers)
+
+
 def _table(rows: list[list[Any]], headers: list[str]) -> None:
     if not rows:
         click.echo("(none)")
@@ -159,11 +168,8 @@ def files_upload(path: str, purpose: str, part_threshold: int, part_size: int, f
 def files_list(purpose: str | None, fmt: str, conn: Connection) -> None:
     """List files."""
     items = conn.client.list_files(purpose)
-    if fmt == "json":
-        _emit_list(items)
-        return
-    _table([[f.id, f.filename, f.bytes, f.purpose, f.status, f.created_at] for f in items],
-           ["ID", "FILENAME", "BYTES", "PURPOSE", "STATUS", "CREATED_AT"])
+    _emit_items(items, fmt, ["ID", "FILENAME", "BYTES", "PURPOSE", "STATUS", "CREATED_AT"],
+                lambda f: [f.id, f.filename, f.bytes, f.purpose, f.status, f.created_at])
 
 
 def _id_command(group: click.Group, name: str, argument: str, doc: str,
@@ -224,11 +230,8 @@ def jobs() -> None:
 def jobs_list(limit: int, fmt: str, conn: Connection) -> None:
     """List recent jobs (newest first)."""
     items = conn.client.list_jobs(limit)
-    if fmt == "json":
-        _emit_list(items)
-        return
-    _table([[j.id, j.status, j.model, j.fine_tuned_model, j.created_at] for j in items],
-           ["ID", "STATUS", "MODEL", "FINE_TUNED_MODEL", "CREATED_AT"])
+    _emit_items(items, fmt, ["ID", "STATUS", "MODEL", "FINE_TUNED_MODEL", "CREATED_AT"],
+                lambda j: [j.id, j.status, j.model, j.fine_tuned_model, j.created_at])
 
 
 _id_command(jobs, "get", "job_id", "Show one job.", PlatformClient.get_job)
@@ -247,10 +250,8 @@ _id_command(jobs, "resume", "job_id", "Resume a paused job.", PlatformClient.res
 def jobs_events(job_id: str, limit: int, fmt: str, conn: Connection) -> None:
     """Show a job's events, oldest first."""
     items = sorted(conn.client.list_events(job_id, limit), key=lambda e: (e.created_at, e.id))
-    if fmt == "json":
-        _emit_list(items)
-        return
-    _table([[e.created_at, e.level, e.message] for e in items], ["CREATED_AT", "LEVEL", "MESSAGE"])
+    _emit_items(items, fmt, ["CREATED_AT", "LEVEL", "MESSAGE"],
+                lambda e: [e.created_at, e.level, e.message])
 
 
 @jobs.command("checkpoints")
@@ -260,11 +261,8 @@ def jobs_events(job_id: str, limit: int, fmt: str, conn: Connection) -> None:
 def jobs_checkpoints(job_id: str, fmt: str, conn: Connection) -> None:
     """List a job's checkpoints (usable models at intermediate steps)."""
     items = conn.client.list_checkpoints(job_id)
-    if fmt == "json":
-        _emit_list(items)
-        return
-    _table([[c.step_number, c.fine_tuned_model_checkpoint, c.metrics.train_loss] for c in items],
-           ["STEP", "CHECKPOINT_MODEL", "TRAIN_LOSS"])
+    _emit_items(items, fmt, ["STEP", "CHECKPOINT_MODEL", "TRAIN_LOSS"],
+                lambda c: [c.step_number, c.fine_tuned_model_checkpoint, c.metrics.train_loss])
 
 
 @jobs.command("watch")
@@ -373,10 +371,8 @@ def models_list(kind: str | None, owner: str | None, fmt: str, conn: Connection)
         items = [m for m in items if is_fine_tuned(m) == (kind == "fine-tuned")]
     if owner:
         items = [m for m in items if m.owned_by == owner]
-    if fmt == "json":
-        _emit_list(items)
-        return
-    _table([[m.id, m.owned_by, m.created] for m in items], ["ID", "OWNER", "CREATED"])
+    _emit_items(items, fmt, ["ID", "OWNER", "CREATED"],
+                lambda m: [m.id, m.owned_by, m.created])
 
 
 @models.command("summary")
