@@ -36,6 +36,7 @@ from ftprep.errors import InputError, UsageError
 from ftprep.io.writer import atomic_writer
 
 UNENCODABLE = "unencodable_text"
+TOO_MANY_TOKENS = "too_many_tokens"
 
 
 @dataclass
@@ -91,10 +92,13 @@ def _with_token_limit(outcomes: Iterator[Outcome], options: ConvertOptions) -> I
     fit = _overflow_fitter(options)
     for outcome in outcomes:
         if isinstance(outcome, Converted):
-            record, reason = fit(outcome.record)
+            record, why = fit(outcome.record)
             if record is None:
-                reason = reason or "too_many_tokens"
-                outcome = Rejected(outcome.row, outcome.line, None, reason, outcome.source)
+                # One stable reason key for the summary; the counts go in the detail.
+                field = "messages" if "messages" in outcome.record else None
+                outcome = Rejected(
+                    outcome.row, outcome.line, field, TOO_MANY_TOKENS, outcome.source, why or ""
+                )
             else:
                 outcome = Converted(record, outcome.row, outcome.line, outcome.source)
         yield outcome

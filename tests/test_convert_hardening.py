@@ -1,0 +1,79 @@
+"""Hardening regressions for convert and the readers, driven end to end (real tokenizer,
+real files, the installed script where the behaviour is the CLI's)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from ftprep.cli import main
+from ftprep.convert import ConvertOptions, convert
+
+
+def invoke(*args: Any) -> Result:
+    return CliRunner().invoke(main, ["convert", *map(str, args)])
+
+
+def jsonl(path: Path) -> list[Any]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+
+
+def write_long_conversations(path: Path, conversations: int = 3, turns: int = 40) -> None:
+    """Flat multi-turn rows whose conversations are far over gpt-3.5-turbo-0613's 4,096."""
+    words = ("alpha", "beta", "gamma", "delta")
+    lines = ["cid,turn,speaker,text"]
+    for c in range(conversations):
+        for t in range(turns):
+            speaker = "user" if t % 2 == 0 else "assistant"
+            text = " ".join(words[(c + t + i) % 4] for i in range(200))
+            lines.append(f"{c},{t},{speaker},{text} end{c}.{t}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+MULTITURN = ["--group-by", "cid", "--order-by", "turn", "--role-column", "speaker",
+             "--content-column", "text", "--model", "gpt-3.5-turbo-0613"]
+
+
+def test_overflow_drop_reason_is_a_stable_key_with_the_counts_in_detail(tmp_path: Path) -> None:
+    src, out = tmp_path / "mt.csv", tmp_path / "mt.jsonl"
+    write_long_conversations(src)
+    r = invoke(src, "-o", out, *MULTITURN, "--on-overflow", "drop", "--format", "json")
+    assert r.exit_code == 1, r.output
+    summary = json.loads(r.stdout)
+    assert summary["reasons"] == {"too_many_tokens": 3}
+    rejects = jsonl(tmp_path / "mt.rejects.jsonl")
+    assert [x["reason"] for x in rejects] == ["too_many_tokens"] * 3
+    assert all(x["field"] == "messages" for x in rejects)
+    assert all("over the limit of 4096" in x["detail"] for x in rejects)
+
+
+def test_overflow_trim_history_end_to_end_fits_and_keeps_system_and_answer(
+    tmp_path: Path,
+) -> None:
+    from ftprep.models import get_model
+    from ftprep.tokens import count_example, get_encoding
+
+    src = tmp_path / "mt.csv"
+    write_long_conversations(src)
+    model = get_model("gpt-3.5-turbo-0613")
+    encoding = get_encoding(model.encoding)
+    results = {}
+    for policy in ("keep", "trim-history", "drop"):
+        out = tmp_path / f"{policy}.jsonl"
+        results[policy] = convert(src, out, ConvertOptions(
+            group_by="cid", order_by="turn", role_column="speaker", content_column="text",
+            system_prompt="You are terse.", model="gpt-3.5-turbo-0613", on_overflow=policy))
+        result = results[policy]
+        assert result.read == result.written + result.rejected == 3 and result.rows == 120
+    assert (results["keep"].written, results["drop"].rejected) == (3, 3)
+    kept = jsonl(tmp_path / "keep.jsonl")
+    assert all(count_example(r, encoding).total > model.max_example_tokens for r in kept)
+    trimmed = jsonl(tmp_path / "trim-history.jsonl")
+    assert results["trim-history"].written == 3 and len(trimmed) == 3
+    for before, after in zip(kept, trimmed):
+        assert count_example(after, encoding).total <= model.max_example_tokens
+        assert after["messages"][0] == {"role": "system", "content": "You are terse."}
+        assert after["messages"][-2:] == before["messages"][-2:]  # last question and answer
+        assert len(after["messages"]) < len(before["messages"])
