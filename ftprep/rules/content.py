@@ -44,6 +44,7 @@ SPECIAL_TOKENS = ("<|endoftext|>", "<|startoftext|>", "<|fim_prefix|>", "<|fim_m
                   "<|fim_suffix|>", "<|endofprompt|>", "<|im_start|>", "<|im_end|>", "<|im_sep|>")
 _SPECIAL_RE = re.compile("|".join(re.escape(t) for t in SPECIAL_TOKENS))
 _IMAGE = "image_url"
+_TEXT_PARTS = ("text", "refusal")  # part types whose text sits under the key named like the type
 _MESSAGE_KEYS = frozenset(("role", "content", "name", "weight", "tool_calls", "tool_call_id",
                            "function_call", "refusal"))
 
@@ -66,15 +67,20 @@ def _texts(content: Any) -> Iterator[str]:
     if isinstance(content, str):
         yield content
     for _, part in _parts(content):
-        if part.get("type") == "text" and isinstance(part.get("text"), str):
-            yield part["text"]
+        text = _part_text(part)
+        if text is not None:
+            yield text
+
+
+def _part_text(part: dict) -> str | None:
+    """The text a text or refusal part carries; None for other parts or a malformed one."""
+    kind = part.get("type")
+    value = part.get(kind) if kind in _TEXT_PARTS else None
+    return value if isinstance(value, str) else None
 
 
 def _well_formed_part(part: Any) -> bool:
-    if not isinstance(part, dict):
-        return False
-    kind = part.get("type")
-    return kind == _IMAGE or (kind == "text" and isinstance(part.get("text"), str))
+    return isinstance(part, dict) and (part.get("type") == _IMAGE or _part_text(part) is not None)
 
 
 def _is_empty(content: Any) -> bool | None:
@@ -84,7 +90,7 @@ def _is_empty(content: Any) -> bool | None:
         return content is None or not content.strip()
     if not isinstance(content, list) or not all(_well_formed_part(p) for p in content):
         return None
-    return not any(p["type"] == _IMAGE or p["text"].strip() for p in content)
+    return not any(p["type"] == _IMAGE or _part_text(p).strip() for p in content)
 
 
 def _may_omit_content(message: dict) -> bool:
