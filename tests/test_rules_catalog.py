@@ -179,7 +179,54 @@ CASES = [
         {"messages": [USER, ASSISTANT, USER]},
         {"messages": [USER, ASSISTANT, USER, ASSISTANT]},
     ),
+    Case(
+        "FT308",
+        "error",
+        "messages[0].tool_call_id",
+        {"messages": [{**USER, "tool_call_id": "call_1"}, ASSISTANT]},
+        CLEAN_CHAT,
+    ),
+    Case(
+        "FT308",
+        "error",
+        "messages[0].tool_calls",
+        {"messages": [{**USER, "tool_calls": [call()]}, ASSISTANT], "tools": [WEATHER_TOOL]},
+        {"messages": [USER, ASSISTANT], "tools": [WEATHER_TOOL]},
+    ),
+    Case(
+        "FT308",
+        "error",
+        "input.messages[0].content[0]",
+        preference(input={"messages": [{"role": "user", "content": [
+            {"type": "refusal", "refusal": "no"}]}]}),
+        preference(input={"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "no"}]}]}),
+        "preference",
+    ),
     # FT4xx: tools
+    Case(
+        "FT406",
+        "error",
+        "messages[1].tool_calls[1].id",
+        tool_chat([call(), call(arguments='{"city": "Rome"}')]),
+        tool_chat([call(), call(arguments='{"city": "Rome"}', id_="call_2")])
+        | {"messages": tool_chat([call(), call(id_="call_2")])["messages"][:3]
+           + [{"role": "tool", "tool_call_id": "call_2", "content": "20"}, ASSISTANT]},
+    ),
+    Case(
+        "FT406",
+        "error",
+        "preferred_output[0].tool_calls[0].id",
+        preference(input={"messages": [USER, {"role": "assistant", "tool_calls": [call()]},
+                                       {"role": "tool", "tool_call_id": "call_1", "content": "18"},
+                                       USER], "tools": [WEATHER_TOOL]},
+                   preferred_output=[{"role": "assistant", "tool_calls": [call()]}]),
+        preference(input={"messages": [USER, {"role": "assistant", "tool_calls": [call()]},
+                                       {"role": "tool", "tool_call_id": "call_1", "content": "18"},
+                                       USER], "tools": [WEATHER_TOOL]},
+                   preferred_output=[{"role": "assistant", "tool_calls": [call(id_="call_2")]}]),
+        "preference",
+    ),
     Case(
         "FT401",
         "error",

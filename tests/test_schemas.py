@@ -153,3 +153,33 @@ def test_installed_wheel_finds_its_schemas(tmp_path: Path) -> None:
     assert [(i["code"], i["line"], i["path"]) for i in report["issues"]] == [
         ("FT301", 11, "preferred_output[0].role")
     ]
+
+
+_CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        # a function result must name the function it answers
+        ({"messages": [{"role": "user", "content": "q"},
+                       {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}},
+                       {"role": "function", "content": "r"}]},
+         [("FT202", "messages[2].name")]),
+        # an empty id matches nothing: the result cannot be paired with its call
+        ({"messages": [{"role": "assistant", "tool_calls": [{**_CALL, "id": ""}]},
+                       {"role": "tool", "tool_call_id": "", "content": "r"}]},
+         [("FT201", "messages[0].tool_calls[0].id"), ("FT201", "messages[1].tool_call_id")]),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": ""}}]}]},
+         [("FT201", "messages[0].content[0].image_url.url")]),
+    ],
+)
+def test_schema_rejects_what_cannot_be_paired_or_fetched(record: dict, expected: list) -> None:
+    assert [(h.code, h.path) for h in schema_hits(record, "chat")] == expected
+
+
+def test_function_result_with_name_and_nonempty_ids_pass() -> None:
+    record = {"messages": [{"role": "assistant", "tool_calls": [_CALL]},
+                           {"role": "tool", "tool_call_id": "c1", "content": "r"},
+                           {"role": "function", "name": "f", "content": "r"}]}
+    assert list(schema_hits(record, "chat")) == []

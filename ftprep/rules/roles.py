@@ -58,6 +58,19 @@ LAST_NOT_ASSISTANT = rule(
     fix="Drop the trailing messages, or add the assistant reply they are waiting for.",
 )
 
+KEY_NOT_FOR_ROLE = rule(
+    "FT308", "key-not-for-role", E, "A message has a key (or content part) its role cannot "
+    "have: `tool_calls`, `function_call`, `refusal` outside the assistant, `tool_call_id` "
+    "outside a tool message.",
+    why="Only the assistant calls tools or refuses, and only a tool message answers a call; "
+    "the platform rejects these keys on other roles (often a role was mapped wrongly).",
+    fix="Fix the message's role, or remove the key.",
+)
+
+# key -> the only role that may carry it (weight has its own rule, FT304)
+_ROLE_KEYS = {"tool_calls": "assistant", "function_call": "assistant", "refusal": "assistant",
+              "tool_call_id": "tool"}
+
 
 def _is_zero(weight: Any) -> bool:
     return type(weight) in (int, float) and weight == 0  # bool is not a weight: FT303 says so
@@ -121,3 +134,20 @@ def all_weights_zero(record: dict, ctx: Context) -> Iterator[Hit]:
     if weights and all(_is_zero(w) for w in weights):
         yield Hit(ALL_WEIGHTS_ZERO.code, "messages",
                   f"all {len(weights)} assistant message(s) have weight 0: nothing to train on")
+
+
+@record_check(CHAT, PREFERENCE)
+def key_not_for_role(record: dict, ctx: Context) -> Iterator[Hit]:
+    for path, message in iter_messages(record, ctx.format):
+        role = role_of(message)
+        if role not in ROLES:
+            continue  # FT301 reports the role; which keys fit it cannot be judged
+        for key, owner in _ROLE_KEYS.items():
+            if key in message and role != owner:
+                yield Hit(KEY_NOT_FOR_ROLE.code, f"{path}.{key}",
+                          f"`{key}` on a {role} message; only {owner} messages have it")
+        content = message.get("content")
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            if role != "assistant" and isinstance(part, dict) and part.get("type") == "refusal":
+                yield Hit(KEY_NOT_FOR_ROLE.code, f"{path}.content[{j}]",
+                          f"a refusal part in a {role} message; only assistant messages refuse")

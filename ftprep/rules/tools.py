@@ -53,6 +53,13 @@ UNANSWERED_TOOL_CALL = rule(
     fix="Add the tool message with the call's `tool_call_id` and result right after the call, "
     "or remove the call.",
 )
+DUPLICATE_TOOL_CALL_ID = rule(
+    "FT406", "duplicate-tool-call-id", E, "Two tool calls in one example share an `id`.",
+    why="A tool result is matched to its call by `tool_call_id`; with two calls under one id "
+    "the result cannot be told apart, and the platform rejects the example.",
+    fix="Give every tool call in the example its own id (e.g. call_1, call_2, ...) and use it "
+    "in the matching tool message.",
+)
 DEPRECATED_FUNCTIONS = rule(
     "FT404", "deprecated-functions", W, "The example uses the deprecated `functions` / "
     "`function_call` fields.",
@@ -123,6 +130,27 @@ def unknown_tool_call_id(record: dict, ctx: Context) -> Iterator[Hit]:
 
 
 @record_check(CHAT, PREFERENCE)
+def duplicate_tool_call_id(record: dict, ctx: Context) -> Iterator[Hit]:
+    earlier: dict[str, str] = {}  # the input's calls precede each preference output
+    for path, messages in message_lists(record, ctx.format):
+        first = dict(earlier)  # call id -> JSON path of its first use
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict):
+                continue
+            for j, call in _tool_calls(message):
+                call_id, here = call.get("id"), f"{path}[{i}].tool_calls[{j}]"
+                if not isinstance(call_id, str) or not call_id:
+                    continue  # the schema reports a missing or empty id
+                if call_id in first:
+                    yield Hit(DUPLICATE_TOOL_CALL_ID.code, f"{here}.id",
+                              f"tool call id {call_id!r} is already used by {first[call_id]}")
+                else:
+                    first[call_id] = here
+        if path == "input.messages":
+            earlier = first
+
+
+@record_check(CHAT, PREFERENCE)
 def unanswered_tool_call(record: dict, ctx: Context) -> Iterator[Hit]:
     for path, messages in message_lists(record, ctx.format):
         yield from _unanswered_in(path, messages)
@@ -156,6 +184,8 @@ def _unanswered_in(path: str, messages: list) -> Iterator[Hit]:
                               f"tool call {call_id!r} has no tool result before {path}[{i}]")
         pending.clear()
         orphan_in_batch = False
+        if role != "assistant":
+            continue  # calls on another role are FT308's finding, not an unanswered call
         for j, call in _tool_calls(message):
             if isinstance(call.get("id"), str):
                 pending[call["id"]] = f"{path}[{i}].tool_calls[{j}].id"
