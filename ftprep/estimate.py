@@ -6,7 +6,9 @@ Validation tokens are reported separately, priced like training tokens as an upp
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -88,19 +90,32 @@ def _resolve_epochs(epochs: int | str | None, n_examples: int) -> int:
 
 
 def inference_comparison(
-    info: ModelInfo, training_usd: float, *, requests: int, prompt_tokens: int,
+    info: ModelInfo, training_usd: float | Fraction, *, requests: int, prompt_tokens: int,
     completion_tokens: int, prompt_tokens_saved: int,
 ) -> Inference:
-    """Fine-tuned model with a short prompt vs. the base model with `prompt_tokens_saved` more."""
+    """Fine-tuned model with a short prompt vs. the base model with `prompt_tokens_saved` more.
+    The break-even is computed in exact decimal arithmetic: with binary floats a cost that is
+    exactly N requests' saving often came out as N + 1."""
     p = info.prices
-    tuned = (prompt_tokens * p.ft_input + completion_tokens * p.ft_output) / 1e6
-    base = ((prompt_tokens + prompt_tokens_saved) * p.base_input + completion_tokens * p.base_output) / 1e6
+    tuned = (prompt_tokens * _exact(p.ft_input) + completion_tokens * _exact(p.ft_output)) / 10**6
+    base = ((prompt_tokens + prompt_tokens_saved) * _exact(p.base_input)
+            + completion_tokens * _exact(p.base_output)) / 10**6
     saving = base - tuned
-    break_even = int(-(-training_usd // saving)) if saving > 0 else None
+    break_even = math.ceil(_exact(training_usd) / saving) if saving > 0 else None
     return Inference(
         requests, prompt_tokens, completion_tokens, prompt_tokens_saved,
-        round(tuned * requests, 6), round(base * requests, 6), round(saving, 8), break_even,
+        round(float(tuned * requests), 6), round(float(base * requests), 6),
+        round(float(saving), 8), break_even,
     )
+
+
+def _exact(value: float | Fraction) -> Fraction:
+    """The decimal a price was written as (0.8, not the binary float nearest to it)."""
+    return value if isinstance(value, Fraction) else Fraction(repr(float(value)))
+
+
+def _exact_training_usd(billed_tokens: int, price_per_1m: float) -> Fraction:
+    return _exact(price_per_1m) * billed_tokens / 10**6
 
 
 def estimate_counts(
@@ -143,8 +158,9 @@ def estimate_file(
     est = estimate_counts(counts, info, epochs=epochs, validation=val)
     if requests is not None:
         est.inference = inference_comparison(
-            info, est.cost_usd, requests=requests, prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens, prompt_tokens_saved=prompt_tokens_saved,
+            info, _exact_training_usd(est.billed_tokens, est.price_per_1m), requests=requests,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            prompt_tokens_saved=prompt_tokens_saved,
         )
     return est
 

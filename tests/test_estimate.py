@@ -161,3 +161,42 @@ def test_cli_estimate_json_and_all(tmp_path: Path) -> None:
     assert "break-even requests" in text.output and "warning:" in text.output
     bad = runner.invoke(main, ["estimate", str(path), "-m", "gpt-4o-mini", "--epochs", "x"])
     assert bad.exit_code == 2
+
+
+def _priced(**prices: float):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    info = get_model("gpt-4o-mini")
+    return dataclasses.replace(info, prices=dataclasses.replace(info.prices, **prices))
+
+
+@pytest.mark.parametrize("requests_needed", [1, 3, 7, 300, 1999])
+def test_break_even_is_exact_when_cost_is_a_whole_number_of_savings(requests_needed: int) -> None:
+    # saving per request: 1,000 prompt tokens at $0.07/1M = $0.00007; training exactly
+    # requests_needed × that. Float division made this requests_needed + 1 (e.g. 2000).
+    info = _priced(ft_input=0.0, ft_output=0.0, base_input=0.07, base_output=0.0)
+    training = round(requests_needed * 0.00007, 6)
+    inf = inference_comparison(info, training, requests=10, prompt_tokens=0,
+                               completion_tokens=0, prompt_tokens_saved=1000)
+    assert inf.saving_per_request_usd == 0.00007
+    assert inf.break_even_requests == requests_needed
+    one_more = inference_comparison(info, training + 0.000001, requests=10, prompt_tokens=0,
+                                    completion_tokens=0, prompt_tokens_saved=1000)
+    assert one_more.break_even_requests == requests_needed + 1
+
+
+def test_estimate_file_break_even_from_exact_training_cost(tmp_path: Path) -> None:
+    # 9 examples of 13 tokens (o200k); auto epochs for n=9: 100 // 9 = 11; billed 1,287 tokens
+    # at $1.00/1M = $0.001287. Saving: 1,000 prompt tokens at $0.099/1M = $0.000099 a request,
+    # so exactly 13 requests pay it back (float arithmetic said 14).
+    record = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}]}
+    path = tmp_path / "d.jsonl"
+    path.write_text((json.dumps(record) + "\n") * 9)
+    models = tmp_path / "m.toml"
+    models.write_text('[models."gpt-4o-mini-2024-07-18"]\nprices = { training = 1.0, '
+                      'ft_input = 0.0, ft_output = 0.0, base_input = 0.099, base_output = 0.0 }\n')
+    est = estimate_file(path, model="gpt-4o-mini", models_file=models, requests=5,
+                        prompt_tokens=0, completion_tokens=0, prompt_tokens_saved=1000)
+    assert (est.epochs, est.billed_tokens, est.cost_usd) == (11, 1287, 0.001287)
+    assert est.inference is not None
+    assert est.inference.break_even_requests == 13
