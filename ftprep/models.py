@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -160,25 +161,55 @@ def _parse_date(value: Any, where: str) -> dt.date | None:
         raise UsageError(f"model registry: {where}: not a YYYY-MM-DD date: {value!r}") from None
 
 
-def _build(model_id: str, raw: dict[str, Any], sources: dict[str, Any]) -> ModelInfo:
+def _table(value: Any, where: str) -> dict[str, Any]:
+    """`value` if it is a TOML table; a user file may put a string or number anywhere."""
+    if not isinstance(value, dict):
+        raise UsageError(f"model registry: {where} must be a table, not {type(value).__name__}")
+    return value
+
+
+def _price(value: Any, where: str) -> float:
+    price = float(value)
+    if not math.isfinite(price) or price < 0:
+        raise ValueError(f"{where} must be a price >= 0, not {value!r}")
+    return price
+
+
+def _limit(value: Any) -> int:
+    if isinstance(value, bool) or int(value) != value or int(value) < 1:
+        raise ValueError(f"max_example_tokens must be a whole number >= 1, not {value!r}")
+    return int(value)
+
+
+def _names(value: Any, field: str) -> tuple[str, ...]:
+    # tuple("gpt-x") would silently make every character an alias
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{field} must be a list of strings, not {value!r}")
+    return tuple(value)
+
+
+def _build(model_id: str, raw: Any, sources: dict[str, Any]) -> ModelInfo:
     where = f"model {model_id}"
+    raw = _table(raw, where)
     try:
-        prices = Prices(**{p: float(raw["prices"][p]) for p in PRICE_FIELDS})
-        life = raw["lifecycle"]
+        prices = Prices(**{p: _price(_table(raw["prices"], f"{where} prices")[p], f"prices.{p}")
+                           for p in PRICE_FIELDS})
+        life = _table(raw["lifecycle"], f"{where} lifecycle")
         info = ModelInfo(
             id=model_id,
-            aliases=tuple(raw.get("aliases", ())),
+            aliases=_names(raw.get("aliases", []), "aliases"),
             encoding=str(raw["encoding"]),
-            max_example_tokens=int(raw["max_example_tokens"]),
+            max_example_tokens=_limit(raw["max_example_tokens"]),
             prices=prices,
-            methods=tuple(raw.get("methods", ())),
+            methods=_names(raw.get("methods", []), "methods"),
             lifecycle=Lifecycle(
                 bool(life["fine_tuning_available"]),
                 _parse_date(life.get("new_jobs_closed"), f"{where} new_jobs_closed"),
                 _parse_date(life.get("shutdown"), f"{where} shutdown"),
                 str(life.get("notes", "")),
             ),
-            sources=_figure_sources(model_id, raw.get("sources", {}), sources),
+            sources=_figure_sources(
+                model_id, _table(raw.get("sources", {}), f"{where} sources"), sources),
         )
     except KeyError as e:
         raise UsageError(f"model registry: {where} lacks the field {e.args[0]!r}") from None
@@ -200,7 +231,7 @@ def _figure_sources(
         key = mapping.get(leaf) or mapping.get(figure) or mapping.get(group) or mapping.get("default")
         if key is None or key not in sources:
             raise UsageError(f"model registry: model {model_id}: no source for {figure} ({key!r})")
-        s = sources[key]
+        s = _table(sources[key], f"sources.{key}")
         resolved[figure] = Source(str(s.get("title", key)), str(s.get("url", "")),
                                   str(s.get("date", "")), str(s.get("note", "")))
     return resolved
@@ -209,8 +240,9 @@ def _figure_sources(
 def list_models(models_file: str | Path | None = None) -> list[ModelInfo]:
     """Every model in the (merged) registry, sorted by id."""
     data = load_registry(models_file)
-    sources = data.get("sources", {})
-    return [_build(mid, raw, sources) for mid, raw in sorted(data.get("models", {}).items())]
+    sources = _table(data.get("sources", {}), "sources")
+    models = _table(data.get("models", {}), "models")
+    return [_build(mid, raw, sources) for mid, raw in sorted(models.items())]
 
 
 def get_model(model_id: str, models_file: str | Path | None = None) -> ModelInfo:

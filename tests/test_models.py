@@ -149,3 +149,45 @@ def test_models_info_cli_json_and_text() -> None:
     assert text.exit_code == 0 and "shut down" in text.output and "source for" in text.output
     unknown = runner.invoke(cmd, [*prefix, "gpt-5-turbo-x"])
     assert unknown.exit_code != 0
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('models = 3\n', "models must be a table, not int"),
+    ('[models]\n"gpt-4o-mini-2024-07-18" = "x"\n', "gpt-4o-mini-2024-07-18 must be a table"),
+    ('[models."gpt-4o-mini-2024-07-18"]\nsources = "pricing"\n', "sources must be a table"),
+    ('[models."gpt-4o-mini-2024-07-18"]\nprices = 3\n', "prices must be a table"),
+    ('[models."gpt-4o-mini-2024-07-18"]\nlifecycle = "open"\n', "lifecycle must be a table"),
+    ('sources = "none"\n', "sources must be a table"),
+    ('[sources]\npricing = "x"\n', "sources.pricing must be a table"),
+    ('[models."gpt-4o-mini-2024-07-18"]\nprices = { training = -1 }\n', "price >= 0, not -1"),
+    ('[models."gpt-4o-mini-2024-07-18"]\nprices = { ft_input = nan }\n', "price >= 0, not nan"),
+    ('[models."gpt-4o-mini-2024-07-18"]\nmax_example_tokens = 0\n', "whole number >= 1"),
+    ('[models."gpt-4o-mini-2024-07-18"]\nmax_example_tokens = -5\n', "whole number >= 1"),
+    ('[models."gpt-4o-mini-2024-07-18"]\nmax_example_tokens = 1.5\n', "whole number >= 1"),
+    ('[models."gpt-4o-mini-2024-07-18"]\naliases = "mini"\n', "aliases must be a list of strings"),
+    ('[models."gpt-4o-mini-2024-07-18"]\nmethods = "dpo"\n', "methods must be a list of strings"),
+])
+def test_malformed_registry_shapes_are_one_line_usage_errors(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    # These used to escape as AttributeError/OverflowError ("internal error"), or, for a
+    # string of aliases, silently made every character an alias.
+    user = tmp_path / "m.toml"
+    user.write_text(content)
+    with pytest.raises(UsageError, match=message):
+        list_models(user)
+
+
+def test_malformed_registry_through_the_cli(tmp_path: Path) -> None:
+    from ftprep.cli import main
+
+    user = tmp_path / "m.toml"
+    user.write_text('[models."gpt-4o-mini-2024-07-18"]\nmax_example_tokens = -5\n')
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}\n')
+    result = CliRunner().invoke(main, ["count", str(data), "-m", "gpt-4o-mini",
+                                       "--models-file", str(user)])
+    assert result.exit_code == 2
+    expected = ("ftprep: error: model registry: model gpt-4o-mini-2024-07-18: "
+                "max_example_tokens must be a whole number >= 1, not -5")
+    assert result.output.strip().splitlines() == [expected]
