@@ -467,6 +467,7 @@ def split_file(path: str | Path, out_dir: str | Path, options: SplitOptions) -> 
     """Split a JSONL file into out_dir/train.jsonl and out_dir/test.jsonl plus split.json."""
     if str(path) == "-":
         raise UsageError("split reads its input twice; give a file, not stdin")
+    _refuse_output_over_input(path, Path(out_dir))
     extractor = KeyExtractor(options)
     scan = _scan(path, extractor)
     sha256 = _sha256_file(path)
@@ -486,6 +487,19 @@ def split_file(path: str | Path, out_dir: str | Path, options: SplitOptions) -> 
     with atomic_writer(out / MANIFEST_FILE) as f:
         f.write(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2).encode() + b"\n")
     return SplitResult(labels, stats, out)
+
+
+def _refuse_output_over_input(path: str | Path, out: Path) -> None:
+    """`split data/train.jsonl -o data` would replace the input with its own train split.
+    The atomic writer replaces the directory entry, so what matters is whether that entry
+    is where the input's bytes live (the input with its symlinks resolved)."""
+    source = Path(path).resolve()
+    for name in (TRAIN_FILE, TEST_FILE, MANIFEST_FILE):
+        if (out.resolve() / name) == source:
+            raise UsageError(
+                f"the output {out / name} would overwrite the input {path}; "
+                "choose another --output-dir"
+            )
 
 
 def _sha256_file(path: str | Path) -> str:

@@ -413,3 +413,43 @@ def test_installed_script_subprocess(dataset: Path, tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("ftprep: error: --test '2.5'")
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["train.jsonl", "test.jsonl", "split.json"])
+def test_output_dir_holding_the_input_is_refused_and_input_kept(tmp_path: Path, name: str) -> None:
+    # `split data/train.jsonl -o data` used to replace the input with its own train split.
+    records = [chat(f"q{i}", "a") for i in range(20)]
+    source = write_jsonl(tmp_path / name, records)
+    before = source.read_bytes()
+    result = run(str(source), "-o", str(tmp_path))
+    assert result.exit_code == 2
+    expected = (f"ftprep: error: the output {tmp_path / name} would overwrite the input "
+                f"{source}; choose another --output-dir")
+    assert result.output.strip().splitlines() == [expected]
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_input_reached_through_a_symlink_is_protected(tmp_path: Path) -> None:
+    data = tmp_path / "out"
+    data.mkdir()
+    real = write_jsonl(data / "train.jsonl", [chat(f"q{i}", "a") for i in range(20)])
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    before = real.read_bytes()
+    with pytest.raises(UsageError, match="would overwrite the input"):
+        split_file(link, tmp_path / "x" / ".." / "out", SplitOptions(test=5))
+    assert real.read_bytes() == before
+
+
+def test_output_symlink_to_the_input_is_replaced_not_followed(tmp_path: Path) -> None:
+    # The atomic writer replaces the link itself, so the input is safe and this is allowed.
+    source = write_jsonl(tmp_path / "data.jsonl", [chat(f"q{i}", "a") for i in range(20)])
+    before = source.read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "test.jsonl").symlink_to(source)
+    result = split_file(source, out, SplitOptions(test=5))
+    assert (result.stats.train, result.stats.test) == (15, 5)
+    assert source.read_bytes() == before
+    assert not (out / "test.jsonl").is_symlink()
