@@ -264,8 +264,8 @@ def stats(values: array) -> dict[str, float]:
     """min/max/mean/median/p5/p95 (nearest-rank percentiles), exact; zeros when empty."""
     import numpy as np
 
-    if not len(values):
-        return {k: 0 for k in ("min", "max", "mean", "median", "p5", "p95")}
+    if not len(values):  # same JSON types as for a non-empty file: mean/median are floats
+        return {"min": 0, "max": 0, "mean": 0.0, "median": 0.0, "p5": 0, "p95": 0}
     data = np.sort(TokenCounts._np(values))
     n = len(data)
 

@@ -235,3 +235,20 @@ def test_bom_crlf_and_lines_across_chunks(
     report = count_file(path, model="gpt-4-0613", workers=workers)
     assert list(report.counts.lines) == [1, 2, 3, 5, 6]
     assert list(report.counts.tokens) == [reference_count(r, enc) for r in records]
+
+
+def test_empty_file_stats_have_the_same_json_types(tmp_path: Path) -> None:
+    # An empty file gave integer mean/median where any other file gives floats.
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"},
+                                            {"role": "assistant", "content": "x"}]}) + "\n")
+    e = count_file(empty, model="gpt-4o-mini").to_dict()
+    o = count_file(one, model="gpt-4o-mini").to_dict()
+    assert (e["examples"], e["total_tokens"], e["billed_tokens"]) == (0, 0, 0)
+    assert (o["examples"], o["total_tokens"], o["trainable_tokens"]) == (1, 13, 5)
+    for key in ("tokens_per_example", "messages_per_example"):
+        assert {k: type(v) for k, v in e[key].items()} == {k: type(v) for k, v in o[key].items()}
+    assert o["tokens_per_example"] == {"min": 13, "max": 13, "mean": 13.0, "median": 13.0,
+                                       "p5": 13, "p95": 13}
