@@ -200,3 +200,45 @@ def test_estimate_file_break_even_from_exact_training_cost(tmp_path: Path) -> No
     assert (est.epochs, est.billed_tokens, est.cost_usd) == (11, 1287, 0.001287)
     assert est.inference is not None
     assert est.inference.break_even_requests == 13
+
+
+def test_cli_model_all_shows_validation_and_refuses_requests(tmp_path: Path) -> None:
+    # --model all used to drop --validation from its table and ignore --requests silently.
+    from ftprep.cli import main
+
+    rec = {"messages": [{"role": "user", "content": "question"},
+                        {"role": "assistant", "content": "answer"}]}  # 13 tokens (o200k)
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps(rec) + "\n")
+    val = tmp_path / "val.jsonl"
+    val.write_text((json.dumps(rec) + "\n") * 10)
+    models = tmp_path / "m.toml"
+    models.write_text('[models."gpt-4o-mini-2024-07-18"]\nprices = { training = 10000.0 }\n')
+    runner = CliRunner()
+    args = ["estimate", str(train), "-m", "all", "--validation", str(val),
+            "--models-file", str(models)]
+    table = runner.invoke(main, args)
+    assert table.exit_code == 0, table.output
+    row = next(ln for ln in table.output.splitlines() if "gpt-4o-mini-2024-07-18" in ln)
+    # 1 example → 25 epochs: train 13 × 25 = 325 tokens, validation 130 × 25 = 3,250 tokens.
+    assert "$3.25" in row and "$32.50" in row
+    assert "validation (upper bound)" in table.output
+    listing = json.loads(runner.invoke(main, [*args, "--format", "json"]).output)
+    mini = next(e for e in listing if e["model"] == "gpt-4o-mini-2024-07-18")
+    assert (mini["validation_billed_tokens"], mini["validation_cost_usd"]) == (3250, 32.5)
+    refused = runner.invoke(main, [*args, "--requests", "1000"])
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines() == [
+        "ftprep: error: --requests compares one fine-tuned model with its base model; "
+        + "give one --model, not 'all'"]
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "x", "1.5"])
+def test_cli_bad_epochs_names_the_option(tmp_path: Path, value: str) -> None:
+    from ftprep.cli import main
+
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"prompt": "a", "completion": "b"}\n')
+    bad = CliRunner().invoke(main, ["estimate", str(path), "-m", "gpt-4o-mini", "--epochs", value])
+    assert bad.exit_code == 2
+    assert f"Invalid value for '--epochs': '{value}' is not a positive integer or 'auto'" in bad.output

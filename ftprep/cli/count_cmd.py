@@ -6,7 +6,7 @@ from typing import Any
 import click
 
 from ftprep.cli.common import emit_json, format_option, print_table
-from ftprep.errors import EXIT_FINDINGS
+from ftprep.errors import EXIT_FINDINGS, UsageError
 
 models_file_option = click.option(
     "--models-file",
@@ -103,9 +103,10 @@ def _epochs(value: str) -> int | str:
     try:
         n = int(value)
     except ValueError:
-        raise click.BadParameter("a positive integer or 'auto'") from None
+        n = 0
     if n < 1:
-        raise click.BadParameter("a positive integer or 'auto'")
+        raise click.BadParameter(f"{value!r} is not a positive integer or 'auto'",
+                                 param_hint="'--epochs'")
     return n
 
 
@@ -132,12 +133,15 @@ def estimate(file: str, model: str, epochs: str, validation: str | None, request
 
     n_epochs = _epochs(epochs)
     if model == "all":
+        if requests is not None:  # the comparison is per model: silently dropping it misleads
+            raise UsageError("--requests compares one fine-tuned model with its base model; "
+                             "give one --model, not 'all'")
         results = estimate_all(file, epochs=n_epochs, validation=validation,
                                models_file=models_file, workers=workers)
         if fmt == "json":
             emit_json([e.to_dict() for e in results])
         else:
-            _print_comparison(results, models_file)
+            _print_comparison(results, models_file, validation is not None)
         return
     est = estimate_file(
         file, model=model, epochs=n_epochs, validation=validation, models_file=models_file,
@@ -173,21 +177,24 @@ def _print_estimate(e: Any) -> None:
         click.echo(f"warning: {warning}")
 
 
-def _print_comparison(results: list[Any], models_file: str | None) -> None:
+def _print_comparison(results: list[Any], models_file: str | None, validation: bool) -> None:
     from rich.table import Table
 
     from ftprep.models import get_model, lifecycle_status
 
     table = Table(title="fine-tuning cost by model (models still open for fine-tuning)")
-    for name in ("model", "epochs", "billed tokens", "$/1M", "cost", "fine-tuning"):
+    columns = ["model", "epochs", "billed tokens", "$/1M", "cost"]
+    columns += ["validation (upper bound)"] if validation else []
+    for name in (*columns, "fine-tuning"):
         table.add_column(name, justify="left" if name in ("model", "fine-tuning") else "right")
     notes: dict[str, list[str]] = {}
     for e in results:
         info = get_model(e.model, models_file=models_file)
         closes = info.lifecycle.new_jobs_closed
         state = lifecycle_status(info).state + (f" until {closes}" if closes else "")
+        val = [f"${e.validation_cost_usd:,.2f}"] if validation else []
         table.add_row(e.model, str(e.epochs), f"{e.billed_tokens:,}", f"{e.price_per_1m:,.2f}",
-                      f"${e.cost_usd:,.2f}", state)
+                      f"${e.cost_usd:,.2f}", *val, state)
         if info.lifecycle.notes:
             notes.setdefault(info.lifecycle.notes, []).append(e.model)
     print_table(table)
