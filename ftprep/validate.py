@@ -5,23 +5,30 @@ The file is streamed once; memory grows with the number of findings, not with th
 """
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ftprep.findings import Finding, Severity
 from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format
-from ftprep.io.jsonl import BAD_JSON, BAD_UTF8, BLANK, JsonLine, iter_json_lines
-from ftprep.rules import FILE_CHECKS, RECORD_CHECKS, Context, Hit, load_rules
+from ftprep.io.jsonl import BAD_JSON, BAD_UTF8, BLANK, JsonLine, iter_line_chunks, parse_line
+from ftprep.rules import FILE_CHECKS, RECORD_CHECKS, RULES, Context, Hit, load_rules
 from ftprep.rules import lines as L
 from ftprep.rules.base import select_codes
 from ftprep.rules.schema import schema_hits
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # the platform's limit for one training file
-FORMAT_LOOKAHEAD = 100  # lines buffered to find the file's format before checking any
+FORMAT_LOOKAHEAD = 100  # lines read to find the file's format before checking any
+CHUNK_BYTES = 1 << 20  # raw lines handed to a worker at a time: amortises the hand-over
+PARALLEL_MIN_BYTES = 4 << 20  # smaller files are checked in-process (pool start-up dominates)
+MAX_AUTO_WORKERS = 8
+IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: keeps workers busy, memory bounded
 _LINE_ERRORS = {BLANK: L.BLANK_LINE.code, BAD_UTF8: L.INVALID_UTF8.code, BAD_JSON: L.INVALID_JSON.code}
 
 
@@ -78,23 +85,40 @@ def validate_file(
     ignore: Iterable[str] | None = None,
     strict: bool = False,
     models_file: str | Path | None = None,
+    workers: int | None = None,
 ) -> ValidationReport:
     """Check a JSONL file against the schema and every selected rule.
 
     `model` adds the token rules (limit per example) for that model; `select`/`ignore` take
-    rule codes or prefixes (`FT3` = all role rules)."""
+    rule codes or prefixes (`FT3` = all role rules). `workers` processes check the records
+    (default: every core for files over 4 MB, in-process otherwise); the report is the same
+    whatever the number."""
     rules = load_rules()
-    enabled = select_codes(rules, select, ignore)
-    ctx_model, encoding = _model_and_encoding(model, models_file)
-    run = _Run(str(path), enabled, ctx_model, encoding)
+    enabled = frozenset(select_codes(rules, select, ignore))
+    ctx_model, encoding_name = _model_and_encoding(model, models_file)
+    chunks = iter_line_chunks(path, CHUNK_BYTES)
+    head = _head(chunks)
+    fmt, file_mode = _file_shape(_head_lines(head))
+    plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name)
+    run = _Run(plan)
     size = _file_size(path)
     if size is not None and size > MAX_FILE_BYTES:
         run.add(Hit(L.FILE_TOO_LARGE.code, "", f"file is {size / 1e6:.0f} MB; the limit is 512 MB", 0))
-    run.consume(iter_json_lines(path))
+    if file_mode == L.JSON_ARRAY_FILE.code:
+        run.add(Hit(file_mode, "", "the file is a JSON array; JSONL needs one object per line", 1))
+    elif file_mode:
+        run.add(Hit(file_mode, "", "the file is pretty-printed JSON; each example must be on one line", 1))
+    all_chunks = itertools.chain(head, chunks)
+    n_workers = _auto_workers(size, workers)
+    results = (_check_serial(plan, all_chunks) if n_workers == 1
+               else _check_parallel(plan, all_chunks, n_workers))
+    for result in results:
+        run.take(result)
+    run.finish()
     findings = sorted(run.findings, key=lambda f: (f.line, f.path, f.code))
     return ValidationReport(
         path=str(path),
-        format=run.format,
+        format=fmt,
         examples=run.examples,
         lines=run.lines,
         findings=findings,
@@ -112,109 +136,237 @@ def _file_size(path: str | Path) -> int | None:
         return None  # reading will raise the proper InputError
 
 
-def _model_and_encoding(model: str | None, models_file: str | Path | None) -> tuple[Any, Any]:
+def _model_and_encoding(model: str | None, models_file: str | Path | None) -> tuple[Any, str | None]:
     if not model:
         return None, None
     from ftprep.models import get_model
     from ftprep.tokens import get_encoding
 
     info = get_model(model, models_file=models_file)
-    return info, get_encoding(info.encoding)
+    get_encoding(info.encoding)  # built (and verified) once here: forked workers inherit it
+    return info, info.encoding
+
+
+def _auto_workers(size: int | None, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, workers)
+    big = size is not None and size >= PARALLEL_MIN_BYTES
+    return min(os.cpu_count() or 1, MAX_AUTO_WORKERS) if big else 1
+
+
+# -- the file's shape, from its first lines --------------------------------------------------
+
+
+def _head(chunks: Iterator[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """The first chunks, enough to hold FORMAT_LOOKAHEAD lines (or the whole file)."""
+    head: list[tuple[int, bytes]] = []
+    lines = 0
+    for chunk in chunks:
+        head.append(chunk)
+        lines += chunk[1].count(b"\n") + 1
+        if lines >= FORMAT_LOOKAHEAD:
+            break
+    return head
+
+
+def _head_lines(head: list[tuple[int, bytes]]) -> list[JsonLine]:
+    found: list[JsonLine] = []
+    for first_line, chunk in head:
+        for line, raw in _split(first_line, chunk):
+            if len(found) == FORMAT_LOOKAHEAD:
+                return found
+            found.append(parse_line(raw, line))
+    return found
+
+
+def _file_shape(lines: list[JsonLine]) -> tuple[str, str | None]:
+    """The file's format (that of its first recognisable record, chat if none is among the
+    first lines) and, when the whole file is a JSON document rather than JSONL, FT105/FT106."""
+    fmt = next((f for f in (detect_format(jl.value) for jl in lines if jl.ok) if f in FORMATS), CHAT)
+    if not lines:
+        return fmt, None
+    first = lines[0]
+    head = first.raw.strip()
+    if head.startswith(b"[") and (first.error or isinstance(first.value, list)):
+        return fmt, L.JSON_ARRAY_FILE.code
+    if head == b"{" or (first.error == BAD_JSON and head.startswith(b"{") and not head.endswith(b"}")):
+        return fmt, L.PRETTY_PRINTED.code
+    return fmt, None
+
+
+def _split(first_line: int, chunk: bytes) -> Iterator[tuple[int, bytes]]:
+    """The lines of a chunk, as `iter_raw_lines` gives them."""
+    for line, raw in enumerate(chunk.split(b"\n"), start=first_line):
+        yield line, raw.rstrip(b"\r")
+
+
+# -- checking chunks of lines (in-process or in workers) -------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything checking a chunk needs; picklable, handed to every worker."""
+
+    format: str
+    file_mode: str | None  # FT105/FT106 when the file is one JSON document, not JSONL
+    enabled: frozenset[str]
+    model: Any
+    encoding_name: str | None
+
+
+@dataclass
+class _ChunkResult:
+    """What a chunk gave: its findings, and per record the small keys of the file checks."""
+
+    findings: list[Finding] = field(default_factory=list)
+    keys: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)  # (line, keys)
+    examples: int = 0
+    suppressed: int = 0
+    last_line: int = 0
+
+
+def _finding(hit: Hit, line: int | None, enabled: frozenset[str]) -> Finding | None:
+    if hit.code not in enabled:
+        return None
+    at = hit.line if hit.line is not None else (line or 0)
+    return Finding(hit.code, RULES[hit.code].severity, at, _printable(hit.path),
+                   _printable(hit.message))
+
+
+class _ChunkChecker:
+    """Checks lines into a `_ChunkResult`: everything that depends on one record only."""
+
+    def __init__(self, plan: _Plan) -> None:
+        load_rules()
+        self.plan = plan
+        self.encoding = None
+        if plan.encoding_name:
+            from ftprep.tokens import get_encoding
+
+            self.encoding = get_encoding(plan.encoding_name)
+        self.file_checks = [factory() for factory in FILE_CHECKS]
+
+    def check(self, first_line: int, chunk: bytes) -> _ChunkResult:
+        out = _ChunkResult()
+        for line, raw in _split(first_line, chunk):
+            self._check_line(parse_line(raw, line), out)
+            out.last_line = line
+        return out
+
+    def _add(self, out: _ChunkResult, hit: Hit, line: int) -> None:
+        finding = _finding(hit, line, self.plan.enabled)
+        if finding is not None:
+            out.findings.append(finding)
+
+    def _check_line(self, jl: JsonLine, out: _ChunkResult) -> None:
+        if self.plan.file_mode and (jl.error or not isinstance(jl.value, dict)):
+            out.suppressed += 1  # one file-level finding says it all
+            return
+        if jl.error:
+            self._add(out, Hit(_LINE_ERRORS[jl.error], "", jl.detail), jl.line)
+            return
+        if not isinstance(jl.value, dict):
+            self._add(out, Hit(L.NOT_AN_OBJECT.code, "", f"expected an object, got {_kind(jl.value)}"),
+                      jl.line)
+            return
+        self._check_record(jl.value, jl.line, out)
+
+    def _check_record(self, record: dict, line: int, out: _ChunkResult) -> None:
+        out.examples += 1
+        fmt = self.plan.format
+        own = detect_format(record)
+        if own not in (UNKNOWN, fmt):
+            self._add(out, Hit(L.MIXED_FORMATS.code, "", f"a {own} record in a {fmt} file"), line)
+            return
+        ctx = Context(line=line, format=fmt, model=self.plan.model, encoding=self.encoding)
+        for hit in schema_hits(record, fmt):
+            self._add(out, hit, line)
+        for formats, check in RECORD_CHECKS:
+            if fmt in formats:
+                for hit in check(record, ctx):
+                    self._add(out, hit, line)
+        out.keys.append((line, tuple(c.key(record) for c in self.file_checks)))
+
+
+def _check_serial(plan: _Plan, chunks: Iterable[tuple[int, bytes]]) -> Iterator[_ChunkResult]:
+    checker = _ChunkChecker(plan)
+    for first_line, chunk in chunks:
+        yield checker.check(first_line, chunk)
+
+
+_worker_checker: _ChunkChecker | None = None  # one per worker process, built once
+
+
+def _init_worker(plan: _Plan) -> None:
+    global _worker_checker
+    _worker_checker = _ChunkChecker(plan)
+
+
+def _check_in_worker(first_line: int, chunk: bytes) -> _ChunkResult:
+    assert _worker_checker is not None, "worker not initialised"
+    return _worker_checker.check(first_line, chunk)
+
+
+def _pool_context() -> Any:
+    # fork shares the loaded rules, schemas and encoding with the workers (no rebuild each).
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+def _check_parallel(
+    plan: _Plan, chunks: Iterable[tuple[int, bytes]], workers: int
+) -> Iterator[_ChunkResult]:
+    """Chunks checked by `workers` processes, results in file order; a bounded number of
+    chunks in flight keeps memory flat whatever the file size."""
+    pending: deque[Future[_ChunkResult]] = deque()
+    with ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_init_worker,
+                             initargs=(plan,)) as pool:
+        try:
+            for first_line, chunk in chunks:
+                pending.append(pool.submit(_check_in_worker, first_line, chunk))
+                if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:  # an error or early exit: drop the queued work
+                future.cancel()
+
+
+# -- the parent: file order, file checks -----------------------------------------------------
 
 
 class _Run:
-    """The state of one validation pass."""
+    """The parent's side of one validation pass: findings, counts and the file checks, fed
+    in file order whatever process checked the records."""
 
-    def __init__(self, path: str, enabled: set[str], model: Any, encoding: Any) -> None:
-        self.path, self.enabled, self.model, self.encoding = path, enabled, model, encoding
-        self.rules = load_rules()
+    def __init__(self, plan: _Plan) -> None:
+        self.plan = plan
         self.findings: list[Finding] = []
-        self.format = UNKNOWN
         self.examples = self.lines = self.suppressed = 0
-        self.file_mode: str | None = None  # set when the whole file is JSON, not JSONL
         self.file_checks = [factory() for factory in FILE_CHECKS]
 
     def add(self, hit: Hit, line: int | None = None) -> None:
-        if hit.code not in self.enabled:
-            return
-        rule = self.rules[hit.code]
-        at = hit.line if hit.line is not None else (line or 0)
-        self.findings.append(Finding(hit.code, rule.severity, at, _printable(hit.path),
-                                     _printable(hit.message)))
+        finding = _finding(hit, line, self.plan.enabled)
+        if finding is not None:
+            self.findings.append(finding)
 
-    def consume(self, lines: Iterator[JsonLine]) -> None:
-        pending: list[JsonLine] = []
-        for jl in lines:
-            self.lines = jl.line
-            if self.format == UNKNOWN:
-                pending.append(jl)
-                if len(pending) == 1 and self._detect_json_file(jl):
-                    continue
-                self.format = _known_format(pending) if len(pending) < FORMAT_LOOKAHEAD else CHAT
-                if self.format == UNKNOWN:
-                    continue
-                for buffered in pending:
-                    self._check_line(buffered)
-                pending.clear()
-            else:
-                self._check_line(jl)
-        if pending:  # short file with no recognisable record: judge it as chat data
-            self.format = CHAT
-            for buffered in pending:
-                self._check_line(buffered)
-        if self.file_mode:  # not JSONL at all: counts and duplicates would only add noise
+    def take(self, result: _ChunkResult) -> None:
+        self.findings.extend(result.findings)
+        self.examples += result.examples
+        self.suppressed += result.suppressed
+        self.lines = max(self.lines, result.last_line)
+        for line, keys in result.keys:
+            for check, key in zip(self.file_checks, keys):
+                for hit in check.feed(key, line):
+                    self.add(hit, line)
+
+    def finish(self) -> None:
+        if self.plan.file_mode:  # not JSONL at all: counts and duplicates would only add noise
             return
         for check in self.file_checks:
             for hit in check.finish():
                 self.add(hit)
-
-    def _detect_json_file(self, first: JsonLine) -> bool:
-        """A .json document saved as .jsonl: say so once instead of once per line."""
-        head = first.raw.strip()
-        if head.startswith(b"[") and (first.error or isinstance(first.value, list)):
-            self.file_mode = L.JSON_ARRAY_FILE.code
-            self.add(Hit(self.file_mode, "", "the file is a JSON array; JSONL needs one object per line", 1))
-        elif head == b"{" or (first.error == BAD_JSON and head.startswith(b"{") and not head.endswith(b"}")):
-            self.file_mode = L.PRETTY_PRINTED.code
-            self.add(Hit(self.file_mode, "", "the file is pretty-printed JSON; each example must be on one line", 1))
-        return False
-
-    def _check_line(self, jl: JsonLine) -> None:
-        if self.file_mode and (jl.error or not isinstance(jl.value, dict)):
-            self.suppressed += 1
-            return
-        if jl.error:
-            self.add(Hit(_LINE_ERRORS[jl.error], "", jl.detail), jl.line)
-            return
-        if not isinstance(jl.value, dict):
-            self.add(Hit(L.NOT_AN_OBJECT.code, "", f"expected an object, got {_kind(jl.value)}"), jl.line)
-            return
-        self._check_record(jl.value, jl.line)
-
-    def _check_record(self, record: dict, line: int) -> None:
-        self.examples += 1
-        own = detect_format(record)
-        if own not in (UNKNOWN, self.format):
-            self.add(Hit(L.MIXED_FORMATS.code, "", f"a {own} record in a {self.format} file"), line)
-            return
-        ctx = Context(line=line, format=self.format, model=self.model, encoding=self.encoding)
-        for hit in schema_hits(record, self.format):
-            self.add(hit, line)
-        for formats, check in RECORD_CHECKS:
-            if self.format in formats:
-                for hit in check(record, ctx):
-                    self.add(hit, line)
-        for file_check in self.file_checks:
-            for hit in file_check.feed(record, ctx):
-                self.add(hit, line)
-
-
-def _known_format(pending: list[JsonLine]) -> str:
-    for jl in pending:
-        fmt = detect_format(jl.value) if jl.ok else UNKNOWN
-        if fmt in FORMATS:
-            return fmt
-    return UNKNOWN
 
 
 def _printable(text: str) -> str:

@@ -23,12 +23,16 @@ _COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
 @click.option("--select", multiple=True, help="Only these rule codes or prefixes (FT3,FT501).")
 @click.option("--ignore", multiple=True, help="Skip these rule codes or prefixes.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Worker processes (default: all cores for files over 4 MB, else 1); "
+              "the report is the same whatever the number.")
 @format_option
 def validate(file: str, model: str | None, models_file: str | None, select: tuple[str, ...],
-             ignore: tuple[str, ...], strict: bool, fmt: str) -> None:
+             ignore: tuple[str, ...], strict: bool, workers: int | None, fmt: str) -> None:
     """Check FILE (JSONL) against the format's schema and every rule; report all findings."""
     report = validate_file(file, model=model, select=split_codes(select),
-                           ignore=split_codes(ignore), strict=strict, models_file=models_file)
+                           ignore=split_codes(ignore), strict=strict, models_file=models_file,
+                           workers=workers)
     if fmt == "json":
         emit_json(report.to_dict())
     else:

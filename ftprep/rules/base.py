@@ -4,8 +4,11 @@ check function reports `Hit`s that the engine turns into positioned `Finding`s.
 Two kinds of check:
 - record checks: `f(record, ctx) -> Iterable[Hit]`, run on every parsed record of the formats
   they declare;
-- file checks: classes with `feed(record, ctx)` and `finish()` that see the whole stream
-  (duplicates, example counts...), created fresh for each run.
+- file checks: classes that see the whole stream (duplicates, example counts...), created
+  fresh for each run. They work in two steps so that records can be checked in worker
+  processes: `key(record)` reduces a record to a small picklable value (e.g. a 16-byte digest)
+  wherever the record is parsed; `feed(key, line)` then runs in the parent, once per record in
+  file order, and `finish()` at the end.
 Check functions must be defensive: a record may violate the schema in any way.
 """
 from __future__ import annotations
@@ -62,7 +65,11 @@ RecordCheck = Callable[[dict, Context], Iterable[Hit]]
 
 
 class FileCheck(Protocol):
-    def feed(self, record: Any, ctx: Context) -> Iterable[Hit]: ...
+    def key(self, record: Any) -> Any:
+        """What `feed` needs of a record; must depend on the record only (it runs in workers)."""
+        ...
+
+    def feed(self, key: Any, line: int) -> Iterable[Hit]: ...
 
     def finish(self) -> Iterable[Hit]: ...
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from ftprep.findings import Severity
-from ftprep.rules.base import Context, Hit, file_check, rule
+from ftprep.rules.base import Hit, file_check, rule
 
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -57,7 +57,10 @@ class ExampleCount:
     def __init__(self) -> None:
         self.examples = 0
 
-    def feed(self, record: Any, ctx: Context) -> Iterator[Hit]:
+    def key(self, record: Any) -> None:
+        return None
+
+    def feed(self, key: None, line: int) -> Iterator[Hit]:
         self.examples += 1
         return iter(())
 
@@ -74,13 +77,15 @@ class Duplicates:
     def __init__(self) -> None:
         self.first_line: dict[bytes, int] = {}
 
-    def feed(self, record: Any, ctx: Context) -> Iterator[Hit]:
-        key = digest(record)
+    def key(self, record: Any) -> bytes | None:
+        return digest(record)
+
+    def feed(self, key: bytes | None, line: int) -> Iterator[Hit]:
         if key is None:
             return
-        first = self.first_line.setdefault(key, ctx.line)
-        if first != ctx.line:
-            yield Hit(DUPLICATE_EXAMPLE.code, "", f"duplicate of line {first}")
+        first = self.first_line.setdefault(key, line)
+        if first != line:
+            yield Hit(DUPLICATE_EXAMPLE.code, "", f"duplicate of line {first}", line)
 
     def finish(self) -> Iterator[Hit]:
         return iter(())
