@@ -326,6 +326,8 @@ def count_file(
 
     if per_example is not None:
         _check_per_example_path(per_example)
+        if str(path) != "-" and Path(per_example).resolve() == Path(path).resolve():
+            raise UsageError(f"--per-example {per_example} would overwrite the input file")
     info = get_model(model, models_file=models_file)
     counts = count_tokens(path, info.encoding, workers=workers)
     report = report_for(counts, info.id, info.max_example_tokens)

@@ -252,3 +252,13 @@ def test_empty_file_stats_have_the_same_json_types(tmp_path: Path) -> None:
         assert {k: type(v) for k, v in e[key].items()} == {k: type(v) for k, v in o[key].items()}
     assert o["tokens_per_example"] == {"min": 13, "max": 13, "mean": 13.0, "median": 13.0,
                                        "p5": 13, "p95": 13}
+
+
+def test_per_example_onto_the_input_is_refused(tmp_path: Path) -> None:
+    # A JSONL file may be named .csv; writing the per-example table over it destroyed it.
+    path = tmp_path / "data.csv"
+    body = json.dumps({"prompt": "a", "completion": "b"}) + "\n"
+    path.write_text(body)
+    with pytest.raises(UsageError, match="would overwrite the input file"):
+        count_file(path, model="gpt-4o-mini", per_example=tmp_path / "." / "data.csv")
+    assert path.read_text() == body
