@@ -149,13 +149,14 @@ def estimate_file(
     path: str | Path, *, model: str, epochs: int | str | None = "auto",
     validation: str | Path | None = None, models_file: str | Path | None = None,
     requests: int | None = None, prompt_tokens_saved: int = 0, prompt_tokens: int = 500,
-    completion_tokens: int = 200, workers: int | None = None,
+    completion_tokens: int = 200, workers: int | None = None, today: dt.date | None = None,
 ) -> Estimate:
-    """Estimate the training cost of `path` on `model` (optionally with inference break-even)."""
+    """Estimate the training cost of `path` on `model` (optionally with inference break-even).
+    `today` decides the lifecycle warning (default: the real date)."""
     info = get_model(model, models_file=models_file)
     counts = count_tokens(path, info.encoding, workers=workers)
     val = count_tokens(validation, info.encoding, workers=workers) if validation else None
-    est = estimate_counts(counts, info, epochs=epochs, validation=val)
+    est = estimate_counts(counts, info, epochs=epochs, validation=val, today=today)
     if requests is not None:
         est.inference = inference_comparison(
             info, _exact_training_usd(est.billed_tokens, est.price_per_1m), requests=requests,

@@ -242,3 +242,32 @@ def test_cli_bad_epochs_names_the_option(tmp_path: Path, value: str) -> None:
     bad = CliRunner().invoke(main, ["estimate", str(path), "-m", "gpt-4o-mini", "--epochs", value])
     assert bad.exit_code == 2
     assert f"Invalid value for '--epochs': '{value}' is not a positive integer or 'auto'" in bad.output
+
+
+@pytest.mark.parametrize(("today", "state", "warning"), [
+    (dt.date(2026, 12, 31), "available", None),
+    (dt.date(2027, 1, 5), "closing", ("fine-tuning my-model is closing: no new jobs after "
+                                     "2027-01-06. Our note.")),
+    (dt.date(2027, 1, 6), "closed", ("no new fine-tuning jobs for my-model since 2027-01-06. "
+                                    "Our note.")),
+    (dt.date(2027, 6, 1), "shutdown", ("fine-tuning my-model is shut down since 2027-06-01. "
+                                      "Our note.")),
+])
+def test_estimate_file_lifecycle_with_injected_today(
+    tmp_path: Path, today: dt.date, state: str, warning: str | None
+) -> None:
+    models = tmp_path / "m.toml"
+    models.write_text(
+        '[models."my-model"]\nencoding = "o200k_base"\nmax_example_tokens = 100\n'
+        'prices = { training = 1.0, ft_input = 1.0, ft_output = 1.0, base_input = 1.0, '
+        'base_output = 1.0 }\nsources = { default = "pricing" }\n'
+        'lifecycle = { fine_tuning_available = true, new_jobs_closed = "2027-01-06", '
+        'shutdown = "2027-06-01", notes = "Our note." }\n')
+    if state == "available":  # no closing date at all
+        models.write_text(models.read_text().replace('new_jobs_closed = "2027-01-06", ', "")
+                          .replace('shutdown = "2027-06-01", ', ""))
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "a", "completion": "b"}\n')
+    est = estimate_file(data, model="my-model", models_file=models, today=today)
+    assert est.lifecycle == state
+    assert est.warnings == ([warning] if warning else [])
