@@ -143,6 +143,16 @@ VALID: dict[str, dict] = {
         {"role": "user", "content": "Weather in Paris?"}]},
         "preferred_output": [{"role": "assistant", "tool_calls": [call("c1")]}],
         "non_preferred_output": [{"role": "assistant", "content": "Sunny, probably."}]},
+    # The two outputs are alternatives: each may use the same new call id.
+    "preference-outputs-share-call-id": {"input": {"tools": [WEATHER_TOOL], "messages": [
+        {"role": "user", "content": "Weather in Paris?"}]},
+        "preferred_output": [{"role": "assistant", "tool_calls": [call("c1")]}],
+        "non_preferred_output": [{"role": "assistant", "tool_calls": [call("c1", location="Rome")]}]},
+    "assistant-content-and-tool-call": {"tools": [WEATHER_TOOL], "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "Let me check.", "refusal": None, "tool_calls": [call("c1")]},
+        {"role": "tool", "tool_call_id": "c1", "name": "get_current_weather", "content": "21"},
+        {"role": "assistant", "content": "21 degrees.", "refusal": None}]},
 }
 
 # Warnings that are justified on otherwise valid data.
