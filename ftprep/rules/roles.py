@@ -59,11 +59,11 @@ LAST_NOT_ASSISTANT = rule(
 )
 
 KEY_NOT_FOR_ROLE = rule(
-    "FT308", "key-not-for-role", E, "A message has a key (or content part) its role cannot "
-    "have: `tool_calls`, `function_call`, `refusal` outside the assistant, `tool_call_id` "
-    "outside a tool message.",
-    why="Only the assistant calls tools or refuses, and only a tool message answers a call; "
-    "the platform rejects these keys on other roles (often a role was mapped wrongly).",
+    "FT308", "key-not-for-role", E, "A message has a key its role cannot have (e.g. "
+    "`tool_calls` on a user message).",
+    why="Only the assistant calls tools (`tool_calls`, `function_call`) or refuses (`refusal`, "
+    "refusal parts), and only a tool message answers a call (`tool_call_id`); the platform "
+    "rejects these keys on other roles (often a role was mapped wrongly).",
     fix="Fix the message's role, or remove the key.",
 )
 
