@@ -148,6 +148,11 @@ VALID: dict[str, dict] = {
         {"role": "user", "content": "Weather in Paris?"}]},
         "preferred_output": [{"role": "assistant", "tool_calls": [call("c1")]}],
         "non_preferred_output": [{"role": "assistant", "tool_calls": [call("c1", location="Rome")]}]},
+    # serialisers write absent keys as null on every role
+    "refusal-null-on-every-role": {"messages": [
+        {"role": "system", "content": "Be brief.", "refusal": None},
+        {"role": "user", "content": "Hi", "refusal": None},
+        {"role": "assistant", "content": "Hello", "refusal": None}]},
     "assistant-content-and-tool-call": {"tools": [WEATHER_TOOL], "messages": [
         {"role": "user", "content": "Weather in Paris?"},
         {"role": "assistant", "content": "Let me check.", "refusal": None, "tool_calls": [call("c1")]},

@@ -143,7 +143,9 @@ def key_not_for_role(record: dict, ctx: Context) -> Iterator[Hit]:
         if role not in ROLES:
             continue  # FT301 reports the role; which keys fit it cannot be judged
         for key, owner in _ROLE_KEYS.items():
-            if key in message and role != owner:
+            # null is how serialisers write "absent" (`refusal: null`); a null of the wrong
+            # type is the schema's finding.
+            if message.get(key) is not None and role != owner:
                 yield Hit(KEY_NOT_FOR_ROLE.code, f"{path}.{key}",
                           f"`{key}` on a {role} message; only {owner} messages have it")
         content = message.get("content")
