@@ -183,3 +183,15 @@ def test_function_result_with_name_and_nonempty_ids_pass() -> None:
                            {"role": "tool", "tool_call_id": "c1", "content": "r"},
                            {"role": "function", "name": "f", "content": "r"}]}
     assert list(schema_hits(record, "chat")) == []
+
+
+@pytest.mark.parametrize("name", ["Bob Smith", "x" * 65, "bob.smith", "émile"])
+def test_message_names_follow_the_platforms_pattern(name: str) -> None:
+    # The API answers "'Bob Smith' does not match '^[a-zA-Z0-9_-]{1,64}$' - 'messages.0.name'".
+    record = {"messages": [{"role": "user", "name": name, "content": "q"},
+                           {"role": "assistant", "content": "a"}]}
+    hits = list(schema_hits(record, "chat"))
+    assert [(h.code, h.path) for h in hits] == [("FT201", "messages[0].name")]
+    assert "1 to 64 letters, digits, '_' or '-'" in hits[0].message
+    ok = {"messages": [{"role": "user", "name": "Bob_Smith-2", "content": "q"}]}
+    assert list(schema_hits(ok, "chat")) == []

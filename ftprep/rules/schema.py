@@ -6,6 +6,7 @@ role...); anything else is FT201. Semantic rules do not re-check what the schema
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
@@ -94,6 +95,7 @@ def schema_hits(record: dict, fmt: str) -> Iterator[Hit]:
         yield _to_hit(error)
 
 
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the schema's pattern for `name`
 _PLAIN_ROLES = frozenset(("system", "developer", "user", "assistant"))
 _PLAIN_MESSAGE_KEYS = frozenset(("role", "content", "name", "weight"))
 
@@ -118,7 +120,7 @@ def _plainly_valid(record: dict, fmt: str) -> bool:
             return False
         if type(m.get("content", "")) is not str and m.get("content", "") is not None:
             return False
-        if "name" in m and (type(m["name"]) is not str or not m["name"]):
+        if "name" in m and (type(m["name"]) is not str or not _NAME.fullmatch(m["name"])):
             return False
         if "weight" in m and (type(m["weight"]) is not int or m["weight"] not in (0, 1)):
             return False
@@ -170,6 +172,8 @@ def _short(error: ValidationError) -> str:
     if error.validator in ("enum", "const"):
         allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
         return f"{error.instance!r} is not one of {', '.join(map(repr, allowed))}"
+    if error.validator == "pattern" and error.validator_value == "^[A-Za-z0-9_-]{1,64}$":
+        return f"{error.instance!r} is not a valid name: 1 to 64 letters, digits, '_' or '-'"
     if error.validator == "minItems":
         return f"must have at least {error.validator_value} item(s)"
     text = error.message
