@@ -67,7 +67,10 @@ IMAGE_TILE_TOKENS = 170
 TYPICAL_IMAGE_TILES = 4  # 1024x1024 → scaled to 768x768 → 2x2 tiles of 512px
 SUPPORTED_ENCODINGS = ("cl100k_base", "o200k_base", "p50k_base", "r50k_base")
 ALLOW_DOWNLOAD_ENV = "FTPREP_ALLOW_DOWNLOAD"
-STRING_CACHE_SIZE = 65536
+STRING_CACHE_SIZE = 65536  # memoised short strings (roles, labels, short turns)
+SHORT_STRING_CHARS = 512  # ... up to this length: the short memo stays under ~50 MB
+LONG_STRING_CACHE_SIZE = 128  # longer strings (a repeated system prompt) get a small memo
+LONG_STRING_MAX_CHARS = 1 << 18  # beyond 256K characters nothing is memoised
 _PAYLOAD_KEYS = frozenset({"content", "tool_calls", "function_call", "refusal"})
 
 
@@ -235,13 +238,34 @@ class ExampleTokens:
 
 
 class _Counter:
-    """Counts for one encoding, memoising strings (system prompts repeat on every line)."""
+    """Counts for one encoding, memoising strings (system prompts repeat on every line).
+
+    The memo is bounded in bytes, not only in entries: 65,536 entries of long unique texts
+    would otherwise hold gigabytes (memory growing with the file). Short strings get a big
+    memo, long ones a small one, huge ones none."""
 
     def __init__(self, encoding: tiktoken.Encoding) -> None:
         encode = encoding.encode_ordinary
-        self.text: Callable[[str], int] = lru_cache(maxsize=STRING_CACHE_SIZE)(
-            lambda s: len(encode(s))
-        )
+
+        def count(s: str) -> int:
+            return len(encode(s))
+
+        short = lru_cache(maxsize=STRING_CACHE_SIZE)(count)
+        long = lru_cache(maxsize=LONG_STRING_CACHE_SIZE)(count)
+
+        def text(s: str) -> int:
+            if len(s) <= SHORT_STRING_CHARS:
+                return short(s)
+            return long(s) if len(s) <= LONG_STRING_MAX_CHARS else count(s)
+
+        def cache_info() -> Any:
+            a, b = short.cache_info(), long.cache_info()
+            return a._replace(hits=a.hits + b.hits, misses=a.misses + b.misses,
+                              maxsize=a.maxsize + b.maxsize, currsize=a.currsize + b.currsize)
+
+        text.cache_info = cache_info  # type: ignore[attr-defined]
+        self.short = short
+        self.text: Callable[[str], int] = text
         self.estimated = False
 
     def json(self, value: Any) -> int:
@@ -273,15 +297,18 @@ class _Counter:
         """(tokens of the message, tokens before its payload i.e. role/name framing)."""
         if not isinstance(message, dict):
             return 0, 0
-        text = self.text  # hot loop: one attribute lookup per message, not per field
+        # hot loop: attributes looked up once per message; short strings (most of them) go
+        # straight to the short memo, without the routing call of `text`
+        text, short, limit = self.text, self.short, SHORT_STRING_CHARS
         head = TOKENS_PER_MESSAGE
         payload = 0
         for key, value in message.items():
             if value.__class__ is str:
+                n = short(value) if len(value) <= limit else text(value)
                 if key in _PAYLOAD_KEYS:
-                    payload += text(value)
+                    payload += n
                 else:
-                    head += text(value) + (TOKENS_PER_NAME if key == "name" else 0)
+                    head += n + (TOKENS_PER_NAME if key == "name" else 0)
             elif key == "content" and isinstance(value, list):
                 payload += self.parts(value)
             elif key in ("tool_calls", "function_call") and value is not None:

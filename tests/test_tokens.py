@@ -231,3 +231,34 @@ def test_counting_from_threads_keeps_flags_apart(cl100k: tiktoken.Encoding) -> N
     with ThreadPoolExecutor(4) as pool:
         flags = list(pool.map(lambda r: count_example(r, cl100k).estimated, records))
     assert flags == [True, False] * 200
+
+
+def test_memo_does_not_keep_long_unique_texts(cl100k: tiktoken.Encoding) -> None:
+    # 400 unique 20 KB answers used to stay in the 65,536-entry memo (8 MB here; gigabytes
+    # on a real file of long documents): memory grew with the file.
+    import gc
+    import random
+    import tracemalloc
+
+    tokens.clear_caches()
+    rng = random.Random(3)
+    words = ["alpha", "beta", "gamma", "delta", "omega", "sigma"]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for _ in range(400):  # each text is built here and dropped, like a parsed line
+            text = " ".join(rng.choices(words, k=3300))[:20_000]
+            count_example({"messages": [{"role": "user", "content": "q"},
+                                        {"role": "assistant", "content": text}]}, cl100k)
+        gc.collect()
+        retained, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert retained < 128 * 20_000 * 1.5  # at most the small long-text memo
+    info = tokens._counter(cl100k).text.cache_info()
+    assert info.currsize <= tokens.LONG_STRING_CACHE_SIZE + 10
+    # a long text that repeats (a system prompt) is still counted once
+    before = info.hits
+    count_example({"messages": [{"role": "system", "content": text}]}, cl100k)
+    after = tokens._counter(cl100k).text.cache_info()
+    assert (after.hits, after.misses) == (before + 1, info.misses + 1)  # + the new "system"
