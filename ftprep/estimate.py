@@ -153,6 +153,7 @@ def estimate_file(
 ) -> Estimate:
     """Estimate the training cost of `path` on `model` (optionally with inference break-even).
     `today` decides the lifecycle warning (default: the real date)."""
+    _refuse_stdin_twice(path, validation)
     info = get_model(model, models_file=models_file)
     counts = count_tokens(path, info.encoding, workers=workers)
     val = count_tokens(validation, info.encoding, workers=workers) if validation else None
@@ -166,6 +167,13 @@ def estimate_file(
     return est
 
 
+def _refuse_stdin_twice(path: str | Path, validation: str | Path | None) -> None:
+    # The second reader of stdin finds it empty: the validation set would silently be 0.
+    if str(path) == "-" and validation is not None and str(validation) == "-":
+        raise UsageError("the training and validation data cannot both come from stdin ('-'); "
+                         "give one of them as a file")
+
+
 def estimate_all(
     path: str | Path, *, epochs: int | str | None = "auto", validation: str | Path | None = None,
     models_file: str | Path | None = None, workers: int | None = None,
@@ -173,7 +181,13 @@ def estimate_all(
 ) -> list[Estimate]:
     """One estimate per model that can still be fine-tuned, cheapest first. The file is
     counted once per tokenizer, not once per model."""
+    _refuse_stdin_twice(path, validation)
     models = [m for m in list_models(models_file) if lifecycle_status(m, today).can_fine_tune]
+    encodings = sorted({m.encoding for m in models})
+    if len(encodings) > 1 and "-" in (str(path), str(validation)):
+        # stdin can be read once; the second tokenizer would silently see 0 examples
+        raise UsageError(f"--model all needs one pass per tokenizer ({', '.join(encodings)}) "
+                         "and stdin ('-') can be read only once; give a file")
     by_encoding: dict[str, tuple[TokenCounts, TokenCounts | None]] = {}
     estimates = []
     for info in models:

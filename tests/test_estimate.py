@@ -271,3 +271,43 @@ def test_estimate_file_lifecycle_with_injected_today(
     est = estimate_file(data, model="my-model", models_file=models, today=today)
     assert est.lifecycle == state
     assert est.warnings == ([warning] if warning else [])
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "all"])
+def test_training_and_validation_both_from_stdin_is_refused(model: str) -> None:
+    # The validation read found stdin already consumed and priced 0 examples, silently.
+    from ftprep.cli import main
+
+    line = '{"prompt": "a", "completion": "b"}\n'
+    result = CliRunner().invoke(main, ["estimate", "-", "-m", model, "--validation", "-"],
+                                input=line * 10)
+    assert result.exit_code == 2
+    assert "cannot both come from stdin" in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_model_all_from_stdin_with_two_tokenizers_is_refused(tmp_path: Path) -> None:
+    # A second tokenizer re-read the consumed stdin and priced 0 examples, silently.
+    from ftprep.cli import main
+
+    models = tmp_path / "m.toml"
+    models.write_text(
+        '[models."open-cl100k"]\nencoding = "cl100k_base"\nmax_example_tokens = 100\n'
+        'prices = { training = 1.0, ft_input = 1.0, ft_output = 1.0, base_input = 1.0, '
+        'base_output = 1.0 }\nlifecycle = { fine_tuning_available = true }\n'
+        'sources = { default = "pricing" }\n')
+    line = '{"prompt": "a", "completion": "b"}\n'
+    args = ["estimate", "-", "-m", "all", "--models-file", str(models)]
+    result = CliRunner().invoke(main, args, input=line * 10)
+    assert result.exit_code == 2
+    assert "stdin ('-') can be read only once" in result.output
+    data = tmp_path / "d.jsonl"
+    data.write_text(line * 10)
+    listing = json.loads(CliRunner().invoke(main, [*args[:1], str(data), *args[2:],
+                                                   "--format", "json"]).output)
+    assert {e["examples"] for e in listing} == {10}
+    assert "open-cl100k" in {e["model"] for e in listing}
+    one_tokenizer = CliRunner().invoke(main, ["estimate", "-", "-m", "all", "--format", "json"],
+                                       input=line * 10)
+    assert one_tokenizer.exit_code == 0, one_tokenizer.output
+    assert {e["examples"] for e in json.loads(one_tokenizer.output)} == {10}
