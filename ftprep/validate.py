@@ -182,9 +182,9 @@ def _head_lines(head: list[tuple[int, bytes]]) -> list[JsonLine]:
 def _file_shape(lines: list[JsonLine]) -> tuple[str, str | None]:
     """The file's format (that of its first recognisable record, chat if none is among the
     first lines) and, when the whole file is a JSON document rather than JSONL, FT105/FT106."""
-    fmt = next((f for f in (detect_format(jl.value) for jl in lines if jl.ok) if f in FORMATS), CHAT)
     if not lines:
-        return fmt, None
+        return UNKNOWN, None  # an empty file has no format
+    fmt = next((f for f in (detect_format(jl.value) for jl in lines if jl.ok) if f in FORMATS), CHAT)
     first = lines[0]
     head = first.raw.strip()
     if head.startswith(b"[") and (first.error or isinstance(first.value, list)):

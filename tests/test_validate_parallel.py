@@ -140,3 +140,12 @@ def test_installed_script_gives_the_same_json_with_two_workers(tmp_path: Path) -
     assert [r.returncode for r in runs] == [1, 1]
     assert runs[0].stdout == runs[1].stdout and runs[0].stderr == runs[1].stderr == b""
     assert json.loads(runs[0].stdout)["counts"]["FT101"] == sum(1 for i in range(300) if i % 3 and i % 8 == 5)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_empty_file_has_no_format(tmp_path: Path, workers: int) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+    report = validate_file(path, workers=workers)
+    assert (report.format, report.examples, report.lines) == ("unknown", 0, 0)
+    assert [f.code for f in report.findings] == ["FT107"]
