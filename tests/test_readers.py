@@ -204,3 +204,49 @@ def test_format_selection(tmp_path: Path) -> None:
         rows_of(p, input_format="csv", encoding="klingon")
     with pytest.raises(UsageError, match="text formats only"):
         open_table(tmp_path / "x.parquet", encoding="latin-1")
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 1 << 16])
+def test_cr_only_and_mixed_line_ends_are_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    monkeypatch.setattr(readers, "_BLOCK", block)  # CRLF split across blocks stays one end
+    p = write(tmp_path / "a.csv", b'q,a\rhi,"two\r\nlines"\r\nx,y\ru,v')
+    columns, rows = rows_of(p)
+    assert columns == ["q", "a"]
+    assert [(r.row, r.line, r.values) for r in rows] == [
+        (1, 2, {"q": "hi", "a": "two\r\nlines"}),
+        (2, 4, {"q": "x", "a": "y"}),
+        (3, 5, {"q": "u", "a": "v"}),
+    ]
+    j = write(tmp_path / "a.jsonl", b'{"q": 1}\r{"q": 2}\r\n{"q": 3}\r')
+    assert [(r.line, r.values, r.problem) for r in rows_of(j)[1]] == [
+        (1, {"q": 1}, None), (2, {"q": 2}, None), (3, {"q": 3}, None)]
+
+
+def test_csv_cell_larger_than_csv_default_limit(tmp_path: Path) -> None:
+    big = "x" * 300_000
+    p = write(tmp_path / "a.csv", f'q,a\nhi,"{big}"\nq2,a2\n'.encode())
+    assert [r.values["a"] for r in rows_of(p)[1]] == [big, "a2"]
+
+
+@pytest.mark.parametrize("tail", [b"", b"\n", b"\r\n"])
+def test_unclosed_quote_at_end_is_an_error_not_a_glued_row(tmp_path: Path, tail: bytes) -> None:
+    p = write(tmp_path / "a.csv", b'q,a\nok,fine\nhello,"unclosed\nfoo,bar' + tail)
+    with pytest.raises(InputError, match="never closed") as e:
+        rows_of(p)
+    assert e.value.line == 3
+    # A closed quoted field on the very last line, without a line end, is fine.
+    closed = write(tmp_path / "b.csv", b'q,a\nhello,"two\nlines"')
+    assert [r.values["a"] for r in rows_of(closed)[1]] == ["two\nlines"]
+
+
+def test_one_long_line_is_split_in_linear_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only new text is searched for line ends: 1 MB in 64-byte blocks is 16,384 blocks, which
+    re-scanning the pending text would turn into ~8 G character visits."""
+    monkeypatch.setattr(readers, "_BLOCK", 64)
+    p = write(tmp_path / "a.csv", b"x" * (1 << 20) + b"\r\n")
+    lines = list(readers.iter_text_lines(str(p), universal=True))
+    assert [(n, len(t)) for n, t in lines] == [(1, (1 << 20) + 2)]

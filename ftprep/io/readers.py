@@ -11,6 +11,7 @@ import codecs
 import csv
 import datetime as _dt
 import json
+import re
 import sys
 import zlib
 from collections.abc import Iterator
@@ -40,6 +41,11 @@ _BOMS = (
 _UNICODE_FAMILY = {"utf-8", "utf-8-sig", "utf-16", "utf-32"}
 _BLOCK = 1 << 16
 BATCH_ROWS = 1024  # Parquet batch size: bounded memory whatever the file size
+# csv's default 128 KiB per field aborts on one long document; a cell still has to fit in
+# memory, and a stray opening quote swallows at most this much before it is reported.
+CSV_FIELD_LIMIT = 1 << 25
+# A physical line ends at CRLF, CR or LF (classic-Mac/Excel exports use bare CR).
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 
 
 @dataclass(slots=True)
@@ -108,14 +114,17 @@ def _check_encoding(encoding: str) -> None:
 # ---------------------------------------------------------------- decoded text lines
 
 
-def iter_text_lines(path: str, encoding: str | None = None) -> Iterator[tuple[int, str]]:
-    """Yield (physical line number, text including its '\\n') decoded incrementally.
-    A byte order mark picks UTF-8/16/32 unless a non-Unicode encoding was asked for."""
+def iter_text_lines(
+    path: str, encoding: str | None = None, *, universal: bool = False
+) -> Iterator[tuple[int, str]]:
+    """Yield (physical line number, text including its line end) decoded incrementally.
+    A byte order mark picks UTF-8/16/32 unless a non-Unicode encoding was asked for.
+    Lines end at '\\n' only, or also at a bare '\\r' when `universal` (CSV, JSONL)."""
     f = open_binary(path)
     try:
         head = f.read(4)
         name, skip = _sniff_bom(head, encoding)
-        yield from _decode_lines(f, head[skip:], skip, name, path)
+        yield from _decode_lines(f, head[skip:], skip, name, path, universal)
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"read failed: {e}", path=path) from None
     finally:
@@ -134,9 +143,10 @@ def _sniff_bom(head: bytes, encoding: str | None) -> tuple[str, int]:
 
 
 def _decode_lines(
-    f: IO[bytes], first: bytes, offset: int, name: str, path: str
+    f: IO[bytes], first: bytes, offset: int, name: str, path: str, universal: bool = False
 ) -> Iterator[tuple[int, str]]:
-    """Split on '\\n' only: other Unicode line breaks are content, not physical lines."""
+    """Split on '\\n' (and CR when `universal`) only: other Unicode line breaks are content,
+    not physical lines."""
     decoder = codecs.getincrementaldecoder(name)()
     line, pending, block = 1, "", first or f.read(_BLOCK)
     while True:
@@ -148,7 +158,7 @@ def _decode_lines(
             # e.object is the held-back bytes followed by this block.
             at_byte = offset - held + e.start
             good = bytes(e.object[: e.start]).decode(name, errors="replace")
-            at_line = line + pending.count("\n") + good.count("\n")
+            at_line = line + _count_lines(pending + good, universal)
             raise InputError(
                 f"cannot decode as {name} at byte offset {at_byte} ({e.reason}); "
                 "pass the right --encoding",
@@ -156,10 +166,9 @@ def _decode_lines(
                 line=at_line,
             ) from None
         offset += len(block)
-        pending += text
-        *complete, pending = pending.split("\n")
+        complete, pending = _split_lines(pending, text, universal, final)
         for piece in complete:
-            yield line, piece + "\n"
+            yield line, piece
             line += 1
         if final:
             if pending:
@@ -168,11 +177,41 @@ def _decode_lines(
         block = f.read(_BLOCK)
 
 
+def _split_lines(
+    pending: str, text: str, universal: bool, final: bool
+) -> tuple[list[str], str]:
+    """(complete lines with their ends, the unfinished rest) of `pending` + `text`. Only the
+    new text is searched, so a very long line costs linear time, not quadratic."""
+    if universal and pending.endswith("\r"):
+        pending, text = pending[:-1], "\r" + text  # a held-back CR may start a CRLF
+    if universal:
+        parts = _LINE_BREAK.split(text)
+        lines = [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)]
+    else:
+        parts = text.split("\n")
+        lines = [piece + "\n" for piece in parts[:-1]]
+    rest = parts[-1]
+    if lines:
+        lines[0] = pending + lines[0]
+    else:
+        rest = pending + rest
+    if universal and not final and not rest and lines and lines[-1].endswith("\r"):
+        rest = lines.pop()  # the '\n' of a CRLF may be in the next block
+    return lines, rest
+
+
+def _count_lines(text: str, universal: bool) -> int:
+    if not universal:
+        return text.count("\n")
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
 # ---------------------------------------------------------------- CSV / TSV
 
 
 def _csv_rows(path: str, encoding: str | None, delimiter: str = ",") -> Iterator[Any]:
-    lines = _LineCounter(iter_text_lines(path, encoding))
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    lines = _LineCounter(iter_text_lines(path, encoding, universal=True))
     reader = csv.reader(lines, delimiter=delimiter)
     header, header_line = _next_record(reader, lines, path)
     if header is None:
@@ -196,12 +235,17 @@ class _LineCounter:
     def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
         self._lines = lines
         self.next_line = 1
+        self.exhausted = False  # set when csv asks past the last line
 
     def __iter__(self) -> _LineCounter:
         return self
 
     def __next__(self) -> str:
-        n, text = next(self._lines)
+        try:
+            n, text = next(self._lines)
+        except StopIteration:
+            self.exhausted = True
+            raise
         self.next_line = n + 1
         return text
 
@@ -217,7 +261,16 @@ def _next_record(
         except StopIteration:
             return None, 0
         except csv.Error as e:
-            raise InputError(f"malformed CSV: {e}", path=path, line=start) from None
+            hint = " (an unbalanced quote?)" if "field limit" in str(e) else ""
+            raise InputError(f"malformed CSV: {e}{hint}", path=path, line=start) from None
+        if lines.exhausted:
+            # csv asked for more input to finish this record: the file ended inside a quoted
+            # field. Non-strict csv would glue every row after a stray opening quote into one
+            # cell, silently; say where the quote opened instead.
+            raise InputError(
+                "malformed CSV: a quoted field opened in this record is never closed "
+                "(unbalanced quote)", path=path, line=start,
+            )
         # A blank (or whitespace-only) line is not a row; a line of empty fields (",,") is.
         if len(record) > 1 or (record and record[0].strip()):
             return record, start
@@ -260,7 +313,8 @@ def _jsonl_rows(path: str, encoding: str | None) -> Iterator[Any]:
 
 def _jsonl_records(path: str, encoding: str | None) -> Iterator[Row]:
     n = 0
-    for line, text in iter_text_lines(path, encoding):
+    # Universal line ends are safe here: JSON text never holds a raw CR inside a string.
+    for line, text in iter_text_lines(path, encoding, universal=True):
         if not text.strip():
             continue
         n += 1
