@@ -250,3 +250,17 @@ def test_one_long_line_is_split_in_linear_time(
     p = write(tmp_path / "a.csv", b"x" * (1 << 20) + b"\r\n")
     lines = list(readers.iter_text_lines(str(p), universal=True))
     assert [(n, len(t)) for n, t in lines] == [(1, (1 << 20) + 2)]
+
+
+def test_non_object_elements_are_named_with_json_types(tmp_path: Path) -> None:
+    p = write(tmp_path / "a.json", b'[{"q": 1}, 5, 1.5, "s", null, true, [1]]')
+    details = [r.detail for r in rows_of(p)[1] if r.problem == "not_an_object"]
+    assert details == ["a JSON number", "a JSON number", "a JSON string", "a JSON null",
+                       "a JSON boolean", "a JSON array"]
+
+
+def test_utf16_without_bom_hints_at_the_encoding(tmp_path: Path) -> None:
+    p = write(tmp_path / "a.jsonl", '{"prompt": "p", "completion": "c"}\n'.encode("utf-16-le"))
+    with pytest.raises(InputError, match="UTF-16\\? pass --encoding"):
+        rows_of(p)
+    assert rows_of(p, encoding="utf-16-le")[1][0].values == {"prompt": "p", "completion": "c"}

@@ -329,7 +329,18 @@ def _jsonl_records(path: str, encoding: str | None) -> Iterator[Row]:
 def _object_row(value: Any, n: int, line: int) -> Row:
     if isinstance(value, dict):
         return Row(n, line, value)
-    return Row(n, line, {"_raw": value}, "not_an_object", f"a JSON {type(value).__name__}")
+    return Row(n, line, {"_raw": value}, "not_an_object", f"a JSON {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    """JSON's own name for a decoded value's type (not Python's: null, not NoneType)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else "array"
 
 
 _KEY_SEARCH_LIMIT = 1000  # unreadable records to look past for the first good one's keys
@@ -349,8 +360,12 @@ def _with_first_keys(rows: Iterator[Row], path: str) -> Iterator[Any]:
     last = buffered[-1]
     if last.problem is not None:
         first = buffered[0]
+        # NUL characters in text decoded as UTF-8 are the mark of UTF-16/32 without a BOM.
+        utf16 = "\x00" in str(first.values.get("_raw"))
+        hint = "; NUL characters: UTF-16? pass --encoding" if utf16 else ""
         raise InputError(
-            f"no readable record in the first {len(buffered)} ({first.problem}: {first.detail})",
+            f"no readable record in the first {len(buffered)} ({first.problem}: {first.detail})"
+            + hint,
             path=path,
             line=first.line,
         )
