@@ -77,3 +77,19 @@ def test_overflow_trim_history_end_to_end_fits_and_keeps_system_and_answer(
         assert after["messages"][0] == {"role": "system", "content": "You are terse."}
         assert after["messages"][-2:] == before["messages"][-2:]  # last question and answer
         assert len(after["messages"]) < len(before["messages"])
+
+
+def test_one_non_numeric_turn_does_not_reorder_every_conversation(tmp_path: Path) -> None:
+    """Before: a single non-number anywhere in --order-by switched the whole file to text
+    order, so conversation 1's turn 10 came before its turn 2."""
+    rows = ["cid,turn,who,text"]
+    rows += [f"1,{t},{'user' if t % 2 == 0 else 'assistant'},m{t}" for t in range(12)]
+    rows += ["2,first,user,hello", "2,second,assistant,hi"]
+    src, out = tmp_path / "f.csv", tmp_path / "o.jsonl"
+    src.write_text("\n".join(rows) + "\n")
+    result = convert(src, out, ConvertOptions(
+        group_by="cid", order_by="turn", role_column="who", content_column="text"))
+    assert (result.read, result.written) == (2, 2)
+    first, second = jsonl(out)
+    assert [m["content"] for m in first["messages"]] == [f"m{t}" for t in range(12)]
+    assert [m["content"] for m in second["messages"]] == ["hello", "hi"]

@@ -106,33 +106,30 @@ def _role(value: Any, spec: GroupSpec) -> str:
     return role
 
 
-def _is_number(text: str) -> bool:
+def order_key(text: str) -> tuple[int, float, str]:
+    """Numbers in numeric order (2 before 10), then any other text in text order. Decided
+    per value: one stray non-number must not turn every conversation's 10 before its 2."""
     try:
-        float(text)
+        return (0, float(text), "")
     except ValueError:
-        return False
-    return True
+        return (1, 0.0, text)
 
 
 def iter_grouped(rows: Iterable[Row], spec: GroupSpec, spill_threshold: int) -> Iterator[Outcome]:
     """One Converted/Rejected per conversation, in order of first appearance."""
-    numeric = True  # does every order value parse as a number? then sort numerically
     collector = _Collector(spill_threshold)
     try:
         for seq, row in enumerate(rows):
-            turn = to_turn(row, seq, spec)
-            if spec.order_by and not turn.reason and numeric and not _is_number(turn.order):
-                numeric = False
-            collector.add(turn)
-        build = _builder(spec, numeric)
+            collector.add(to_turn(row, seq, spec))
+        build = _builder(spec)
         yield from collector.outcomes(build)
     finally:
         collector.close()
 
 
-def _builder(spec: GroupSpec, numeric: bool) -> Callable[[list[Turn]], Outcome]:
-    def sort_key(turn: Turn) -> Any:
-        return float(turn.order) if numeric else turn.order
+def _builder(spec: GroupSpec) -> Callable[[list[Turn]], Outcome]:
+    def sort_key(turn: Turn) -> tuple[int, float, str]:
+        return order_key(turn.order)
 
     def build(turns: list[Turn]) -> Outcome:
         bad = next((t for t in turns if t.reason), None)
