@@ -264,3 +264,20 @@ def test_utf16_without_bom_hints_at_the_encoding(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="UTF-16\\? pass --encoding"):
         rows_of(p)
     assert rows_of(p, encoding="utf-16-le")[1][0].values == {"prompt": "p", "completion": "c"}
+
+
+def test_parquet_float32_values_are_the_numbers_the_table_holds(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = [0.1, 2.5, None, float("nan"), 3.4028234663852886e38, -1e-7, 16777217.0]
+    table = pa.table({"f": pa.array(values, type=pa.float32()),
+                      "h": pa.array([0.1, 1.0, None, 2.0, 3.0, 4.0, 5.0], type=pa.float16()),
+                      "d": pa.array([0.1] * 7, type=pa.float64())})
+    pq.write_table(table, tmp_path / "f.parquet")
+    rows = rows_of(tmp_path / "f.parquet")[1]
+    got = [r.values["f"] for r in rows]
+    assert got[:3] == [0.1, 2.5, None] and got[3] != got[3]  # NaN stays NaN
+    assert got[4:] == [3.4028235e38, -1e-7, 16777216.0]  # float32 max; 2**24 + 1 rounds
+    assert [r.values["h"] for r in rows][:2] == [0.1, 1.0]
+    assert {r.values["d"] for r in rows} == {0.1}
