@@ -281,3 +281,25 @@ def test_parquet_float32_values_are_the_numbers_the_table_holds(tmp_path: Path) 
     assert got[4:] == [3.4028235e38, -1e-7, 16777216.0]  # float32 max; 2**24 + 1 rounds
     assert [r.values["h"] for r in rows][:2] == [0.1, 1.0]
     assert {r.values["d"] for r in rows} == {0.1}
+
+
+def test_xlsx_table_drawn_away_from_a1(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["B3"], ws["C3"] = "q", "a"
+    ws["B4"], ws["C4"] = "hi", "yo"
+    ws["B6"], ws["C6"], ws["D6"] = "x", "y", "z"
+    wb.save(tmp_path / "a.xlsx")
+    columns, rows = rows_of(tmp_path / "a.xlsx")
+    assert columns == ["q", "a"]
+    assert [(r.row, r.line, r.values, r.problem) for r in rows] == [
+        (1, 4, {"q": "hi", "a": "yo"}, None),
+        (2, 6, {"q": "x", "a": "y", "_extra": ["z"]}, "ragged_row"),
+    ]
+    ws["A7"], ws["B7"], ws["C7"] = "stray", "q2", "a2"  # left of the header: no column name
+    wb.save(tmp_path / "b.xlsx")
+    with pytest.raises(InputError, match="left of the header's first column \\(B\\)") as e:
+        rows_of(tmp_path / "b.xlsx")
+    assert e.value.line == 7

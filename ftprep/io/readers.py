@@ -564,19 +564,31 @@ def _xlsx_rows(path: str, encoding: str | None) -> Iterator[Any]:
 
 def _sheet_rows(sheet: Any, path: str) -> Iterator[Any]:
     columns: list[str] | None = None
-    n = 0
+    n = skip = 0  # skip: empty columns left of the table (a table drawn from B2 is common)
     for sheet_row, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
             continue
         if columns is None:
-            names = ["" if c is None else str(c) for c in _trim(cells)]
+            skip = next(i for i, c in enumerate(cells) if c is not None)
+            names = ["" if c is None else str(c) for c in _trim(cells[skip:])]
             columns = _header_names(names, path, sheet_row)
             yield columns
             continue
+        if any(c is not None for c in cells[:skip]):
+            raise InputError(
+                f"a value left of the header's first column ({_column_letter(skip)}): "
+                "that column has no name", path=path, line=sheet_row,
+            )
         n += 1
-        yield _cells_row(columns, _trim(cells), n, sheet_row)
+        yield _cells_row(columns, _trim(cells[skip:]), n, sheet_row)
     if columns is None:
         yield None
+
+
+def _column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return str(get_column_letter(index + 1))
 
 
 def _trim(cells: tuple[Any, ...]) -> list[Any]:
