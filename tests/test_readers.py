@@ -303,3 +303,13 @@ def test_xlsx_table_drawn_away_from_a1(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="left of the header's first column \\(B\\)") as e:
         rows_of(tmp_path / "b.xlsx")
     assert e.value.line == 7
+
+
+def test_parquet_duplicate_column_names_are_an_error_not_last_wins(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = [pa.array(["q1"]), pa.array(["a1"]), pa.array(["A1"])]
+    pq.write_table(pa.Table.from_arrays(arrays, names=["q", "a", "a"]), tmp_path / "d.parquet")
+    with pytest.raises(InputError, match="duplicate column name 'a'"):
+        rows_of(tmp_path / "d.parquet")

@@ -280,14 +280,20 @@ def _next_record(
 
 def _header_names(header: list[str], path: str, line: int = 1) -> list[str]:
     columns = [name.strip() for name in header]
-    seen: set[str] = set()
     for i, name in enumerate(columns, start=1):
         if not name:
             raise InputError(f"header column {i} has no name", path=path, line=line)
+    _require_unique(columns, path, line)
+    return columns
+
+
+def _require_unique(columns: list[str], path: str, line: int | None) -> None:
+    """Rows become dicts by column name: a repeated name would silently keep only one cell."""
+    seen: set[str] = set()
+    for name in columns:
         if name in seen:
             raise InputError(f"duplicate column name {name!r} in the header", path=path, line=line)
         seen.add(name)
-    return columns
 
 
 def _csv_row(columns: list[str], record: list[str], n: int, line: int) -> Row:
@@ -504,6 +510,7 @@ def _parquet_rows(path: str, encoding: str | None) -> Iterator[Any]:
     try:
         pf = pq.ParquetFile(path)
         columns = list(pf.schema_arrow.names)
+        _require_unique(columns, path, None)
         narrow = _narrow_float_columns(pf.schema_arrow)
         yield columns
         n = 0
