@@ -313,3 +313,17 @@ def test_parquet_duplicate_column_names_are_an_error_not_last_wins(tmp_path: Pat
     pq.write_table(pa.Table.from_arrays(arrays, names=["q", "a", "a"]), tmp_path / "d.parquet")
     with pytest.raises(InputError, match="duplicate column name 'a'"):
         rows_of(tmp_path / "d.parquet")
+
+
+def test_repeated_json_keys_are_a_problem_row_not_last_wins(tmp_path: Path) -> None:
+    j = write(tmp_path / "a.jsonl",
+              b'{"prompt": "p", "completion": "c"}\n{"prompt": "a", "prompt": "b"}\n'
+              b'{"m": [{"role": "user", "role": "x"}]}\n')
+    rows = rows_of(j)[1]
+    assert [(r.line, r.problem) for r in rows] == [(1, None), (2, "duplicate_key"),
+                                                   (3, "duplicate_key")]
+    assert rows[1].values == {"_raw": '{"prompt": "a", "prompt": "b"}'}  # both values kept
+    assert "'prompt' appears more than once" in rows[1].detail
+    a = write(tmp_path / "a.json", b'[{"q": 1}, {"q": 2, "q": 3}, {"q": 4}]')
+    assert [(r.values, r.problem) for r in rows_of(a)[1]] == [
+        ({"q": 1}, None), ({"_raw": {"q": 3}}, "duplicate_key"), ({"q": 4}, None)]

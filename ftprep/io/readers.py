@@ -319,17 +319,49 @@ def _jsonl_rows(path: str, encoding: str | None) -> Iterator[Any]:
     yield from _with_first_keys(rows, path)
 
 
+class _DuplicateKeys:
+    """json object_pairs_hook: builds dicts as usual and remembers repeated keys, which plain
+    json keeps silently (the last value wins and the first is lost)."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    self.found.append(key)
+                seen.add(key)
+        return obj
+
+    def problem(self) -> str | None:
+        """The detail for the value just decoded (None: no repeated key), then forget."""
+        found, self.found = self.found, []
+        return f"key {found[0]!r} appears more than once in an object" if found else None
+
+
+DUPLICATE_KEY = "duplicate_key"
+
+
 def _jsonl_records(path: str, encoding: str | None) -> Iterator[Row]:
     n = 0
+    duplicates = _DuplicateKeys()
     # Universal line ends are safe here: JSON text never holds a raw CR inside a string.
     for line, text in iter_text_lines(path, encoding, universal=True):
         if not text.strip():
             continue
         n += 1
         try:
-            value = json.loads(text)
+            value = json.loads(text, object_pairs_hook=duplicates)
         except ValueError as e:
+            duplicates.problem()
             yield Row(n, line, {"_raw": text.rstrip("\r\n")}, "bad_json", str(e))
+            continue
+        repeated = duplicates.problem()
+        if repeated:
+            yield Row(n, line, {"_raw": text.rstrip("\r\n")}, DUPLICATE_KEY, repeated)
             continue
         yield _object_row(value, n, line)
 
@@ -411,7 +443,12 @@ def _json_array_records(path: str, encoding: str | None) -> Iterator[Row]:
             return
         n += 1
         line = stream.line_at()
-        yield _object_row(stream.decode_value(), n, line)
+        value = stream.decode_value()
+        repeated = stream.duplicates.problem()
+        if repeated:
+            yield Row(n, line, {"_raw": value}, DUPLICATE_KEY, repeated)
+        else:
+            yield _object_row(value, n, line)
         if opener == "[":
             stream.expect_separator()
 
@@ -427,7 +464,8 @@ class _JsonStream:
         self._base_line = 1  # line number of _buf[0]
         self._counted = (0, 1)  # (position, its line): counting resumes there, not from 0
         self._eof = False
-        self._decoder = json.JSONDecoder()
+        self.duplicates = _DuplicateKeys()
+        self._decoder = json.JSONDecoder(object_pairs_hook=self.duplicates)
 
     def _more(self, at_least: int = _BLOCK) -> bool:
         """Append decoded text; False at the end of the input."""
@@ -472,6 +510,7 @@ class _JsonStream:
     def decode_value(self) -> Any:
         want = _BLOCK
         while True:
+            self.duplicates.problem()  # forget what a cut-short earlier attempt saw
             try:
                 value, end = self._decoder.raw_decode(self._buf, self._pos)
             except json.JSONDecodeError as e:
