@@ -93,3 +93,25 @@ def test_one_non_numeric_turn_does_not_reorder_every_conversation(tmp_path: Path
     first, second = jsonl(out)
     assert [m["content"] for m in first["messages"]] == [f"m{t}" for t in range(12)]
     assert [m["content"] for m in second["messages"]] == ["hello", "hi"]
+
+
+def test_installed_script_cr_only_csv_to_stdout_reconciles(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = tmp_path / "mac.csv"
+    src.write_bytes(b'q,a\rHi?,Hello.\r"Two\rlines?",\rWhy?,"Because."\r')
+    script = str(Path(sys.executable).with_name("ftprep"))
+    proc = subprocess.run(
+        [script, "convert", str(src), "-o", "-", "--user", "q", "--assistant", "a",
+         "--rejects", str(tmp_path / "r.jsonl"), "--format", "json"],
+        capture_output=True, check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads(proc.stderr)
+    assert (summary["read"], summary["written"], summary["rejected"]) == (3, 2, 1)
+    records = [json.loads(x) for x in proc.stdout.decode().split("\n") if x]
+    assert [r["messages"][1]["content"] for r in records] == ["Hello.", "Because."]
+    reject = jsonl(tmp_path / "r.jsonl")[0]
+    assert (reject["row"], reject["line"], reject["field"], reject["reason"]) == (2, 3, "a", "empty")
+    assert reject["source"]["q"] == "Two\rlines?"
