@@ -327,3 +327,27 @@ def test_repeated_json_keys_are_a_problem_row_not_last_wins(tmp_path: Path) -> N
     a = write(tmp_path / "a.json", b'[{"q": 1}, {"q": 2, "q": 3}, {"q": 4}]')
     assert [(r.values, r.problem) for r in rows_of(a)[1]] == [
         ({"q": 1}, None), ({"_raw": {"q": 3}}, "duplicate_key"), ({"q": 4}, None)]
+
+
+def test_xlsx_with_a_wrong_declared_dimension_keeps_every_column(tmp_path: Path) -> None:
+    import re
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["q", "a"])
+    wb.active.append(["hi", "yo"])
+    wb.save(tmp_path / "good.xlsx")
+    sheet = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(tmp_path / "good.xlsx") as zin, \
+            zipfile.ZipFile(tmp_path / "bad.xlsx", "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == sheet:  # some writers declare "A1" whatever the content
+                data = re.sub(rb'<dimension ref="[^"]*" ?/>', b'<dimension ref="A1"/>', data)
+                assert b'<dimension ref="A1"/>' in data
+            zout.writestr(item, data)
+    columns, rows = rows_of(tmp_path / "bad.xlsx")
+    assert columns == ["q", "a"]
+    assert [(r.line, r.values) for r in rows] == [(2, {"q": "hi", "a": "yo"})]

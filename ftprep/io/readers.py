@@ -603,7 +603,11 @@ def _xlsx_rows(path: str, encoding: str | None) -> Iterator[Any]:
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as e:
         raise InputError(f"cannot read XLSX: {e}", path=path) from None
     try:
-        yield from _sheet_rows(workbook.active, path)
+        sheet = workbook.active
+        # Read-only mode trusts the sheet's declared dimension, which some writers get wrong
+        # (e.g. "A1"): columns beyond it would vanish. Read every cell that is there instead.
+        sheet.reset_dimensions()
+        yield from _sheet_rows(sheet, path)
     finally:
         workbook.close()
 
