@@ -311,3 +311,27 @@ def test_model_all_from_stdin_with_two_tokenizers_is_refused(tmp_path: Path) -> 
                                        input=line * 10)
     assert one_tokenizer.exit_code == 0, one_tokenizer.output
     assert {e["examples"] for e in json.loads(one_tokenizer.output)} == {10}
+
+
+@pytest.mark.parametrize(("extra", "named"), [
+    (["--prompt-tokens-saved", "1500"], "--prompt-tokens-saved has"),
+    (["--prompt-tokens", "800", "--completion-tokens", "50"],
+     "--prompt-tokens, --completion-tokens have"),
+])
+def test_inference_options_without_requests_are_refused(
+    tmp_path: Path, extra: list[str], named: str
+) -> None:
+    # They used to be accepted and silently did nothing (no break-even without --requests).
+    from ftprep.cli import main
+
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"prompt": "a", "completion": "b"}\n')
+    runner = CliRunner()
+    refused = runner.invoke(main, ["estimate", str(path), "-m", "gpt-4o-mini", *extra])
+    assert refused.exit_code == 2
+    assert refused.output == (f"ftprep: error: {named} no effect without --requests N "
+                              "(the inference comparison); add --requests\n")
+    ok = runner.invoke(main, ["estimate", str(path), "-m", "gpt-4o-mini", *extra,
+                              "--requests", "10", "--format", "json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["inference"]["requests"] == 10

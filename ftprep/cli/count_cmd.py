@@ -132,6 +132,7 @@ def estimate(file: str, model: str, epochs: str, validation: str | None, request
     from ftprep.estimate import estimate_all, estimate_file
 
     n_epochs = _epochs(epochs)
+    _refuse_inference_options_without_requests(requests)
     if model == "all":
         if requests is not None:  # the comparison is per model: silently dropping it misleads
             raise UsageError("--requests compares one fine-tuned model with its base model; "
@@ -152,6 +153,20 @@ def estimate(file: str, model: str, epochs: str, validation: str | None, request
         emit_json(est.to_dict())
     else:
         _print_estimate(est)
+
+
+def _refuse_inference_options_without_requests(requests: int | None) -> None:
+    # Without --requests there is no inference comparison: these options would do nothing.
+    if requests is not None:
+        return
+    ctx = click.get_current_context()
+    given = [f"--{name.replace('_', '-')}"
+             for name in ("prompt_tokens_saved", "prompt_tokens", "completion_tokens")
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+    if given:
+        verb = "has" if len(given) == 1 else "have"
+        raise UsageError(f"{', '.join(given)} {verb} no effect without --requests N (the "
+                         "inference comparison); add --requests")
 
 
 def _print_estimate(e: Any) -> None:
