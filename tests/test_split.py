@@ -453,3 +453,19 @@ def test_output_symlink_to_the_input_is_replaced_not_followed(tmp_path: Path) ->
     assert (result.stats.train, result.stats.test) == (15, 5)
     assert source.read_bytes() == before
     assert not (out / "test.jsonl").is_symlink()
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path: Path) -> None:
+    # The atomic writer's temporary file is 0600; outputs were left unreadable to the group
+    # and others (e.g. a training container running as another user) whatever the umask.
+    import os
+    import stat
+
+    source = write_jsonl(tmp_path / "data.jsonl", [chat(f"q{i}", "a") for i in range(20)])
+    old = os.umask(0o022)
+    try:
+        split_file(source, tmp_path / "out", SplitOptions(test=5))
+    finally:
+        os.umask(old)
+    for name in ("train.jsonl", "test.jsonl", "split.json"):
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o644, name

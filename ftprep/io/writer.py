@@ -29,6 +29,8 @@ def atomic_writer(path: str | Path) -> Iterator[IO[bytes]]:
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        # mkstemp creates 0600; an output file gets the mode `open()` would give it
+        os.fchmod(fd, 0o666 & ~_umask())
     except OSError as e:
         raise InputError(f"cannot write: {e.strerror or e}", path=str(path)) from None
     try:
@@ -41,6 +43,12 @@ def atomic_writer(path: str | Path) -> Iterator[IO[bytes]]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; restored at once
+    os.umask(mask)
+    return mask
 
 
 def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
