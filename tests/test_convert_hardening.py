@@ -115,3 +115,34 @@ def test_installed_script_cr_only_csv_to_stdout_reconciles(tmp_path: Path) -> No
     reject = jsonl(tmp_path / "r.jsonl")[0]
     assert (reject["row"], reject["line"], reject["field"], reject["reason"]) == (2, 3, "a", "empty")
     assert reject["source"]["q"] == "Two\rlines?"
+
+
+def test_spreadsheet_error_cells_are_never_training_text(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["cid", "who", "q", "a"])
+    ws.append(["1", "user", "hi", "#N/A"])
+    ws.append(["1", "assistant", "#DIV/0!", "ok"])
+    ws.append(["2", "user", "fine", "yes"])
+    ws.append(["2", "assistant", "good", "#N/A"])  # typed text, not an error: kept
+    for ref in ("D2", "C3"):
+        ws[ref].data_type = "e"
+    ws["D5"].data_type = "s"  # openpyxl, like Excel, takes a typed "#N/A" for the error
+    wb.save(tmp_path / "e.xlsx")
+    out = tmp_path / "o.jsonl"
+    result = convert(tmp_path / "e.xlsx", out, ConvertOptions(user="q", assistant="a"))
+    assert (result.read, result.written, result.reasons) == (4, 2, {"missing": 2})
+    assert [r["messages"][1]["content"] for r in jsonl(out)] == ["yes", "#N/A"]
+    rejects = jsonl(tmp_path / "o.rejects.jsonl")
+    assert [(x["line"], x["field"], x["detail"]) for x in rejects] == [
+        (2, "a", "the cell holds the spreadsheet error #N/A"),
+        (3, "q", "the cell holds the spreadsheet error #DIV/0!"),
+    ]
+    assert rejects[0]["source"] == {"cid": "1", "who": "user", "q": "hi", "a": "#N/A"}
+    for threshold in (10, 0):  # multi-turn, in memory and spilled
+        grouped = convert(tmp_path / "e.xlsx", tmp_path / f"g{threshold}.jsonl", ConvertOptions(
+            group_by="cid", role_column="who", content_column="q", spill_threshold=threshold))
+        assert (grouped.read, grouped.written, grouped.reasons) == (2, 1, {"missing": 1})
+        assert jsonl(tmp_path / f"g{threshold}.jsonl")[0]["messages"][0]["content"] == "fine"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftprep.errors import UsageError
+from ftprep.io.readers import CellError
 
 # Reasons a row is rejected (the keys of ConvertResult.reasons).
 MISSING = "missing"  # absent, null, NaN, or a null-like word such as "nan"
@@ -77,6 +78,8 @@ def cell_text(value: Any, field: str) -> str:
     Integers stay integers ("3"), NaN/None/"nan" are missing, blank text is empty."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise RowReject(field, MISSING)
+    if isinstance(value, CellError):
+        raise RowReject(field, MISSING, f"the cell holds the spreadsheet error {value}")
     if isinstance(value, str):
         if not value.strip():
             raise RowReject(field, EMPTY)

@@ -615,7 +615,8 @@ def _xlsx_rows(path: str, encoding: str | None) -> Iterator[Any]:
 def _sheet_rows(sheet: Any, path: str) -> Iterator[Any]:
     columns: list[str] | None = None
     n = skip = 0  # skip: empty columns left of the table (a table drawn from B2 is common)
-    for sheet_row, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+    for sheet_row, row_cells in enumerate(sheet.iter_rows(), start=1):
+        cells = tuple(_sheet_value(cell) for cell in row_cells)
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
             continue
         if columns is None:
@@ -633,6 +634,17 @@ def _sheet_rows(sheet: Any, path: str) -> Iterator[Any]:
         yield _cells_row(columns, _trim(cells[skip:]), n, sheet_row)
     if columns is None:
         yield None
+
+
+class CellError(str):
+    """A spreadsheet error result (#N/A, #DIV/0!...): kept in the source for the rejects file,
+    never used as text (`cell_text` treats it as a missing value)."""
+
+    __slots__ = ()
+
+
+def _sheet_value(cell: Any) -> Any:
+    return CellError(cell.value) if cell.data_type == "e" else cell.value
 
 
 def _column_letter(index: int) -> str:
@@ -685,6 +697,7 @@ _GENERATORS = {
 
 __all__ = [
     "INPUT_FORMATS",
+    "CellError",
     "Row",
     "Table",
     "detect_input_format",
