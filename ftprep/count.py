@@ -6,11 +6,9 @@ example only a few 4-byte integers are kept (array('I')), which makes the percen
 """
 from __future__ import annotations
 
-import gzip
 import math
 import multiprocessing
 import os
-import sys
 from array import array
 from collections import deque
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ import orjson
 
 from ftprep.errors import InputError, UsageError
 from ftprep.formats import UNKNOWN, detect_format
-from ftprep.io.jsonl import open_binary, parse_line
+from ftprep.io.jsonl import iter_line_chunks, parse_line
 from ftprep.tokens import count_record, get_encoding
 
 BATCH_BYTES = 1 << 20  # ~1 MB of raw lines per batch: big enough to amortise hand-over
@@ -114,32 +112,8 @@ def _record_problem(value: Any) -> str:
 
 
 def _chunks(path: str | Path) -> Iterator[tuple[int, bytes]]:
-    """(number of the first line, whole lines joined by \\n) in blocks of ~BATCH_BYTES.
-    A leading UTF-8 BOM is dropped, as `iter_raw_lines` does."""
-    f = open_binary(path)
-    line, rest = 1, b""
-    try:
-        while True:
-            block = f.read(BATCH_BYTES)
-            if line == 1 and not rest and block.startswith(b"\xef\xbb\xbf"):
-                block = block[3:]
-            if not block:
-                break
-            data = rest + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                rest = data  # one line longer than a block: keep reading
-                continue
-            chunk, rest = data[:cut], data[cut + 1:]
-            yield line, chunk
-            line += chunk.count(b"\n") + 1
-        if rest:
-            yield line, rest
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise InputError(f"read failed: {e}", path=str(path)) from None
-    finally:
-        if f is not sys.stdin.buffer:
-            f.close()
+    """(number of the first line, whole lines joined by \\n) in blocks of ~BATCH_BYTES."""
+    return iter_line_chunks(path, BATCH_BYTES)  # looked up per call: tests shrink it
 
 
 def _auto_workers(path: str | Path, workers: int | None) -> int:
