@@ -146,3 +146,15 @@ def test_spreadsheet_error_cells_are_never_training_text(tmp_path: Path) -> None
             group_by="cid", role_column="who", content_column="q", spill_threshold=threshold))
         assert (grouped.read, grouped.written, grouped.reasons) == (2, 1, {"missing": 1})
         assert jsonl(tmp_path / f"g{threshold}.jsonl")[0]["messages"][0]["content"] == "fine"
+
+
+def test_rejects_and_records_cannot_share_stdout(tmp_path: Path) -> None:
+    src = tmp_path / "t.csv"
+    src.write_text("q,a\nHi?,\n")
+    r = invoke(src, "-o", "-", "--rejects", "-", "--user", "q", "--assistant", "a")
+    assert r.exit_code == 2 and "the rejects file cannot be the output file" in r.stderr
+    assert r.stdout == ""
+    r = invoke(src, "-o", tmp_path / "o.jsonl", "--rejects", "-", "--user", "q", "--assistant", "a")
+    assert r.exit_code == 1 and jsonl(tmp_path / "o.jsonl") == []
+    assert [json.loads(x)["reason"] for x in r.stdout.splitlines()] == ["empty"]
+    assert r.stderr.startswith("read 1, wrote 0, rejected 1")  # the summary kept out of it

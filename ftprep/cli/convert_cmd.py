@@ -84,7 +84,8 @@ def convert_command(
         **options,  # type: ignore[arg-type]
     )
     result = convert(input_path, output_path, opts)
-    _report(result, fmt, to_stderr=output_path == "-")
+    # Whatever stdout carries (records or rejects), the summary must not mix into it.
+    _report(result, fmt, to_stderr="-" in (output_path, opts.rejects_path))
     click.get_current_context().exit(EXIT_FINDINGS if result.rejected else EXIT_OK)
 
 

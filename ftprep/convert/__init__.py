@@ -164,7 +164,9 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
 
 
 def _check_paths(input_path: str, output_path: str, rejects_path: str) -> None:
-    if output_path != "-" and _same_file(output_path, rejects_path):
+    both_stdout = output_path == rejects_path == "-"  # rejects would mix into the records
+    if both_stdout or ("-" not in (output_path, rejects_path)
+                       and _same_file(output_path, rejects_path)):
         raise UsageError("the rejects file cannot be the output file")
     for other in (output_path, rejects_path):
         if other != "-" and input_path != "-" and _same_file(input_path, other):
