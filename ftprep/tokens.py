@@ -43,6 +43,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import json
 import os
 import tempfile
 import threading
@@ -270,7 +271,11 @@ class _Counter:
 
     def json(self, value: Any) -> int:
         self.estimated = True
-        return self.text(orjson.dumps(value).decode())
+        try:
+            serialised = orjson.dumps(value).decode()
+        except TypeError:  # lone surrogates: orjson refuses them, the stdlib writes them as-is
+            serialised = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return self.text(serialised)
 
     def parts(self, parts: list) -> int:
         total = 0

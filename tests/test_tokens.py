@@ -189,6 +189,16 @@ def test_tools_and_tool_calls_counted_from_json_as_estimate(cl100k: tiktoken.Enc
     assert got.trainable == 3 + 1 + js(calls)
 
 
+def test_lone_surrogate_in_a_tool_call_is_counted_not_a_crash(cl100k: tiktoken.Encoding) -> None:
+    # orjson refuses lone surrogates; they are legal JSON and reach us from the reader.
+    calls = [{"id": "c1", "type": "function", "function": {"name": "\ud801", "arguments": "{}"}}]
+    plain = [{"id": "c1", "type": "function", "function": {"name": "x", "arguments": "{}"}}]
+    record = {"messages": [{"role": "assistant", "tool_calls": calls}]}
+    got = count_example(record, cl100k)
+    baseline = count_example({"messages": [{"role": "assistant", "tool_calls": plain}]}, cl100k)
+    assert got.estimated and got.total >= baseline.total > 0
+
+
 def test_preference_and_completion(cl100k: tiktoken.Encoding) -> None:
     pref = {"input": {"messages": [{"role": "user", "content": "Q"}]},
             "preferred_output": [{"role": "assistant", "content": "good"}],
