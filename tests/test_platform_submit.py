@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from ftprep.cli import main
+from ftprep.cli.common import usd
 from tests.fake_openai import FakeOpenAI
 
 BASE = "gpt-4o-mini-2024-07-18"
@@ -37,7 +38,7 @@ def test_submit_uploads_creates_job_and_prints_next_steps(
     from ftprep.estimate import estimate_file
 
     est = estimate_file(chat_file, model=BASE, epochs=2, validation=chat_valid_file)
-    assert f"estimated cost: ${est.cost_usd:.2f} for {est.billed_tokens:,} billed tokens" in (
+    assert f"estimated cost: {usd(est.cost_usd)} for {est.billed_tokens:,} billed tokens" in (
         result.stdout)
     assert "12 examples" in result.stdout and "10 examples" in result.stdout
     job_id = next(iter(platform_env.jobs))

@@ -54,3 +54,11 @@ def print_table(table: Any) -> None:
     if not console.is_terminal:
         console = Console(highlight=False, width=max(console.width, PIPE_WIDTH))
     console.print(table)
+
+
+def usd(amount: float) -> str:
+    """Dollars for people: cents as usual, but a cost under a cent keeps two significant
+    digits instead of showing as $0.00 (small datasets cost fractions of a cent)."""
+    if 0 < abs(amount) < 0.01:
+        return f"${amount:.2g}" if abs(amount) >= 0.0001 else "<$0.0001"
+    return f"${amount:,.2f}"

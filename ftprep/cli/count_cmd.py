@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from ftprep.cli.common import emit_json, format_option, print_table
+from ftprep.cli.common import emit_json, format_option, print_table, usd
 from ftprep.errors import EXIT_FINDINGS, UsageError
 
 models_file_option = click.option(
@@ -175,15 +175,15 @@ def _print_estimate(e: Any) -> None:
         ("epochs", e.epochs),
         ("billed tokens (all epochs)", e.billed_tokens),
         ("price per 1M training tokens", f"${e.price_per_1m:,.2f}"),
-        ("training cost", f"${e.cost_usd:,.2f}"),
+        ("training cost", usd(e.cost_usd)),
     ]
     if e.validation_cost_usd is not None:
-        rows.append(("validation cost (upper bound)", f"${e.validation_cost_usd:,.2f}"))
+        rows.append(("validation cost (upper bound)", usd(e.validation_cost_usd)))
     if e.inference:
         i = e.inference
         rows += [
-            (f"inference, fine-tuned ({i.requests:,} requests)", f"${i.fine_tuned_cost_usd:,.2f}"),
-            (f"inference, base + {i.prompt_tokens_saved:,} prompt tokens", f"${i.base_cost_usd:,.2f}"),
+            (f"inference, fine-tuned ({i.requests:,} requests)", usd(i.fine_tuned_cost_usd)),
+            (f"inference, base + {i.prompt_tokens_saved:,} prompt tokens", usd(i.base_cost_usd)),
             ("break-even requests", "never" if i.break_even_requests is None
              else f"{i.break_even_requests:,}"),
         ]
@@ -207,9 +207,9 @@ def _print_comparison(results: list[Any], models_file: str | None, validation: b
         info = get_model(e.model, models_file=models_file)
         closes = info.lifecycle.new_jobs_closed
         state = lifecycle_status(info).state + (f" until {closes}" if closes else "")
-        val = [f"${e.validation_cost_usd:,.2f}"] if validation else []
+        val = [usd(e.validation_cost_usd)] if validation else []
         table.add_row(e.model, str(e.epochs), f"{e.billed_tokens:,}", f"{e.price_per_1m:,.2f}",
-                      f"${e.cost_usd:,.2f}", *val, state)
+                      usd(e.cost_usd), *val, state)
         if info.lifecycle.notes:
             notes.setdefault(info.lifecycle.notes, []).append(e.model)
     print_table(table)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ftprep.cli.common import emit_json, format_option
+from ftprep.cli.common import emit_json, format_option, usd
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.platform.client import PlatformClient, is_fine_tuned
 from ftprep.platform.config import PROVIDERS, ProviderConfig, resolve_config
@@ -489,7 +489,7 @@ def _print_plan(plan: Any) -> None:
     if est is None:
         click.echo(f"estimated cost: unknown ({plan.estimate_error})")
         return
-    click.echo(f"estimated cost: ${est.cost_usd:.2f} for {est.billed_tokens:,} billed tokens "
+    click.echo(f"estimated cost: {usd(est.cost_usd)} for {est.billed_tokens:,} billed tokens "
                f"({est.epochs} epochs)")
     for warning in getattr(est, "warnings", []) or []:
         click.echo(f"warning: {warning}")
@@ -502,7 +502,7 @@ def _confirm(plan: Any, yes: bool) -> None:
     if not _stdin_is_tty():
         raise UsageError("not submitting without confirmation: no terminal to ask on "
                          "(pass --yes to confirm, or --dry-run to preview)")
-    cost = "an unknown cost" if plan.estimate is None else f"about ${plan.estimate.cost_usd:.2f}"
+    cost = "an unknown cost" if plan.estimate is None else f"about {usd(plan.estimate.cost_usd)}"
     prompt = f"Submit {plan.train.path} to {plan.options.model} for {cost}?"
     if not click.confirm(prompt, default=False, err=True):
         click.echo("not submitted", err=True)
