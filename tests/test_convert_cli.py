@@ -228,3 +228,16 @@ def test_token_limit_wiring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert r.exit_code == 0 and calls[0][0] > 1000 and calls[0][2] == "keep"
     r = invoke(src, "-o", out, "--user", "q", "--assistant", "a", "--on-overflow", "drop")
     assert_one_line_error(r, 2, "--on-overflow needs a limit")
+
+
+def test_a_clean_rerun_removes_the_stale_rejects_file(tmp_path: Path) -> None:
+    src = tmp_path / "qa.csv"
+    src.write_text("q,a\nhello,world\nempty,\n", encoding="utf-8")
+    out = tmp_path / "qa.jsonl"
+    first = invoke(src, "-o", out, "--user", "q", "--assistant", "a")
+    assert first.exit_code == 1 and len(jsonl(tmp_path / "qa.rejects.jsonl")) == 1
+    src.write_text("q,a\nhello,world\nfixed,now\n", encoding="utf-8")  # the user fixed the data
+    second = invoke(src, "-o", out, "--user", "q", "--assistant", "a")
+    assert second.exit_code == 0, second.output
+    assert not (tmp_path / "qa.rejects.jsonl").exists()  # no leftover from the first run
+    assert len(jsonl(out)) == 2

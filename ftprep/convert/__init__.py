@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ class ConvertResult:
 
     input: str
     output: str
-    rejects: str | None  # None when nothing was rejected (no file is written then)
+    rejects: str | None  # None when nothing was rejected (no file then, not even a stale one)
     read: int
     written: int
     rejected: int
@@ -151,6 +152,8 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
         if plan.rows_seen == 0:
             raise InputError("no rows to convert (only a header?)", path=str(input_path))
     rejected = sum(reasons.values())
+    if not rejected:
+        _remove_stale(rejects_path)
     read = written + rejected
     grouped = plan.source == MULTITURN
     assert grouped or read == plan.rows_seen, "every input row is written or rejected"
@@ -161,6 +164,14 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
         format_from=plan.source, format_to=plan.target,
         rows=plan.rows_seen, unit="conversation" if grouped else "row",
     )
+
+
+def _remove_stale(rejects_path: str) -> None:
+    """A clean run leaves no rejects file: one from an earlier run would describe rows that
+    this output no longer lacks."""
+    if rejects_path != "-":
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(rejects_path)
 
 
 def _check_paths(input_path: str, output_path: str, rejects_path: str) -> None:
