@@ -7,12 +7,9 @@ example only a few 4-byte integers are kept (array('I')), which makes the percen
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 from array import array
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +19,10 @@ import orjson
 from ftprep.errors import InputError, UsageError
 from ftprep.formats import UNKNOWN, detect_format
 from ftprep.io.jsonl import iter_line_chunks, parse_line
+from ftprep.parallel import ordered_map
 from ftprep.tokens import count_record, get_encoding
 
 BATCH_BYTES = 1 << 20  # ~1 MB of raw lines per batch: big enough to amortise hand-over
-IN_FLIGHT_PER_WORKER = 3  # batches queued per worker: keeps workers busy, memory bounded
 PARALLEL_MIN_BYTES = 8 << 20  # smaller files are counted in-process (pool start-up dominates)
 NO_ANSWER = 0xFFFFFFFF  # answer_start sentinel: the example has no final assistant answer
 LINES_SHOWN = 1000  # over-limit / cut lines listed in reports (the counts are always complete)
@@ -154,12 +151,6 @@ def _count_serial(path: str | Path, encoding_name: str) -> Iterator[_BatchResult
         yield _count_batch(encoding_name, first_line, chunk)
 
 
-def _pool_context() -> Any:
-    # fork shares the already-built encoding with the workers (no rebuild per worker).
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
-
-
 def _init_worker(encoding_name: str) -> None:
     get_encoding(encoding_name)
 
@@ -167,20 +158,9 @@ def _init_worker(encoding_name: str) -> None:
 def _count_parallel(
     path: str | Path, encoding_name: str, workers: int
 ) -> Iterator[_BatchResult]:
-    pending: deque[Future[_BatchResult]] = deque()
-    with ProcessPoolExecutor(
-        workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(encoding_name,)
-    ) as pool:
-        try:
-            for first_line, chunk in _chunks(path):
-                pending.append(pool.submit(_count_batch, encoding_name, first_line, chunk))
-                if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:  # an error or early exit: drop the queued work
-                future.cancel()
+    batches = ((encoding_name, first_line, chunk) for first_line, chunk in _chunks(path))
+    return ordered_map(_count_batch, batches, workers=workers, initializer=_init_worker,
+                       initargs=(encoding_name,))
 
 
 # -- report ---------------------------------------------------------------------------------

@@ -9,11 +9,9 @@ size.
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 from ftprep.findings import Finding, Severity
 from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format
 from ftprep.io.jsonl import BAD_JSON, BAD_UTF8, BLANK, JsonLine, iter_line_chunks, parse_line
+from ftprep.parallel import ordered_map
 from ftprep.rules import FILE_CHECKS, RECORD_CHECKS, RULES, Context, Hit, load_rules
 from ftprep.rules import lines as L
 from ftprep.rules.base import select_codes
@@ -31,7 +30,6 @@ FORMAT_LOOKAHEAD = 100  # lines read to find the file's format before checking a
 CHUNK_BYTES = 1 << 20  # raw lines handed to a worker at a time: amortises the hand-over
 PARALLEL_MIN_BYTES = 4 << 20  # smaller files are checked in-process (pool start-up dominates)
 MAX_AUTO_WORKERS = 8
-IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: keeps workers busy, memory bounded
 _LINE_ERRORS = {BLANK: L.BLANK_LINE.code, BAD_UTF8: L.INVALID_UTF8.code, BAD_JSON: L.INVALID_JSON.code}
 
 
@@ -315,30 +313,12 @@ def _check_in_worker(first_line: int, chunk: bytes) -> _ChunkResult:
     return _worker_checker.check(first_line, chunk)
 
 
-def _pool_context() -> Any:
-    # fork shares the loaded rules, schemas and encoding with the workers (no rebuild each).
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
-
-
 def _check_parallel(
     plan: _Plan, chunks: Iterable[tuple[int, bytes]], workers: int
 ) -> Iterator[_ChunkResult]:
-    """Chunks checked by `workers` processes, results in file order; a bounded number of
-    chunks in flight keeps memory flat whatever the file size."""
-    pending: deque[Future[_ChunkResult]] = deque()
-    with ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_init_worker,
-                             initargs=(plan,)) as pool:
-        try:
-            for first_line, chunk in chunks:
-                pending.append(pool.submit(_check_in_worker, first_line, chunk))
-                if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:  # an error or early exit: drop the queued work
-                future.cancel()
+    """Chunks checked by `workers` processes, results in file order (see ftprep.parallel)."""
+    return ordered_map(_check_in_worker, chunks, workers=workers, initializer=_init_worker,
+                       initargs=(plan,))
 
 
 # -- the parent: file order, file checks -----------------------------------------------------
