@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,18 @@ def test_metrics_summary_and_plot(platform_env: FakeOpenAI, tmp_path: Path) -> N
     text = run("jobs", "metrics", job_id, "--plot", str(png))
     assert text.exit_code == 0 and "train_loss" in text.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(platform_env: FakeOpenAI, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = new_job(platform_env)
+    assert run("jobs", "watch", job_id).exit_code == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # importing it now fails
+    result = run("jobs", "metrics", job_id, "--plot", str(tmp_path / "loss.png"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "ftprep: error: --plot needs matplotlib: pip install 'ftprep[plot]'")
+    assert not (tmp_path / "loss.png").exists()
 
 
 def test_summarise_results_csv_skips_blank_and_bad_cells() -> None:

@@ -233,7 +233,10 @@ def job_metrics(client: PlatformClient, job_id: str) -> MetricsSummary:
 
 def plot_metrics(summary: MetricsSummary, out: str | Path) -> Path:
     """Draw the loss curves to a PNG (matplotlib imported only here, headless)."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError("--plot needs matplotlib: pip install 'ftprep[plot]'") from None
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
