@@ -357,7 +357,7 @@ def test_bad_key_path_option(dataset: Path, tmp_path: Path) -> None:
 
 def test_file_changed_between_passes_is_detected(dataset: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    import ftprep.split as split_mod
+    import ftprep.split.pipeline as split_mod  # split_file looks _scan up there
 
     real_scan = split_mod._scan
 

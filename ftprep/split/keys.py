@@ -1,0 +1,78 @@
+"""`RecordKey`: what the split needs to know about a record (content digest, group
+digest, class label), and the canonical JSON those digests are taken over."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ftprep.split.constants import ASSISTANT
+from ftprep.split.options import SplitOptions
+from ftprep.split.paths import final_assistant_content, get_json_path, parse_json_path
+
+
+def canonical_json(value: Any) -> bytes:
+    """Normalised JSON (sorted keys, no whitespace): equal records give equal bytes."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        # orjson refuses ints beyond 64 bits and lone surrogates, which the reader accepts.
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _class_label(value: Any) -> str:
+    # Strings are their own label (readable manifest); anything else its canonical JSON.
+    return value if isinstance(value, str) else canonical_json(value).decode("utf-8", "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordKey:
+    """All `assign_split` needs to know about one record (never its content).
+
+    digest: identity of the content (equal digests = exact duplicates, kept together);
+    group: identity of the --group-by value, None = no group (the record is alone);
+    stratum: class label for --stratify-by, None = missing."""
+
+    digest: bytes
+    group: bytes | None = None
+    stratum: str | None = None
+
+
+class KeyExtractor:
+    """Builds the `RecordKey` of a parsed record according to the options."""
+
+    def __init__(self, options: SplitOptions) -> None:
+        self.group_steps = parse_json_path(options.group_by) if options.group_by else None
+        self.stratify_by = options.stratify_by
+        self.stratify_steps = (
+            parse_json_path(options.stratify_by)
+            if options.stratify_by and options.stratify_by != ASSISTANT
+            else None
+        )
+
+    def group_of(self, record: Any) -> bytes | None:
+        if self.group_steps is None:
+            return None
+        value = get_json_path(record, self.group_steps)
+        return None if value is None else _digest(canonical_json(value))
+
+    def stratum_of(self, record: Any) -> str | None:
+        if self.stratify_by is None:
+            return None
+        if self.stratify_steps is None:
+            value = final_assistant_content(record)
+        else:
+            value = get_json_path(record, self.stratify_steps)
+        return None if value is None else _class_label(value)
+
+    def key_of(self, record: Any) -> RecordKey:
+        return RecordKey(_digest(canonical_json(record)), self.group_of(record),
+                         self.stratum_of(record))

@@ -1,0 +1,73 @@
+"""`SplitOptions` and the `--test` size: fraction or count."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ftprep.errors import UsageError
+from ftprep.split.constants import ASSISTANT
+from ftprep.split.paths import parse_json_path
+
+
+def parse_test_size(text: str | float) -> float | int:
+    """`--test` value: an integer >= 1 is a count, 0 < x < 1 a fraction; else UsageError."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"--test {text!r} is not a number (use 0.2 or 500)") from None
+    if 0 < value < 1:
+        return value
+    if value >= 1 and math.isfinite(value) and value.is_integer():
+        return int(value)
+    raise UsageError(
+        f"--test {text!r} must be a fraction between 0 and 1 (0.2) or a whole count >= 1 (500)"
+    )
+
+
+@dataclass(frozen=True)
+class SplitOptions:
+    """How to split. `test` is a fraction (0 < x < 1) or a count (int >= 1).
+
+    `group_by` / `stratify_by` are JSON paths (`metadata.user_id`, `messages[0].content`,
+    negative indexes allowed); `stratify_by="assistant"` means the content of the final
+    assistant message. A value that is missing or null counts as missing: such a record is
+    its own group, or falls in the "missing" class. With both, a group is stratified by the
+    class of its first record (in input order)."""
+
+    test: float | int = 0.2
+    seed: int = 0
+    stratify_by: str | None = None
+    group_by: str | None = None
+    dedupe: bool = False
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.test, bool) or not isinstance(self.test, (int, float)):
+            raise UsageError(f"test size {self.test!r} must be a fraction in (0, 1) or an int >= 1")
+        object.__setattr__(self, "test", parse_test_size(self.test))  # 500.0 → count 500
+        for name in ("stratify_by", "group_by"):
+            value = getattr(self, name)
+            if value is not None and not (name == "stratify_by" and value == ASSISTANT):
+                parse_json_path(value, option=name.replace("_", "-"))
+
+    def target_test_size(self, n: int) -> int:
+        """The number of test examples asked for, out of n."""
+        if isinstance(self.test, int):
+            if self.test >= n:
+                raise UsageError(
+                    f"--test {self.test} leaves nothing for train: there are {n} examples"
+                    + (" after dedupe" if self.dedupe else "")
+                )
+            return self.test
+        return round(n * self.test)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "test": self.test,
+            "seed": self.seed,
+            "stratify_by": self.stratify_by,
+            "group_by": self.group_by,
+            "dedupe": self.dedupe,
+            "model": self.model,
+        }
