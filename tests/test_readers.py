@@ -9,7 +9,7 @@ import pytest
 
 from ftprep.errors import InputError, UsageError
 from ftprep.io import readers
-from ftprep.io.readers import Row, detect_input_format, open_table
+from ftprep.io.readers import Row, detect_input_format, open_table, parquet, text_lines
 
 
 def rows_of(path: Path, **kw: str) -> tuple[list[str], list[Row]]:
@@ -86,7 +86,7 @@ def test_decode_failure_names_line_and_byte_offset(tmp_path: Path) -> None:
 def test_decode_failure_across_block_boundary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readers, "_BLOCK", 5)  # tiny blocks: the bad byte is held over
+    monkeypatch.setattr(text_lines, "BLOCK", 5)  # tiny blocks: the bad byte is held over
     p = write(tmp_path / "a.csv", b"q\n\xc3\xa9\nab\xe9\xff\n")
     with pytest.raises(InputError, match=r":3: cannot decode as utf-8 at byte offset 7"):
         rows_of(p)
@@ -102,7 +102,7 @@ def test_jsonl_bad_lines_are_rows_with_problems(tmp_path: Path) -> None:
 
 
 def test_json_array_is_streamed_with_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "_BLOCK", 8)  # force many refills mid-value
+    monkeypatch.setattr(text_lines, "BLOCK", 8)  # force many refills mid-value
     text = '[\n {"a": "x", "n": 12345678},\n {"a": "y\\nz", "n": 2.5}\n]\n'
     columns, rows = rows_of(write(tmp_path / "a.json", text.encode()))
     assert columns == ["a", "n"]
@@ -135,7 +135,7 @@ def test_parquet_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    monkeypatch.setattr(parquet, "BATCH_ROWS", 2)
     p = tmp_path / "a.parquet"
     pq.write_table(pa.table({"n": [1, 2, None, 4, 5], "t": ["a", "b", "c", None, "e"]}), p)
     columns, rows = rows_of(p)
@@ -210,7 +210,7 @@ def test_format_selection(tmp_path: Path) -> None:
 def test_cr_only_and_mixed_line_ends_are_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
-    monkeypatch.setattr(readers, "_BLOCK", block)  # CRLF split across blocks stays one end
+    monkeypatch.setattr(text_lines, "BLOCK", block)  # CRLF split across blocks stays one end
     p = write(tmp_path / "a.csv", b'q,a\rhi,"two\r\nlines"\r\nx,y\ru,v')
     columns, rows = rows_of(p)
     assert columns == ["q", "a"]
@@ -246,7 +246,7 @@ def test_one_long_line_is_split_in_linear_time(
 ) -> None:
     """Only new text is searched for line ends: 1 MB in 64-byte blocks is 16,384 blocks, which
     re-scanning the pending text would turn into ~8 G character visits."""
-    monkeypatch.setattr(readers, "_BLOCK", 64)
+    monkeypatch.setattr(text_lines, "BLOCK", 64)
     p = write(tmp_path / "a.csv", b"x" * (1 << 20) + b"\r\n")
     lines = list(readers.iter_text_lines(str(p), universal=True))
     assert [(n, len(t)) for n, t in lines] == [(1, (1 << 20) + 2)]
