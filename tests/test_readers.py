@@ -9,7 +9,7 @@ import pytest
 
 from ftprep.errors import InputError, UsageError
 from ftprep.io import readers
-from ftprep.io.readers import Row, detect_input_format, open_table, parquet, text_lines
+from ftprep.io.readers import Row, detect_input_format, json_array, open_table, parquet, text_lines
 
 
 def rows_of(path: Path, **kw: str) -> tuple[list[str], list[Row]]:
@@ -103,12 +103,18 @@ def test_jsonl_bad_lines_are_rows_with_problems(tmp_path: Path) -> None:
 
 def test_json_array_is_streamed_with_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(text_lines, "BLOCK", 8)  # force many refills mid-value
-    text = '[\n {"a": "x", "n": 12345678},\n {"a": "y\\nz", "n": 2.5}\n]\n'
+    refills = []
+    more = json_array._JsonStream._more
+    monkeypatch.setattr(json_array._JsonStream, "_more",
+                        lambda self, *a: refills.append(1) or more(self, *a))
+    # pretty-printed: every element spans several lines, so 8-character blocks cut values
+    text = '[\n {\n  "a": "x",\n  "n": 12345678\n },\n {\n  "a": "y\\nz",\n  "n": 2.5\n }\n]\n'
     columns, rows = rows_of(write(tmp_path / "a.json", text.encode()))
+    assert len(refills) >= 4  # the window really slid through the values (1 when unbounded)
     assert columns == ["a", "n"]
     assert [(r.line, r.values) for r in rows] == [
         (2, {"a": "x", "n": 12345678}),
-        (3, {"a": "y\nz", "n": 2.5}),
+        (6, {"a": "y\nz", "n": 2.5}),
     ]
 
 

@@ -66,8 +66,10 @@ class _JsonStream:
         self.duplicates = DuplicateKeys()
         self._decoder = json.JSONDecoder(object_pairs_hook=self.duplicates)
 
-    def _more(self, at_least: int = text_lines.BLOCK) -> bool:
-        """Append decoded text; False at the end of the input."""
+    def _more(self, at_least: int | None = None) -> bool:
+        """Append at least `at_least` (default: one block of) decoded text; False at the end
+        of the input. The block size is read at call time, not bound at import."""
+        at_least = at_least or text_lines.BLOCK
         if self._eof:
             return False
         # Drop what is consumed so the window never grows beyond the current value.
