@@ -26,3 +26,16 @@ def detect_format(record: Any) -> str:
         if any(k in record for k in keys[:2]):
             return name
     return UNKNOWN
+
+
+def json_type(value: Any) -> str:
+    """JSON's own name for a decoded value's type (null, not NoneType; number, not int)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "object" if isinstance(value, dict) else "array"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ftprep.findings import Finding, Severity
-from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format
+from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format, json_type
 from ftprep.io.jsonl import BAD_JSON, BAD_UTF8, BLANK, JsonLine, iter_line_chunks, parse_line
 from ftprep.parallel import ordered_map
 from ftprep.rules import FILE_CHECKS, RECORD_CHECKS, RULES, Context, Hit, load_rules
@@ -363,6 +363,6 @@ def _printable(text: str) -> str:
 
 
 def _kind(value: Any) -> str:
-    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
+    """'an array', 'a string', 'null'... for messages about a line's value."""
+    name = json_type(value)
+    return name if name == "null" else f"{'an' if name[0] in 'ao' else 'a'} {name}"

@@ -17,7 +17,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from ftprep.findings import Severity
-from ftprep.formats import CHAT, COMPLETION, PREFERENCE
+from ftprep.formats import CHAT, COMPLETION, PREFERENCE, json_type
 from ftprep.rules.base import Hit, rule
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -156,19 +156,13 @@ def _to_hit(error: ValidationError) -> Hit:
             return _to_hit(best_match(inner))
     if last == "content" and kind == "anyOf":
         return Hit(WRONG_CONTENT_TYPE.code, path,
-                   f"content must be a string, null or a list of parts, not {_json_type(error.instance)}")
+                   f"content must be a string, null or a list of parts, not {json_type(error.instance)}")
     return Hit(SCHEMA_VIOLATION.code, path, _short(error))
-
-
-def _json_type(value: Any) -> str:
-    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array",
-             dict: "object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
 
 
 def _short(error: ValidationError) -> str:
     if error.validator == "type":
-        return f"expected {error.validator_value}, got {_json_type(error.instance)}"
+        return f"expected {error.validator_value}, got {json_type(error.instance)}"
     if error.validator in ("enum", "const"):
         allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
         return f"{error.instance!r} is not one of {', '.join(map(repr, allowed))}"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ftprep.findings import Severity
-from ftprep.formats import CHAT, PREFERENCE
+from ftprep.formats import CHAT, PREFERENCE, json_type
 from ftprep.rules.base import (
     Context,
     Hit,
@@ -18,7 +18,6 @@ from ftprep.rules.base import (
     rule,
 )
 from ftprep.rules.roles import ROLES
-from ftprep.rules.schema import _json_type as json_type
 
 E, W = Severity.ERROR, Severity.WARNING
 

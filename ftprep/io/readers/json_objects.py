@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ftprep.errors import InputError
+from ftprep.formats import json_type
 from ftprep.io.readers.rows import Row
 
 
@@ -38,18 +39,7 @@ DUPLICATE_KEY = "duplicate_key"
 def object_row(value: Any, n: int, line: int) -> Row:
     if isinstance(value, dict):
         return Row(n, line, value)
-    return Row(n, line, {"_raw": value}, "not_an_object", f"a JSON {_json_type(value)}")
-
-
-def _json_type(value: Any) -> str:
-    """JSON's own name for a decoded value's type (not Python's: null, not NoneType)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return "string" if isinstance(value, str) else "array"
+    return Row(n, line, {"_raw": value}, "not_an_object", f"a JSON {json_type(value)}")
 
 
 _KEY_SEARCH_LIMIT = 1000  # unreadable records to look past for the first good one's keys
