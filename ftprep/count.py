@@ -7,7 +7,6 @@ example only a few 4-byte integers are kept (array('I')), which makes the percen
 from __future__ import annotations
 
 import math
-import os
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import orjson
 from ftprep.errors import InputError, UsageError
 from ftprep.formats import UNKNOWN, detect_format
 from ftprep.io.jsonl import iter_line_chunks, parse_line
-from ftprep.parallel import ordered_map
+from ftprep.parallel import file_size, ordered_map, worker_count
 from ftprep.tokens import count_record, get_encoding
 
 BATCH_BYTES = 1 << 20  # ~1 MB of raw lines per batch: big enough to amortise hand-over
@@ -113,23 +112,13 @@ def _chunks(path: str | Path) -> Iterator[tuple[int, bytes]]:
     return iter_line_chunks(path, BATCH_BYTES)  # looked up per call: tests shrink it
 
 
-def _auto_workers(path: str | Path, workers: int | None) -> int:
-    if workers is not None:
-        return max(1, workers)
-    try:
-        big = str(path) != "-" and os.stat(path).st_size >= PARALLEL_MIN_BYTES
-    except OSError:
-        return 1  # reading will raise the proper InputError
-    return min(os.cpu_count() or 1, 8) if big else 1
-
-
 def count_tokens(
     path: str | Path, encoding_name: str, *, workers: int | None = None
 ) -> TokenCounts:
     """Count every example of a file. A line that is not an example raises `InputError`."""
     get_encoding(encoding_name)  # built once here: forked workers inherit it
     counts = TokenCounts(str(path), encoding_name)
-    n_workers = _auto_workers(path, workers)
+    n_workers = worker_count(file_size(path), workers, PARALLEL_MIN_BYTES)
     results = (
         _count_serial(path, encoding_name)
         if n_workers == 1

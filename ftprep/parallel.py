@@ -7,14 +7,36 @@ large the file.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 R = TypeVar("R")
 
 IN_FLIGHT_PER_WORKER = 3  # enough to keep workers busy, few enough to bound memory
+MAX_AUTO_WORKERS = 8
+
+
+def file_size(path: str | Path) -> int | None:
+    """Bytes of a file; None for stdin or an unreadable path (reading raises the real error)."""
+    if str(path) == "-":
+        return None
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def worker_count(size: int | None, requested: int | None, min_bytes: int) -> int:
+    """`requested` when given; else every core (up to MAX_AUTO_WORKERS) for inputs of at
+    least `min_bytes`, and 1 below that, where starting a pool costs more than it saves."""
+    if requested is not None:
+        return max(1, requested)
+    big = size is not None and size >= min_bytes
+    return min(os.cpu_count() or 1, MAX_AUTO_WORKERS) if big else 1
 
 
 def pool_context() -> Any:

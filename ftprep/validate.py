@@ -9,7 +9,6 @@ size.
 from __future__ import annotations
 
 import itertools
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 from ftprep.findings import Finding, Severity
 from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format, json_type
 from ftprep.io.jsonl import BAD_JSON, BAD_UTF8, BLANK, JsonLine, iter_line_chunks, parse_line
-from ftprep.parallel import ordered_map
+from ftprep.parallel import file_size, ordered_map, worker_count
 from ftprep.rules import FILE_CHECKS, RECORD_CHECKS, RULES, Context, Hit, load_rules
 from ftprep.rules import lines as L
 from ftprep.rules.base import select_codes
@@ -29,7 +28,6 @@ MAX_FILE_BYTES = 512 * 1024 * 1024  # the platform's limit for one training file
 FORMAT_LOOKAHEAD = 100  # lines read to find the file's format before checking any
 CHUNK_BYTES = 1 << 20  # raw lines handed to a worker at a time: amortises the hand-over
 PARALLEL_MIN_BYTES = 4 << 20  # smaller files are checked in-process (pool start-up dominates)
-MAX_AUTO_WORKERS = 8
 _LINE_ERRORS = {BLANK: L.BLANK_LINE.code, BAD_UTF8: L.INVALID_UTF8.code, BAD_JSON: L.INVALID_JSON.code}
 
 
@@ -102,11 +100,11 @@ def validate_file(
     fmt, file_mode = _file_shape(_head_lines(head))
     plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name)
     run = _Run(plan)
-    size = _file_size(path)
+    size = file_size(path)
     for hit in _whole_file_hits(size, file_mode):
         run.add(hit)
     all_chunks = itertools.chain(head, chunks)
-    n_workers = _auto_workers(size, workers)
+    n_workers = worker_count(size, workers, PARALLEL_MIN_BYTES)
     results = (_check_serial(plan, all_chunks) if n_workers == 1
                else _check_parallel(plan, all_chunks, n_workers))
     for result in results:
@@ -135,13 +133,6 @@ def _whole_file_hits(size: int | None, file_mode: str | None) -> Iterator[Hit]:
         yield Hit(file_mode, "", "the file is pretty-printed JSON; each example must be on one line", 1)
 
 
-def _file_size(path: str | Path) -> int | None:
-    try:
-        return os.stat(path).st_size if str(path) != "-" else None
-    except OSError:
-        return None  # reading will raise the proper InputError
-
-
 def _model_and_encoding(model: str | None, models_file: str | Path | None) -> tuple[Any, str | None]:
     if not model:
         return None, None
@@ -151,13 +142,6 @@ def _model_and_encoding(model: str | None, models_file: str | Path | None) -> tu
     info = get_model(model, models_file=models_file)
     get_encoding(info.encoding)  # built (and verified) once here: forked workers inherit it
     return info, info.encoding
-
-
-def _auto_workers(size: int | None, workers: int | None) -> int:
-    if workers is not None:
-        return max(1, workers)
-    big = size is not None and size >= PARALLEL_MIN_BYTES
-    return min(os.cpu_count() or 1, MAX_AUTO_WORKERS) if big else 1
 
 
 # -- the file's shape, from its first lines --------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import ftprep.parallel
 import ftprep.validate
 from ftprep.cli import main
 from ftprep.validate import validate_file
@@ -110,7 +111,7 @@ def test_big_files_use_workers_by_default(tmp_path: Path, monkeypatch: pytest.Mo
         return real(plan, chunks, workers)
 
     monkeypatch.setattr(ftprep.validate, "_check_parallel", spy)
-    monkeypatch.setattr(ftprep.validate.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(ftprep.parallel.os, "cpu_count", lambda: 2)
     path = _write(tmp_path / "mixed.jsonl", 50)
     validate_file(path)
     assert used == []  # small: in-process
