@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean install prism
+.PHONY: demo test bench lint typecheck check clean install prism
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check ftprep tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# What CI runs: every gate, cheapest first, stopping at the first that fails.
+check: lint typecheck test
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info demo_out bench/out .pytest_cache

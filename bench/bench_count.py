@@ -34,7 +34,7 @@ REPEATS = 2
 
 def _vocabulary(rng: random.Random) -> list[str]:
     words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 10))) for _ in range(3000)]
-    return words + ["the", "a", "is", "of", "and", "to", "in", "Ünïcödé", "数据", "42", "x=1;"]
+    return [*words, "the", "a", "is", "of", "and", "to", "in", "Ünïcödé", "数据", "42", "x=1;"]
 
 
 def _text(rng: random.Random, vocab: list[str], low: int, high: int) -> str:

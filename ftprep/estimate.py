@@ -81,7 +81,7 @@ def _resolve_epochs(epochs: int | str | None, n_examples: int) -> int:
     if epochs in (None, "auto"):
         return auto_epochs(n_examples)
     try:
-        value = int(epochs)  # type: ignore[arg-type]
+        value = int(epochs)
     except (TypeError, ValueError):
         raise UsageError(f"--epochs must be a positive integer or 'auto', not {epochs!r}") from None
     if value < 1:

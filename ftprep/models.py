@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,16 +18,15 @@ from typing import Any
 
 from ftprep.errors import UsageError
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # Python 3.10
+    import tomli as tomllib
 
 MODELS_FILE_ENV = "FTPREP_MODELS_FILE"
 PRICE_FIELDS = ("training", "ft_input", "ft_output", "base_input", "base_output")
-FIGURES = ("encoding", "max_example_tokens", "methods", "lifecycle") + tuple(
-    f"prices.{p}" for p in PRICE_FIELDS
-)
+FIGURES = ("encoding", "max_example_tokens", "methods", "lifecycle",
+           *(f"prices.{p}" for p in PRICE_FIELDS))
 METHODS = ("supervised", "dpo", "vision", "reinforcement")
 AVAILABLE, CLOSING, CLOSED, SHUTDOWN = "available", "closing", "closed", "shutdown"
 

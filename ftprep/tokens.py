@@ -130,7 +130,7 @@ def _load_bpe_offline(url: str, expected_hash: str | None = None) -> dict[bytes,
 
     fields = read_bpe_bytes(url, expected_hash or "").split()
     # Whole-file split + map: about twice as fast as a per-line loop (start-up of every run).
-    return dict(zip(map(a2b_base64, fields[0::2]), map(int, fields[1::2])))
+    return dict(zip(map(a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
 
 def read_bpe_bytes(url: str, expected_sha256: str) -> bytes:
@@ -204,7 +204,7 @@ def _from_download(url: str, name: str) -> tuple[str, bytes] | None:
 
     try:
         return f"download {url}", read_file_cached(url)
-    except Exception:  # noqa: BLE001 - any network failure just means "no source"
+    except Exception:
         return None
 
 
@@ -261,6 +261,7 @@ class _Counter:
 
         def cache_info() -> Any:
             a, b = short.cache_info(), long.cache_info()
+            assert a.maxsize is not None and b.maxsize is not None  # both memos are bounded
             return a._replace(hits=a.hits + b.hits, misses=a.misses + b.misses,
                               maxsize=a.maxsize + b.maxsize, currsize=a.currsize + b.currsize)
 

@@ -329,7 +329,7 @@ class _Run:
         self.suppressed += result.suppressed
         self.lines = max(self.lines, result.last_line)
         for line, keys in result.keys:
-            for check, key in zip(self.file_checks, keys):
+            for check, key in zip(self.file_checks, keys, strict=True):
                 for hit in check.feed(key, line):
                     self.add(hit, line)
 

@@ -199,7 +199,7 @@ def test_atomic_no_partial_output_on_error(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     out.write_text("previous\n")
     src = write(tmp_path / "t.json", '[{"prompt": "a", "completion": "b"}, {"prompt": ')
-    with pytest.raises(InputError, match="t.json"):
+    with pytest.raises(InputError, match=r"t\.json"):
         convert(src, out, ConvertOptions())
     assert out.read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "t.json"]

@@ -72,7 +72,7 @@ def test_overflow_trim_history_end_to_end_fits_and_keeps_system_and_answer(
     assert all(count_example(r, encoding).total > model.max_example_tokens for r in kept)
     trimmed = jsonl(tmp_path / "trim-history.jsonl")
     assert results["trim-history"].written == 3 and len(trimmed) == 3
-    for before, after in zip(kept, trimmed):
+    for before, after in zip(kept, trimmed, strict=True):
         assert count_example(after, encoding).total <= model.max_example_tokens
         assert after["messages"][0] == {"role": "system", "content": "You are terse."}
         assert after["messages"][-2:] == before["messages"][-2:]  # last question and answer

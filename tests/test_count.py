@@ -43,7 +43,7 @@ def make_chat_file(path: Path, n: int, seed: int = 7) -> list[dict]:
     records = []
     for _ in range(n):
         messages = [{"role": "system", "content": system}]
-        for turn in range(rng.randint(1, 4)):
+        for _turn in range(rng.randint(1, 4)):
             user = {"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(0, 30)))}
             if rng.random() < 0.2:
                 user["name"] = rng.choice(["ann", "bo_b", "Zoë"])
@@ -158,7 +158,7 @@ def test_per_example_csv_and_parquet(chat_data: tuple[Path, list[dict]], tmp_pat
     table = pq.read_table(pq_path).to_pydict()
     assert table["tokens"] == [int(r["tokens"]) for r in rows]
     assert set(table) == {"line", "tokens", "trainable", "over_limit"}
-    with pytest.raises(UsageError, match=".csv or .parquet"):
+    with pytest.raises(UsageError, match=r"\.csv or \.parquet"):
         count_file(path, model="gpt-3.5-turbo-0613", per_example=tmp_path / "out.txt")
     assert not (tmp_path / "out.txt").exists()
 

@@ -210,8 +210,8 @@ CASES = [
         "messages[1].tool_calls[1].id",
         tool_chat([call(), call(arguments='{"city": "Rome"}')]),
         tool_chat([call(), call(arguments='{"city": "Rome"}', id_="call_2")])
-        | {"messages": tool_chat([call(), call(id_="call_2")])["messages"][:3]
-           + [{"role": "tool", "tool_call_id": "call_2", "content": "20"}, ASSISTANT]},
+        | {"messages": [*tool_chat([call(), call(id_="call_2")])["messages"][:3],
+                        {"role": "tool", "tool_call_id": "call_2", "content": "20"}, ASSISTANT]},
     ),
     Case(
         "FT406",

@@ -152,8 +152,8 @@ def test_output_keeps_original_bytes_and_input_order(tmp_path: Path) -> None:
     train = (tmp_path / "out" / "train.jsonl").read_bytes().splitlines()
     test = (tmp_path / "out" / "test.jsonl").read_bytes().splitlines()
     assert Counter(train + test) == Counter(lines)
-    assert train == [ln for ln, side in zip(lines, result.assignment) if side == "train"]
-    assert test == [ln for ln, side in zip(lines, result.assignment) if side == "test"]
+    assert train == [ln for ln, side in zip(lines, result.assignment, strict=True) if side == "train"]
+    assert test == [ln for ln, side in zip(lines, result.assignment, strict=True) if side == "test"]
 
 
 def test_manifest_content(dataset: Path, tmp_path: Path) -> None:
@@ -305,7 +305,7 @@ def test_stratify_and_group_use_the_groups_first_class(tmp_path: Path) -> None:
     result = split_file(src, tmp_path / "out", SplitOptions(
         test=0.2, stratify_by="assistant", group_by="metadata.user_id"))
     by_user: dict[int, set[str]] = {}
-    for record, side in zip(records, result.assignment):
+    for record, side in zip(records, result.assignment, strict=True):
         by_user.setdefault(record["metadata"]["user_id"], set()).add(side)
     assert all(len(sides) == 1 for sides in by_user.values())
     test_users = [u for u, sides in by_user.items() if sides == {"test"}]

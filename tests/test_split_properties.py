@@ -22,10 +22,7 @@ def datasets(draw: st.DrawFn, *, groups: bool = True, dupes: bool = True,
     duplicate carries the same group and class, exactly as in a real file."""
     pool = draw(st.integers(1, 40))
     n = draw(st.integers(2, 80))
-    if dupes:
-        content = draw(st.lists(st.integers(0, pool - 1), min_size=n, max_size=n))
-    else:
-        content = list(range(n))
+    content = draw(st.lists(st.integers(0, pool - 1), min_size=n, max_size=n)) if dupes else list(range(n))
     group_of = draw(st.lists(st.one_of(st.none(), st.integers(0, 8)), min_size=max(pool, n),
                              max_size=max(pool, n)))
     class_of = draw(st.lists(st.sampled_from(["a", "b", "c", "d", "e", None]), min_size=max(pool, n),
@@ -79,7 +76,7 @@ def test_units_never_straddle_and_size_is_within_one_unit(keys, fraction, seed) 
     assert len(is_test) == len(keys)
     units = units_of(keys)
     side_of_unit: dict[int, bool] = {}
-    for unit, side in zip(units, is_test):
+    for unit, side in zip(units, is_test, strict=True):
         assert side_of_unit.setdefault(unit, side) == side, "a duplicate or group straddles"
     largest = max(Counter(units).values())
     # Greedy over whole units misses the target by less than the largest unit.
@@ -111,7 +108,7 @@ def test_stratum_proportions_within_one_per_class(keys, fraction, seed) -> None:
     is_test = assign_split(keys, options)
     n, target = len(keys), round(len(keys) * fraction)
     per_class = Counter(k.stratum for k in keys)
-    test_per_class = Counter(k.stratum for k, t in zip(keys, is_test) if t)
+    test_per_class = Counter(k.stratum for k, t in zip(keys, is_test, strict=True) if t)
     for cls, size in per_class.items():
         if size == 1:  # too small to split: stays in train
             assert test_per_class[cls] == 0
@@ -129,7 +126,7 @@ def test_stratified_groups_keep_units_whole_and_total_close(keys, fraction, seed
     is_test = assign_split(keys, options)
     units = units_of(keys)
     side_of_unit: dict[int, bool] = {}
-    for unit, side in zip(units, is_test):
+    for unit, side in zip(units, is_test, strict=True):
         assert side_of_unit.setdefault(unit, side) == side
     # Each class (of a unit's first record) is filled to its quota within one unit; the miss
     # is carried to the next class, so only whole-class capacity limits can add to it.
@@ -150,7 +147,7 @@ def jsonl_files(draw: st.DrawFn) -> list[bytes]:
     other key order / whitespace (still exact duplicates), some blank lines."""
     n = draw(st.integers(1, 40))
     lines: list[bytes] = []
-    for i in range(n):
+    for _i in range(n):
         cid = draw(st.integers(0, 25))
         record = {"messages": [{"role": "user", "content": f"q{cid}"},
                                {"role": "assistant", "content": ["yes", "no"][cid % 2]}],
@@ -204,8 +201,8 @@ def test_split_file_loses_nothing_and_is_byte_identical(lines, fraction, seed, d
         seen.add(canon(ln))
     # Nothing lost or duplicated: original bytes, as multisets, and input order kept.
     assert Counter(train + test) == Counter(kept)
-    assert train == [ln for ln, code in zip(records, first.labels) if code == 0]
-    assert test == [ln for ln, code in zip(records, first.labels) if code == 1]
+    assert train == [ln for ln, code in zip(records, first.labels, strict=True) if code == 0]
+    assert test == [ln for ln, code in zip(records, first.labels, strict=True) if code == 1]
     manifest = json.loads(outputs["split.json"])
     counts = manifest["counts"]
     assert counts["train"] + counts["test"] + counts["dropped_duplicates"] == len(records)

@@ -318,7 +318,8 @@ def test_duplicate_ignores_key_order_and_whitespace_and_names_first_line(tmp_pat
 
 
 def test_duplicates_with_lone_surrogates_and_big_integers_are_found(tmp_path: Path) -> None:
-    record = '{"messages": [{"role": "user", "content": "\\ud800 %d"}, {"role": "assistant", "content": "a"}]}'
+    record = ('{"messages": [{"role": "user", "content": "\\ud800 %d"}, '
+              '{"role": "assistant", "content": "a"}]}')
     path = clean_file(tmp_path, 10)
     with path.open("a") as f:
         f.write(f"{record % 1}\n{record % 2}\n{record % 1}\n")

@@ -265,11 +265,12 @@ def _print_model(entry: dict[str, Any]) -> None:
     ]
     _table(entry["id"], rows)
     click.echo(entry["status"]["message"])
-    seen = {}
+    seen: dict[tuple[str, str, str, str], list[str]] = {}
     for figure, src in entry["sources"].items():
         seen.setdefault((src["title"], src["url"], src["date"], src["note"]), []).append(figure)
     for (title, url, date, note), figures in seen.items():
-        click.echo(f"source for {', '.join(figures)}: {title} <{url}> ({date}){' — ' + note if note else ''}")
+        suffix = f" — {note}" if note else ""
+        click.echo(f"source for {', '.join(figures)}: {title} <{url}> ({date}){suffix}")
 
 
 COMMANDS: list[click.Command] = [count, estimate]

@@ -93,10 +93,10 @@ def _table(rows: list[list[Any]], headers: list[str]) -> None:
         click.echo("(none)")
         return
     when = [h.startswith("CREATED") for h in headers]  # API times are Unix seconds
-    cells = [headers] + [[_cell(c, is_time) for c, is_time in zip(row, when)] for row in rows]
+    cells = [headers] + [[_cell(c, is_time) for c, is_time in zip(row, when, strict=True)] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for row in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _cell(value: Any, is_time: bool) -> str:

@@ -195,7 +195,9 @@ def _open_output(stack: contextlib.ExitStack, output_path: str) -> IO[bytes]:
     f = stack.enter_context(atomic_writer(output_path))
     if output_path.endswith(".gz"):
         # mtime=0 and no embedded name: the same input gives byte-identical output.
-        return stack.enter_context(gzip.GzipFile(filename="", fileobj=f, mode="wb", mtime=0))
+        gz = gzip.GzipFile(filename="", fileobj=f, mode="wb", mtime=0)
+        stack.callback(gz.close)  # closed before the atomic writer commits (LIFO)
+        return gz  # type: ignore[return-value]  # GzipFile is a binary writable stream
     return f
 
 

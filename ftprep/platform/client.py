@@ -35,7 +35,7 @@ class _RedactingFormatter(logging.Formatter):
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time of the record (not at creation)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -158,8 +158,9 @@ class PlatformClient:
 
     # -- files -------------------------------------------------------------------------
     def list_files(self, purpose: str | None = None) -> list[Any]:
-        kwargs = {"purpose": purpose} if purpose else {}
-        return list(self.iterate(lambda: self.sdk.files.list(**kwargs)))
+        if purpose:
+            return list(self.iterate(lambda: self.sdk.files.list(purpose=purpose)))
+        return list(self.iterate(lambda: self.sdk.files.list()))
 
     def get_file(self, file_id: str) -> Any:
         return self.call(self.sdk.files.retrieve, file_id)

@@ -74,7 +74,7 @@ def resolve_config(
         if not url:
             raise UsageError(
                 "Azure OpenAI needs an endpoint: set AZURE_OPENAI_ENDPOINT or --base-url")
-        version = api_version or _env("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
+        version: str | None = api_version or _env("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
     else:
         url = base_url or _env("OPENAI_BASE_URL") or DEFAULT_OPENAI_URL
         key_env = api_key_env or "OPENAI_API_KEY"

@@ -90,7 +90,7 @@ def _is_empty(content: Any) -> bool | None:
         return content is None or not content.strip()
     if not isinstance(content, list) or not all(_well_formed_part(p) for p in content):
         return None
-    return not any(p["type"] == _IMAGE or _part_text(p).strip() for p in content)
+    return not any(p["type"] == _IMAGE or (_part_text(p) or "").strip() for p in content)
 
 
 def _may_omit_content(message: dict) -> bool:

@@ -101,14 +101,15 @@ def system_not_first(record: dict, ctx: Context) -> Iterator[Hit]:
                 started = True
 
 
-def _chat_roles(record: dict) -> list[str | None] | None:
+def _chat_roles(record: dict) -> list[str] | None:
     """The role of each chat message; None when the list is missing, empty or has a message
     without a valid role (the schema reports those, and guessing would double-report)."""
     lists = message_lists(record, CHAT)
     if not lists or not lists[0][1]:
         return None
     roles = [role_of(m) for m in lists[0][1]]
-    return roles if all(r in ROLES for r in roles) else None
+    valid = [r for r in roles if r in ROLES]
+    return valid if len(valid) == len(roles) else None
 
 
 @record_check(CHAT)

@@ -53,6 +53,7 @@ def _text_of(content: Any) -> Any:
     # Content may be a list of parts; a class label is their text, joined.
     if isinstance(content, list):
         texts = [p.get("text") for p in content if isinstance(p, dict)]
-        if texts and all(isinstance(t, str) for t in texts):
-            return "".join(texts)
+        strings = [t for t in texts if isinstance(t, str)]
+        if texts and len(strings) == len(texts):
+            return "".join(strings)
     return content

@@ -39,7 +39,7 @@ def split_file(path: str | Path, out_dir: str | Path, options: SplitOptions) -> 
     kept = [i for i in range(n) if i not in dropped] if options.dedupe else list(range(n))
     plan = plan_split([scan.keys[i] for i in kept], options)
     labels = bytearray([_CODES.index(DROPPED)]) * n
-    for i, is_test in zip(kept, plan.is_test):
+    for i, is_test in zip(kept, plan.is_test, strict=True):
         labels[i] = _CODES.index(TEST if is_test else TRAIN)
     out = Path(out_dir)
     tokens = _write_splits(path, out, labels, scan.stream_digest, options.model)

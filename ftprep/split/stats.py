@@ -40,7 +40,7 @@ def _stats(path: str | Path, sha256: str, scan: _Scan, options: SplitOptions,
 def _add_strata(stats: SplitStats, keys: Sequence[RecordKey], labels: bytearray,
                 plan: Assignment) -> None:
     per_class: dict[str | None, Counter[str]] = defaultdict(Counter)
-    for key, code in zip(keys, labels):
+    for key, code in zip(keys, labels, strict=True):
         if _CODES[code] != DROPPED:
             per_class[key.stratum][_CODES[code]] += 1
     stats.strata = [
@@ -49,7 +49,7 @@ def _add_strata(stats: SplitStats, keys: Sequence[RecordKey], labels: bytearray,
         for c in sorted(per_class, key=_class_sort_key)
     ]
     stats.missing_stratum = sum(
-        k.stratum is None and _CODES[code] != DROPPED for k, code in zip(keys, labels))
+        k.stratum is None and _CODES[code] != DROPPED for k, code in zip(keys, labels, strict=True))
     stats.unsplittable_classes = [
         {"class": c, "records": r} for c, r in sorted(plan.unsplittable.items(),
                                                        key=lambda kv: _class_sort_key(kv[0]))

@@ -7,6 +7,7 @@ Accepts both `/v1/...` and Azure's `/openai/...?api-version=` URL shapes.
 """
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import json
@@ -514,10 +515,8 @@ def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
         def _drop(self) -> None:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
         def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
             if isinstance(payload, bytes):

@@ -83,7 +83,7 @@ def _next_record(
 
 
 def _csv_row(columns: list[str], record: list[str], n: int, line: int) -> Row:
-    values: dict[str, Any] = dict(zip(columns, record))
+    values: dict[str, Any] = dict(zip(columns, record, strict=False))  # ragged rows are reported below
     if len(record) == len(columns):
         return Row(n, line, values)
     if len(record) > len(columns):

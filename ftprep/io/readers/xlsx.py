@@ -81,7 +81,7 @@ def _trim(cells: tuple[Any, ...]) -> list[Any]:
 
 
 def _cells_row(columns: list[str], cells: list[Any], n: int, line: int) -> Row:
-    values = {c: _cell_value(v) for c, v in zip(columns, cells)}
+    values = {c: _cell_value(v) for c, v in zip(columns, cells, strict=False)}  # extra cells reported below
     if len(cells) > len(columns):
         values["_extra"] = [_cell_value(v) for v in cells[len(columns):]]
         detail = f"{len(cells)} cells, the header has {len(columns)}"
