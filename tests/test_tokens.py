@@ -65,7 +65,7 @@ def test_corrupted_bundled_file_is_refused(
     data[100] ^= 1  # one flipped bit
     corrupt = tmp_path / "cl100k_base.tiktoken.gz"
     corrupt.write_bytes(gzip.compress(bytes(data)))
-    monkeypatch.setattr(tokens, "bundled_bpe_path", lambda name: corrupt)
+    monkeypatch.setattr(tokens.load, "bundled_bpe_path", lambda name: corrupt)
     with pytest.raises(TokenizerUnavailable) as err:
         get_encoding("cl100k_base")
     assert "sha256" in str(err.value)
@@ -80,7 +80,7 @@ def test_tiktoken_cache_is_used_first(
     assert real is not None
     cached = fresh_tokenizers / hashlib.sha1(CL100K_URL.encode()).hexdigest()
     cached.write_bytes(gzip.decompress(real.read_bytes()))
-    monkeypatch.setattr(tokens, "bundled_bpe_path", lambda name: None)
+    monkeypatch.setattr(tokens.load, "bundled_bpe_path", lambda name: None)
     assert get_encoding("cl100k_base").encode_ordinary("hello world") == [15339, 1917]
 
 
@@ -92,7 +92,7 @@ def test_corrupt_cache_falls_back_to_bundled(fresh_tokenizers: Path) -> None:
 def test_no_source_gives_one_line_usage_error(
     fresh_tokenizers: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tokens, "bundled_bpe_path", lambda name: None)
+    monkeypatch.setattr(tokens.load, "bundled_bpe_path", lambda name: None)
     with pytest.raises(TokenizerUnavailable) as err:
         get_encoding("p50k_base")
     message = str(err.value)
@@ -224,7 +224,7 @@ def test_repeated_strings_are_memoised(cl100k: tiktoken.Encoding) -> None:
     record = {"messages": [{"role": "system", "content": prompt},
                            {"role": "assistant", "content": "x"}]}
     count_example(record, cl100k)
-    text = tokens._counter(cl100k).text
+    text = tokens.core._counter(cl100k).text
     before = text.cache_info().hits
     count_example(record, cl100k)
     assert text.cache_info().hits >= before + 3
@@ -265,10 +265,10 @@ def test_memo_does_not_keep_long_unique_texts(cl100k: tiktoken.Encoding) -> None
     finally:
         tracemalloc.stop()
     assert retained < 128 * 20_000 * 1.5  # at most the small long-text memo
-    info = tokens._counter(cl100k).text.cache_info()
-    assert info.currsize <= tokens.LONG_STRING_CACHE_SIZE + 10
+    info = tokens.core._counter(cl100k).text.cache_info()
+    assert info.currsize <= tokens.core.LONG_STRING_CACHE_SIZE + 10
     # a long text that repeats (a system prompt) is still counted once
     before = info.hits
     count_example({"messages": [{"role": "system", "content": text}]}, cl100k)
-    after = tokens._counter(cl100k).text.cache_info()
+    after = tokens.core._counter(cl100k).text.cache_info()
     assert (after.hits, after.misses) == (before + 1, info.misses + 1)  # + the new "system"
