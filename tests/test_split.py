@@ -357,9 +357,9 @@ def test_bad_key_path_option(dataset: Path, tmp_path: Path) -> None:
 
 def test_file_changed_between_passes_is_detected(dataset: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    import ftprep.split.pipeline as split_mod  # split_file looks _scan up there
+    import ftprep.split.passes as split_mod  # split_file looks scan_keys up there
 
-    real_scan = split_mod._scan
+    real_scan = split_mod.scan_keys
 
     def scan_then_modify(path, extractor):  # type: ignore[no-untyped-def]
         scan = real_scan(path, extractor)
@@ -367,7 +367,7 @@ def test_file_changed_between_passes_is_detected(dataset: Path, tmp_path: Path,
             f.write(json.dumps(chat("late", "x")) + "\n")
         return scan
 
-    monkeypatch.setattr(split_mod, "_scan", scan_then_modify)
+    monkeypatch.setattr(split_mod, "scan_keys", scan_then_modify)
     with pytest.raises(InputError, match="changed while it was being split"):
         split_file(dataset, tmp_path / "out", SplitOptions())
     assert not (tmp_path / "out" / "train.jsonl").exists()

@@ -17,31 +17,35 @@
 Nothing depends on Python's salted `hash()` or on machine state, so the same file, seed and
 options give byte-identical outputs everywhere.
 
-Modules: `options` (SplitOptions, --test size), `paths` (JSON paths, final assistant message),
-`keys` (RecordKey, canonical JSON), `assign` (the pure, seeded choice of units),
-`passes` (the two reads of the input), `leakage` (the re-read check), `token_totals`
-(--model), `results` and `stats` (the manifest), `pipeline` (`split_file`). Everything public
-is importable from `ftprep.split`.
+Modules: `options` (split names, SplitOptions, the --test size, JSON path syntax), `keys`
+(RecordKey, canonical JSON, the values --group-by and --stratify-by read), `assign` (the pure,
+seeded choice of units), `passes` (`split_file`: the two reads of the input, the writes, token
+totals for --model, the leakage re-read), `results` (SplitStats = the manifest, SplitResult,
+Leakage). Everything public is importable from `ftprep.split`.
 """
 from __future__ import annotations
 
 from ftprep.split.assign import Assignment as Assignment
 from ftprep.split.assign import allocate_largest_remainder, assign_split, plan_split
-from ftprep.split.constants import ASSISTANT as ASSISTANT
-from ftprep.split.constants import DROPPED as DROPPED
-from ftprep.split.constants import MANIFEST_FILE as MANIFEST_FILE
-from ftprep.split.constants import MANIFEST_VERSION as MANIFEST_VERSION
-from ftprep.split.constants import MIN_EXAMPLES as MIN_EXAMPLES
-from ftprep.split.constants import TEST as TEST
-from ftprep.split.constants import TEST_FILE as TEST_FILE
-from ftprep.split.constants import TRAIN as TRAIN
-from ftprep.split.constants import TRAIN_FILE as TRAIN_FILE
-from ftprep.split.keys import KeyExtractor, RecordKey, canonical_json
-from ftprep.split.leakage import Leakage, check_leakage
-from ftprep.split.options import SplitOptions, parse_test_size
-from ftprep.split.paths import final_assistant_content, get_json_path, parse_json_path
-from ftprep.split.pipeline import split_file
-from ftprep.split.results import SplitResult, SplitStats
+from ftprep.split.keys import (
+    KeyExtractor,
+    RecordKey,
+    canonical_json,
+    final_assistant_content,
+    get_json_path,
+)
+from ftprep.split.options import ASSISTANT as ASSISTANT
+from ftprep.split.options import DROPPED as DROPPED
+from ftprep.split.options import MANIFEST_FILE as MANIFEST_FILE
+from ftprep.split.options import MANIFEST_VERSION as MANIFEST_VERSION
+from ftprep.split.options import MIN_EXAMPLES as MIN_EXAMPLES
+from ftprep.split.options import TEST as TEST
+from ftprep.split.options import TEST_FILE as TEST_FILE
+from ftprep.split.options import TRAIN as TRAIN
+from ftprep.split.options import TRAIN_FILE as TRAIN_FILE
+from ftprep.split.options import SplitOptions, parse_json_path, parse_test_size
+from ftprep.split.passes import check_leakage, split_file
+from ftprep.split.results import Leakage, SplitResult, SplitStats
 
 __all__ = [
     "KeyExtractor",

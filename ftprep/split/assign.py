@@ -103,7 +103,7 @@ def _stratified(
     quotas = allocate_largest_remainder(target, splittable, n)
     chosen: set[int] = set()
     carry = 0  # test examples owed (+) or taken in excess (-) by earlier classes
-    for c in sorted(quotas, key=_class_sort_key):
+    for c in sorted(quotas, key=class_sort_key):
         # Passing the miss on keeps the total within one unit of the target when units are
         # groups; with single-record units every class hits its quota and carry stays 0.
         goal = min(max(quotas[c] + carry, 0), records[c])
@@ -114,7 +114,7 @@ def _stratified(
     return chosen, unsplittable
 
 
-def _class_sort_key(label: str | None) -> tuple[int, str]:
+def class_sort_key(label: str | None) -> tuple[int, str]:
     return (0, "") if label is None else (1, label)
 
 
@@ -130,7 +130,7 @@ def allocate_largest_remainder(target: int, sizes: dict[str | None, int], n: int
     quotas = {c: target * s // n for c, s in sizes.items()}
     left = target - sum(quotas.values())
     by_remainder = sorted(
-        sizes, key=lambda c: (-(target * sizes[c] % n), -sizes[c], _class_sort_key(c)))
+        sizes, key=lambda c: (-(target * sizes[c] % n), -sizes[c], class_sort_key(c)))
     for c in by_remainder[:left]:
         quotas[c] += quotas[c] < sizes[c]  # full only when target == n (fraction near 1)
     return quotas

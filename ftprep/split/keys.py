@@ -1,17 +1,54 @@
-"""`RecordKey`: what the split needs to know about a record (content digest, group
-digest, class label), and the canonical JSON those digests are taken over."""
+"""What the split needs to know about a record: `RecordKey` (content digest, group digest,
+class label), the canonical JSON those digests are taken over, and how --group-by and
+--stratify-by find their value in a record (`get_json_path`, `final_assistant_content`)."""
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ftprep.split.constants import ASSISTANT
-from ftprep.split.options import SplitOptions
-from ftprep.split.paths import final_assistant_content, get_json_path, parse_json_path
+from ftprep.split.options import ASSISTANT, SplitOptions, parse_json_path
+
+
+def get_json_path(record: Any, steps: Sequence[str | int]) -> Any:
+    """The value at `steps`, or None when any step is missing (null also counts as missing)."""
+    value = record
+    for step in steps:
+        if isinstance(step, int):
+            if not isinstance(value, list) or not -len(value) <= step < len(value):
+                return None
+        elif not isinstance(value, dict) or step not in value:
+            return None
+        value = value[step]
+    return value
+
+
+def final_assistant_content(record: Any) -> Any:
+    """Content of the last assistant message: chat `messages`, else a preference record's
+    `preferred_output`; a completion record's `completion`. None when there is none."""
+    if not isinstance(record, dict):
+        return None
+    for key in ("messages", "preferred_output"):
+        messages = record.get(key)
+        if isinstance(messages, list):
+            for message in reversed(messages):
+                if isinstance(message, dict) and message.get("role") == "assistant":
+                    return _text_of(message.get("content"))
+    return record.get("completion")
+
+
+def _text_of(content: Any) -> Any:
+    # Content may be a list of parts; a class label is their text, joined.
+    if isinstance(content, list):
+        texts = [p.get("text") for p in content if isinstance(p, dict)]
+        strings = [t for t in texts if isinstance(t, str)]
+        if texts and len(strings) == len(texts):
+            return "".join(strings)
+    return content
 
 
 def canonical_json(value: Any) -> bytes:
@@ -24,7 +61,7 @@ def canonical_json(value: Any) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
-def _digest(data: bytes) -> bytes:
+def digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
@@ -62,7 +99,7 @@ class KeyExtractor:
         if self.group_steps is None:
             return None
         value = get_json_path(record, self.group_steps)
-        return None if value is None else _digest(canonical_json(value))
+        return None if value is None else digest(canonical_json(value))
 
     def stratum_of(self, record: Any) -> str | None:
         if self.stratify_by is None:
@@ -74,5 +111,5 @@ class KeyExtractor:
         return None if value is None else _class_label(value)
 
     def key_of(self, record: Any) -> RecordKey:
-        return RecordKey(_digest(canonical_json(record)), self.group_of(record),
+        return RecordKey(digest(canonical_json(record)), self.group_of(record),
                          self.stratum_of(record))

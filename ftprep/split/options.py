@@ -1,13 +1,33 @@
-"""`SplitOptions` and the `--test` size: fraction or count."""
+"""What a split is asked to do: the split names and file names, `SplitOptions`, the `--test`
+size (fraction or count) and the JSON path syntax of --group-by / --stratify-by."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ftprep.errors import UsageError
-from ftprep.split.constants import ASSISTANT
-from ftprep.split.paths import parse_json_path
+
+TRAIN, TEST, DROPPED = "train", "test", "dropped"
+TRAIN_FILE, TEST_FILE, MANIFEST_FILE = "train.jsonl", "test.jsonl", "split.json"
+ASSISTANT = "assistant"  # --stratify-by word: the final assistant message's content
+MIN_EXAMPLES = 10  # the platform's minimum number of examples in a training file
+MANIFEST_VERSION = 1
+LABELS = (TRAIN, TEST, DROPPED)  # SplitResult.labels stores the index into this tuple
+
+_PATH_RE = re.compile(r"[^.\[\]]+(?:\[-?\d+\])*(?:\.[^.\[\]]+(?:\[-?\d+\])*)*")
+_STEP_RE = re.compile(r"\[(-?\d+)\]|([^.\[\]]+)")
+
+
+def parse_json_path(path: str, *, option: str = "path") -> tuple[str | int, ...]:
+    """`messages[0].content` → ('messages', 0, 'content'). UsageError on bad syntax."""
+    if not _PATH_RE.fullmatch(path or ""):
+        raise UsageError(
+            f"--{option} {path!r} is not a JSON path (examples: label, metadata.user_id, "
+            "messages[0].content)"
+        )
+    return tuple(int(i) if i else name for i, name in _STEP_RE.findall(path))
 
 
 def parse_test_size(text: str | float) -> float | int:

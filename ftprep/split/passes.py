@@ -1,30 +1,82 @@
-"""The two passes over the input file: pass 1 takes a `RecordKey` per record, pass 2
-copies each record's original line to its split; a stream digest proves the file did not
-change in between."""
+"""The reads and writes of a split, and `split_file` which runs them: pass 1 takes a
+`RecordKey` per record, pass 2 copies each record's original line to its split (a stream
+digest proves the file did not change in between), then the leakage check re-reads the
+written files."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftprep.errors import InputError
-from ftprep.io.jsonl import BLANK, iter_json_lines, iter_raw_lines
+from ftprep.errors import InputError, UsageError
+from ftprep.io.jsonl import BLANK, iter_json_lines, iter_raw_lines, iter_records, parse_line
 from ftprep.io.writer import atomic_writer
-from ftprep.split.constants import _CODES, DROPPED, TEST, TEST_FILE, TRAIN, TRAIN_FILE
-from ftprep.split.keys import KeyExtractor, RecordKey
-from ftprep.split.token_totals import _TokenCounter
+from ftprep.split.assign import plan_split
+from ftprep.split.keys import KeyExtractor, RecordKey, canonical_json, digest
+from ftprep.split.options import (
+    DROPPED,
+    LABELS,
+    MANIFEST_FILE,
+    TEST,
+    TEST_FILE,
+    TRAIN,
+    TRAIN_FILE,
+    SplitOptions,
+)
+from ftprep.split.results import Leakage, SplitResult, build_stats
+
+
+def split_file(path: str | Path, out_dir: str | Path, options: SplitOptions) -> SplitResult:
+    """Split a JSONL file into out_dir/train.jsonl and out_dir/test.jsonl plus split.json."""
+    if str(path) == "-":
+        raise UsageError("split reads its input twice; give a file, not stdin")
+    _refuse_output_over_input(path, Path(out_dir))
+    extractor = KeyExtractor(options)
+    scan = scan_keys(path, extractor)
+    sha256 = sha256_file(path)
+    n = len(scan.keys)
+    if n == 0:
+        raise InputError("no examples to split", path=str(path))
+    dropped = later_copies(scan.keys)
+    kept = [i for i in range(n) if i not in dropped] if options.dedupe else list(range(n))
+    plan = plan_split([scan.keys[i] for i in kept], options)
+    labels = bytearray([LABELS.index(DROPPED)]) * n
+    for i, is_test in zip(kept, plan.is_test, strict=True):
+        labels[i] = LABELS.index(TEST if is_test else TRAIN)
+    out = Path(out_dir)
+    tokens = write_splits(path, out, labels, scan.stream_digest, options.model)
+    leakage = check_leakage(out / TRAIN_FILE, out / TEST_FILE, extractor)
+    stats = build_stats(path, sha256, scan.keys, scan.blank_lines, options, plan, labels, dropped,
+                        leakage, tokens)
+    with atomic_writer(out / MANIFEST_FILE) as f:
+        f.write(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2).encode() + b"\n")
+    return SplitResult(labels, stats, out)
+
+
+def _refuse_output_over_input(path: str | Path, out: Path) -> None:
+    """`split data/train.jsonl -o data` would replace the input with its own train split.
+    The atomic writer replaces the directory entry, so what matters is whether that entry
+    is where the input's bytes live (the input with its symlinks resolved)."""
+    source = Path(path).resolve()
+    for name in (TRAIN_FILE, TEST_FILE, MANIFEST_FILE):
+        if (out.resolve() / name) == source:
+            raise UsageError(
+                f"the output {out / name} would overwrite the input {path}; "
+                "choose another --output-dir"
+            )
 
 
 @dataclass
-class _Scan:
+class Scan:
     keys: list[RecordKey]
     blank_lines: int
     stream_digest: bytes
 
 
-def _sha256_file(path: str | Path) -> str:
+def sha256_file(path: str | Path) -> str:
     """sha256 of the file as stored (compressed bytes for .gz), like `sha256sum`. Called after
     the first pass, which already turned a missing or unreadable file into an InputError."""
     digest = hashlib.sha256()
@@ -37,7 +89,7 @@ def _sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _scan(path: str | Path, extractor: KeyExtractor) -> _Scan:
+def scan_keys(path: str | Path, extractor: KeyExtractor) -> Scan:
     """Pass 1: a RecordKey per record; fails on the first line that is not a JSON object."""
     keys: list[RecordKey] = []
     blank = 0
@@ -54,10 +106,10 @@ def _scan(path: str | Path, extractor: KeyExtractor) -> _Scan:
             raise InputError(f"expected a JSON object, got {type(jl.value).__name__}",
                              path=str(path), line=jl.line)
         keys.append(extractor.key_of(jl.value))
-    return _Scan(keys, blank, stream.digest())
+    return Scan(keys, blank, stream.digest())
 
 
-def _later_copies(keys: Sequence[RecordKey]) -> set[int]:
+def later_copies(keys: Sequence[RecordKey]) -> set[int]:
     """Indexes of records equal to an earlier one (what --dedupe drops)."""
     seen: set[bytes] = set()
     later: set[int] = set()
@@ -84,11 +136,11 @@ def _changed(path: str | Path) -> InputError:
                       path=str(path))
 
 
-def _write_splits(path: str | Path, out: Path, labels: bytearray, stream_digest: bytes,
+def write_splits(path: str | Path, out: Path, labels: bytearray, stream_digest: bytes,
                   model: str | None) -> dict[str, Any] | None:
     """Copy each record's original line to its split, in input order (atomic per file)."""
-    counter = _TokenCounter(model) if model else None
-    test_code, train_code = _CODES.index(TEST), _CODES.index(TRAIN)
+    counter = TokenTotals(model) if model else None
+    test_code, train_code = LABELS.index(TEST), LABELS.index(TRAIN)
     with atomic_writer(out / TRAIN_FILE) as train_f, atomic_writer(out / TEST_FILE) as test_f:
         for i, raw in enumerate(_records_raw(path, stream_digest)):
             if i >= len(labels):  # lines were appended since the first pass
@@ -98,6 +150,57 @@ def _write_splits(path: str | Path, out: Path, labels: bytearray, stream_digest:
                 train_f.write(raw + b"\n")
             elif code == test_code:
                 test_f.write(raw + b"\n")
-            if counter is not None and code != _CODES.index(DROPPED):
-                counter.add(_CODES[code], raw)
+            if counter is not None and code != LABELS.index(DROPPED):
+                counter.add(LABELS[code], raw)
     return counter.to_dict() if counter else None
+
+
+class TokenTotals:
+    """Token totals per split for --model (token counting lives in ftprep.tokens/models)."""
+
+    def __init__(self, model: str) -> None:
+        # Imported here, not at the top: tiktoken is slow to import and only --model needs it.
+        from ftprep.models import get_model
+        from ftprep.tokens import count_example, get_encoding
+
+        spec = get_model(model)
+        self.model = model
+        self.encoding = get_encoding(spec.encoding)
+        self.limit: int | None = getattr(spec, "max_example_tokens", None)
+        self.count_example = count_example
+        self.totals = {TRAIN: 0, TEST: 0}
+        self.over_limit = {TRAIN: 0, TEST: 0}
+
+    def add(self, split: str, raw: bytes) -> None:
+        n = self.count_example(parse_line(raw, 0).value, self.encoding).total
+        self.totals[split] += n
+        if self.limit is not None and n > self.limit:
+            self.over_limit[split] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, TRAIN: self.totals[TRAIN], TEST: self.totals[TEST],
+                "max_example_tokens": self.limit, "over_limit": self.over_limit}
+
+
+def check_leakage(train_path: str | Path, test_path: str | Path,
+                  extractor: KeyExtractor | None = None) -> Leakage:
+    """Re-read both written files: count test records whose canonical content (or group)
+    also occurs in train. Independent of how the split was computed."""
+    train_digests: set[bytes] = set()
+    train_groups: set[bytes] = set()
+    train_records = 0
+    for _, record in iter_records(train_path):
+        train_records += 1
+        train_digests.add(digest(canonical_json(record)))
+        group = extractor.group_of(record) if extractor else None
+        if group is not None:
+            train_groups.add(group)
+    duplicated = test_records = 0
+    shared: set[bytes] = set()
+    for _, record in iter_records(test_path):
+        test_records += 1
+        duplicated += digest(canonical_json(record)) in train_digests
+        group = extractor.group_of(record) if extractor else None
+        if group is not None and group in train_groups:
+            shared.add(group)
+    return Leakage(duplicated, len(shared), train_records, test_records)

@@ -1,20 +1,48 @@
-"""What a split returns: `SplitStats` (the manifest, split.json) and `SplitResult`."""
+"""What a split returns: `SplitStats` (the manifest, split.json, with its warnings),
+`SplitResult`, and `Leakage` (what the re-read of the written files found)."""
 from __future__ import annotations
 
+import os
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftprep.split.constants import (
-    _CODES,
+from ftprep.split.assign import Assignment, class_sort_key
+from ftprep.split.keys import RecordKey
+from ftprep.split.options import (
+    DROPPED,
+    LABELS,
     MANIFEST_VERSION,
+    MIN_EXAMPLES,
     TEST,
     TEST_FILE,
     TRAIN,
     TRAIN_FILE,
+    SplitOptions,
 )
-from ftprep.split.leakage import Leakage
-from ftprep.split.options import SplitOptions
+
+_LISTED = 10  # how many class names a warning lists before "and N more"
+
+
+@dataclass
+class Leakage:
+    """Recomputed from the written files: records/groups present in both splits."""
+
+    duplicated_examples: int
+    shared_groups: int
+    train_records: int
+    test_records: int
+
+    @property
+    def ok(self) -> bool:
+        return self.duplicated_examples == 0 and self.shared_groups == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "duplicated_examples": self.duplicated_examples,
+                "shared_groups": self.shared_groups, "train_records": self.train_records,
+                "test_records": self.test_records, "source": "written files"}
 
 
 @dataclass
@@ -82,7 +110,7 @@ class SplitResult:
 
     @property
     def assignment(self) -> list[str]:
-        return [_CODES[c] for c in self.labels]
+        return [LABELS[c] for c in self.labels]
 
     @property
     def ok(self) -> bool:
@@ -90,3 +118,78 @@ class SplitResult:
 
     def to_dict(self) -> dict[str, Any]:
         return self.stats.to_dict()
+
+
+def build_stats(path: str | Path, sha256: str, keys: Sequence[RecordKey], blank_lines: int,
+                options: SplitOptions, plan: Assignment, labels: bytearray, dropped: set[int],
+                leakage: Leakage, tokens: dict[str, Any] | None) -> SplitStats:
+    """The manifest's numbers and warnings, from the scan, the plan and the written files."""
+    counts = Counter(LABELS[c] for c in labels)
+    stats = SplitStats(
+        input_name=os.path.basename(str(path)), sha256=sha256, records=len(keys),
+        blank_lines=blank_lines, options=options, target_test=plan.target,
+        train=counts[TRAIN], test=counts[TEST], exact_duplicates=len(dropped),
+        dropped_duplicates=counts[DROPPED], units=plan.units, largest_unit=plan.largest_unit,
+        leakage=leakage, tokens=tokens,
+    )
+    if options.group_by is not None:
+        groups = {k.group for k in keys if k.group is not None}
+        stats.groups = len(groups)
+        stats.missing_group = sum(k.group is None for k in keys)
+    if options.stratify_by is not None:
+        _add_strata(stats, keys, labels, plan)
+    stats.warnings = _warnings(stats)
+    return stats
+
+
+def _add_strata(stats: SplitStats, keys: Sequence[RecordKey], labels: bytearray,
+                plan: Assignment) -> None:
+    per_class: dict[str | None, Counter[str]] = defaultdict(Counter)
+    for key, code in zip(keys, labels, strict=True):
+        if LABELS[code] != DROPPED:
+            per_class[key.stratum][LABELS[code]] += 1
+    stats.strata = [
+        {"class": c, "total": per_class[c][TRAIN] + per_class[c][TEST],
+         TRAIN: per_class[c][TRAIN], TEST: per_class[c][TEST]}
+        for c in sorted(per_class, key=class_sort_key)
+    ]
+    stats.missing_stratum = sum(
+        k.stratum is None and LABELS[code] != DROPPED for k, code in zip(keys, labels, strict=True))
+    stats.unsplittable_classes = [
+        {"class": c, "records": r} for c, r in sorted(plan.unsplittable.items(),
+                                                       key=lambda kv: class_sort_key(kv[0]))
+    ]
+
+
+def _warnings(stats: SplitStats) -> list[str]:
+    warnings = []
+    for name, size in ((TRAIN, stats.train), (TEST, stats.test)):
+        if size < MIN_EXAMPLES:
+            warnings.append(f"{name} split has {size} examples; fine-tuning files need at "
+                            f"least {MIN_EXAMPLES}")
+    if stats.test != stats.target_test:
+        why = "duplicates and groups are kept whole"
+        if stats.unsplittable_classes:
+            why += ", unsplittable classes stay in train"
+        warnings.append(f"test split has {stats.test} examples for a target of "
+                        f"{stats.target_test} ({why})")
+    if stats.unsplittable_classes:
+        names = [_display(u["class"]) for u in stats.unsplittable_classes]
+        more = f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+        warnings.append(f"{len(names)} classes too small to split went to train: "
+                        f"{', '.join(names[:_LISTED])}{more}")
+    if stats.missing_stratum:
+        warnings.append(f"{stats.missing_stratum} records have no "
+                        f"{stats.options.stratify_by!r} value; they form their own class")
+    if stats.missing_group:
+        warnings.append(f"{stats.missing_group} records have no {stats.options.group_by!r} "
+                        "value; each is its own group")
+    if stats.tokens and any(stats.tokens["over_limit"].values()):
+        over = stats.tokens["over_limit"]
+        warnings.append(f"examples over the model's {stats.tokens['max_example_tokens']}-token "
+                        f"limit: {over[TRAIN]} in train, {over[TEST]} in test")
+    return warnings
+
+
+def _display(label: str | None) -> str:
+    return "(missing)" if label is None else label
