@@ -27,7 +27,7 @@ MODELS_FILE_ENV = "FTPREP_MODELS_FILE"
 PRICE_FIELDS = ("training", "ft_input", "ft_output", "base_input", "base_output")
 FIGURES = ("encoding", "max_example_tokens", "methods", "lifecycle",
            *(f"prices.{p}" for p in PRICE_FIELDS))
-METHODS = ("supervised", "dpo", "vision", "reinforcement")
+FINE_TUNING_METHODS = ("supervised", "dpo", "vision", "reinforcement")  # any a registry entry may list
 AVAILABLE, CLOSING, CLOSED, SHUTDOWN = "available", "closing", "closed", "shutdown"
 
 
@@ -215,7 +215,7 @@ def _build(model_id: str, raw: Any, sources: dict[str, Any]) -> ModelInfo:
         raise UsageError(f"model registry: {where} lacks the field {e.args[0]!r}") from None
     except (TypeError, ValueError) as e:
         raise UsageError(f"model registry: {where}: {e}") from None
-    unknown = set(info.methods) - set(METHODS)
+    unknown = set(info.methods) - set(FINE_TUNING_METHODS)
     if unknown:
         raise UsageError(f"model registry: {where}: unknown method(s) {sorted(unknown)}")
     return info

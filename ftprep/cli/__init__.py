@@ -83,8 +83,8 @@ def _load(name: str) -> click.Command:
     module = importlib.import_module(f"ftprep.cli.{LAZY_COMMANDS[name]}")
     command = next(c for c in module.COMMANDS if c.name == name)
     if name == "models" and isinstance(command, click.Group):
-        from ftprep.cli.count_cmd import MODELS_COMMANDS  # offline registry views: `models info`
+        from ftprep.cli import models_cmd  # the offline registry view: `models info`
 
-        for sub in MODELS_COMMANDS:
+        for sub in models_cmd.COMMANDS:
             command.add_command(sub)
     return command

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -14,6 +13,12 @@ format_option = click.option(
     default="text",
     show_default=True,
     help="Output format; json is stable and machine-readable.",
+)
+models_file_option = click.option(
+    "--models-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML file merged over the bundled model registry (env FTPREP_MODELS_FILE).",
 )
 
 
@@ -39,9 +44,6 @@ def split_codes(values: tuple[str, ...]) -> list[str]:
     return [c.strip().upper() for v in values for c in v.split(",") if c.strip()]
 
 
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-
-
 PIPE_WIDTH = 160
 
 
@@ -54,6 +56,19 @@ def print_table(table: Any) -> None:
     if not console.is_terminal:
         console = Console(highlight=False, width=max(console.width, PIPE_WIDTH))
     console.print(table)
+
+
+def print_rows(title: str, rows: list[tuple[str, Any]]) -> None:
+    """A titled two-column table of name → value (numbers with thousands separators)."""
+    from rich.table import Table
+
+    click.echo(title)  # a plain line: a rich title wraps to the table's width
+    table = Table(show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, value in rows:
+        table.add_row(name, value if isinstance(value, str) else f"{value:,}")
+    print_table(table)
 
 
 def usd(amount: float) -> str:

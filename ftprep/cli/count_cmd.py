@@ -1,35 +1,24 @@
-"""CLI: `count`, `estimate` and `models info` (the offline model registry)."""
+"""CLI: `count` and `estimate`."""
 from __future__ import annotations
 
 from typing import Any
 
 import click
 
-from ftprep.cli.common import emit_json, format_option, print_table, usd
+from ftprep.cli.common import (
+    emit_json,
+    format_option,
+    models_file_option,
+    print_rows,
+    print_table,
+    usd,
+)
 from ftprep.errors import EXIT_FINDINGS, UsageError
 
-models_file_option = click.option(
-    "--models-file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="TOML file merged over the bundled model registry (env FTPREP_MODELS_FILE).",
-)
 workers_option = click.option(
     "--workers", type=click.IntRange(1), default=None,
     help="Worker processes (default: all cores for big files, 1 for small ones).",
 )
-
-
-def _table(title: str, rows: list[tuple[str, Any]]) -> None:
-    from rich.table import Table
-
-    click.echo(title)  # a plain line: a rich title wraps to the table's width
-    table = Table(show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for name, value in rows:
-        table.add_row(name, value if isinstance(value, str) else f"{value:,}")
-    print_table(table)
 
 
 def _stats_table(rows: dict[str, dict[str, float]]) -> None:
@@ -86,7 +75,7 @@ def _print_count(r: Any) -> None:
         ("tokens cut", r.tokens_cut),
         ("answers cut away", r.answer_cut),
     ]
-    _table(f"{r.path} · {r.model} ({r.encoding})", rows)
+    print_rows(f"{r.path} · {r.model} ({r.encoding})", rows)
     _stats_table({"tokens": r.tokens_per_example, "messages": r.messages_per_example})
     if r.over_limit:
         click.echo(f"over the limit (lines): {_lines_text(r.over_limit_lines, r.over_limit)}")
@@ -187,7 +176,7 @@ def _print_estimate(e: Any) -> None:
             ("break-even requests", "never" if i.break_even_requests is None
              else f"{i.break_even_requests:,}"),
         ]
-    _table(f"estimate · {e.model}", rows)
+    print_rows(f"estimate · {e.model}", rows)
     for warning in e.warnings:
         click.echo(f"warning: {warning}")
 
@@ -218,60 +207,4 @@ def _print_comparison(results: list[Any], models_file: str | None, validation: b
         click.echo(f"warning ({who}): {note}")
 
 
-@click.command("info")
-@click.argument("model", required=False)
-@models_file_option
-@format_option
-def info(model: str | None, models_file: str | None, fmt: str) -> None:
-    """Show the offline model registry: limits, prices, lifecycle and sources."""
-    from ftprep.models import get_model, lifecycle_status, list_models
-
-    models = [get_model(model, models_file)] if model else list_models(models_file)
-    entries = [{**m.to_dict(), "status": lifecycle_status(m).to_dict()} for m in models]
-    if fmt == "json":
-        emit_json(entries[0] if model else entries)
-    elif model:
-        _print_model(entries[0])
-    else:
-        _print_registry(models)
-
-
-def _print_registry(models: list[Any]) -> None:
-    from rich.table import Table
-
-    from ftprep.models import lifecycle_status
-
-    table = Table(title="model registry (USD per 1M tokens)")
-    table.add_column("model", no_wrap=True)
-    for name in ("aliases", "limit", "train $", "ft in/out $", "status"):
-        table.add_column(name)
-    for m in models:
-        p = m.prices
-        table.add_row(m.id, ", ".join(m.aliases), f"{m.max_example_tokens:,}",
-                      f"{p.training:.2f}", f"{p.ft_input:.2f}/{p.ft_output:.2f}",
-                      lifecycle_status(m).state)
-    print_table(table)
-
-
-def _print_model(entry: dict[str, Any]) -> None:
-    prices = entry["prices_per_1m"]
-    rows: list[tuple[str, Any]] = [
-        ("aliases", ", ".join(entry["aliases"]) or "-"),
-        ("encoding", entry["encoding"]),
-        ("max tokens per example", entry["max_example_tokens"]),
-        ("methods", ", ".join(entry["methods"])),
-        *((f"{k} $/1M", f"{v:,.2f}") for k, v in prices.items()),
-        ("status", entry["status"]["state"]),
-    ]
-    _table(entry["id"], rows)
-    click.echo(entry["status"]["message"])
-    seen: dict[tuple[str, str, str, str], list[str]] = {}
-    for figure, src in entry["sources"].items():
-        seen.setdefault((src["title"], src["url"], src["date"], src["note"]), []).append(figure)
-    for (title, url, date, note), figures in seen.items():
-        suffix = f" — {note}" if note else ""
-        click.echo(f"source for {', '.join(figures)}: {title} <{url}> ({date}){suffix}")
-
-
 COMMANDS: list[click.Command] = [count, estimate]
-MODELS_COMMANDS: list[click.Command] = [info]

@@ -15,7 +15,7 @@ from ftprep.platform.client import PlatformClient
 
 SUPERVISED = "supervised"
 DPO = "dpo"
-METHODS = (SUPERVISED, DPO)
+SUPPORTED_METHODS = (SUPERVISED, DPO)  # the methods ftprep builds jobs for
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -39,8 +39,8 @@ def choose_method(requested: str | None, data_format: str | None) -> str:
     """Preference data trains with DPO, everything else supervised, unless told otherwise."""
     default = DPO if data_format == PREFERENCE else SUPERVISED
     method = requested or default
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if method not in SUPPORTED_METHODS:
+        raise UsageError(f"unknown method {method!r}; use one of {', '.join(SUPPORTED_METHODS)}")
     if data_format == PREFERENCE and method != DPO:
         raise UsageError("preference data (preferred/non_preferred outputs) needs --method dpo")
     if data_format not in (None, PREFERENCE) and method == DPO:
