@@ -10,6 +10,7 @@ import click
 
 from ftprep import __version__
 from ftprep.errors import EXIT_USAGE, FtprepError
+from ftprep.text import printable
 
 # Command name → the module that defines it, in pipeline order. Modules are imported only
 # when their command runs (or for --help), so `ftprep count` does not load the openai SDK.
@@ -44,7 +45,7 @@ class FtprepGroup(click.Group):
         try:
             return super().invoke(ctx)
         except FtprepError as e:
-            click.echo(f"ftprep: error: {e}", err=True)
+            click.echo(f"ftprep: error: {printable(e)}", err=True)
             ctx.exit(e.exit_code)
         except BrokenPipeError:
             # `ftprep ... | head`: the reader went away; that is not our error.
@@ -61,7 +62,7 @@ class FtprepGroup(click.Group):
             from ftprep.platform.redact import redact  # keys never reach the terminal
 
             click.echo(
-                f"ftprep: internal error: {type(e).__name__}: {redact(str(e))} "
+                f"ftprep: internal error: {type(e).__name__}: {printable(redact(str(e)))} "
                 "(set FTPREP_DEBUG=1 for the traceback, and please report it)",
                 err=True,
             )

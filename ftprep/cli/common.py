@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from ftprep.text import json_printable
+
 format_option = click.option(
     "--format",
     "fmt",
@@ -23,8 +25,10 @@ models_file_option = click.option(
 
 
 def emit_json(data: Any) -> None:
-    """Print one JSON document on stdout (UTF-8, not ASCII-escaped, stable key order)."""
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_default))
+    """Print one JSON document on stdout (UTF-8, not ASCII-escaped, stable key order; the
+    control characters JSON would leave raw are escaped, so server text cannot drive the
+    terminal)."""
+    click.echo(json_printable(json.dumps(data, ensure_ascii=False, indent=2, default=_default)))
 
 
 def _default(obj: Any) -> Any:

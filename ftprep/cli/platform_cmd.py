@@ -19,6 +19,7 @@ from ftprep.platform.client import PlatformClient, is_fine_tuned
 from ftprep.platform.config import PROVIDERS, ProviderConfig, resolve_config
 from ftprep.platform.jobs import TERMINAL, JobOptions, job_metrics, parse_metadata, watch_job
 from ftprep.platform.uploads import DEFAULT_PART_SIZE, SINGLE_REQUEST_LIMIT, upload_file
+from ftprep.text import printable
 
 _SETTINGS = ("provider", "base_url", "api_key_env", "api_version", "max_retries", "timeout",
              "debug")
@@ -104,7 +105,7 @@ def _cell(value: Any, is_time: bool) -> str:
         return ""
     if is_time and isinstance(value, int):
         return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-    return str(value)
+    return printable(value)  # ids, names and messages come from the server
 
 
 def _show(obj: Any, fmt: str) -> None:
@@ -116,7 +117,7 @@ def _show(obj: Any, fmt: str) -> None:
     for key, value in data.items():
         if isinstance(value, (dict, list)):
             value = json.dumps(value, ensure_ascii=False)
-        click.echo(f"{key}: {'' if value is None else value}")
+        click.echo(f"{printable(key)}: {printable(value)}")
 
 
 def _poll_interval(value: float | None) -> float:
@@ -158,7 +159,8 @@ def files_upload(path: str, purpose: str, part_threshold: int, part_size: int, f
         return
     how = {"state": "already uploaded (local record)", "remote": "already uploaded (found on "
            "the server)"}.get(result.source, f"uploaded via {result.method} API")
-    click.echo(f"{result.file_id}  {result.filename}  {result.bytes} bytes  {how}")
+    click.echo(f"{printable(result.file_id)}  {printable(result.filename)}  {result.bytes} "
+               f"bytes  {how}")
 
 
 @files.command("list")
@@ -193,11 +195,11 @@ def _id_command(group: click.Group, name: str, argument: str, doc: str,
 
 
 def _deleted(result: Any) -> str:
-    return f"deleted {result.id}"
+    return f"deleted {printable(result.id)}"
 
 
 def _job_state(job: Any) -> str:
-    return f"{job.id}: {job.status}"
+    return printable(f"{job.id}: {job.status}")
 
 
 _id_command(files, "get", "file_id", "Show one file.", PlatformClient.get_file)
@@ -280,10 +282,10 @@ def _finish_watch(job: Any, fmt: str, extra: dict[str, Any] | None = None) -> No
     if fmt == "json":
         emit_json({**(extra or {}), "job": _as_dict(job)})
     else:
-        click.echo(f"{job.id}: {job.status}"
-                   + (f" → {job.fine_tuned_model}" if job.fine_tuned_model else ""))
+        click.echo(printable(f"{job.id}: {job.status}"
+                             + (f" → {job.fine_tuned_model}" if job.fine_tuned_model else "")))
         if job.error and job.status == "failed":
-            click.echo(f"error: {job.error.message}")
+            click.echo(f"error: {printable(job.error.message)}")
     click.get_current_context().exit(EXIT_OK if job.status == "succeeded" else EXIT_FINDINGS)
 
 
@@ -306,7 +308,7 @@ def follow(client: PlatformClient, job_id: str, poll_interval: float) -> Any:
                     bar.update(task, completed=update.step, total=update.total_steps,
                                loss=f"loss {loss}" if loss is not None else "")
                 else:
-                    bar.console.print(f"{job_id} {update.message}", markup=False,
+                    bar.console.print(printable(f"{job_id} {update.message}"), markup=False,
                                       highlight=False)
         except KeyboardInterrupt:
             bar.stop()
@@ -334,7 +336,7 @@ def jobs_metrics(job_id: str, plot_path: str | None, fmt: str, conn: Connection)
     if fmt == "json":
         emit_json({**summary.to_dict(), "plot": plot_path})
         return
-    click.echo(f"{job_id}: {summary.steps} steps (result file {summary.result_file})")
+    click.echo(printable(f"{job_id}: {summary.steps} steps (result file {summary.result_file})"))
     _table([[s.name, s.count, f"{s.first:g}", f"{s.last:g}", f"{s.min:g}", s.min_step]
             for s in summary.series.values()],
            ["SERIES", "POINTS", "FIRST", "LAST", "MIN", "MIN_AT_STEP"])
@@ -460,8 +462,8 @@ def submit(train: str, validation: str | None, model: str, method: str | None,
     if text:
         for up in result.uploads:
             state = "reused" if up.reused else "uploaded"
-            click.echo(f"{up.path}: {state} as {up.file_id} ({up.filename})")
-        click.echo(f"job {result.job.id} created ({result.job.status})")
+            click.echo(printable(f"{up.path}: {state} as {up.file_id} ({up.filename})"))
+        click.echo(printable(f"job {result.job.id} created ({result.job.status})"))
         if not wait:
             click.echo("next: " + "\n      ".join(result.next_commands))
     if not wait:
@@ -483,8 +485,8 @@ def _print_plan(plan: Any) -> None:
     for report in plan.reports:
         errors = sum(f.severity == Severity.ERROR for f in report.findings)
         warnings = sum(f.severity == Severity.WARNING for f in report.findings)
-        click.echo(f"{report.path}: {report.format}, {report.examples} examples, "
-                   f"{errors} error(s), {warnings} warning(s)")
+        click.echo(printable(f"{report.path}: {report.format}, {report.examples} examples, "
+                             f"{errors} error(s), {warnings} warning(s)"))
     est = plan.estimate
     if est is None:
         click.echo(f"estimated cost: unknown ({plan.estimate_error})")
@@ -503,7 +505,7 @@ def _confirm(plan: Any, yes: bool) -> None:
         raise UsageError("not submitting without confirmation: no terminal to ask on "
                          "(pass --yes to confirm, or --dry-run to preview)")
     cost = "an unknown cost" if plan.estimate is None else f"about {usd(plan.estimate.cost_usd)}"
-    prompt = f"Submit {plan.train.path} to {plan.options.model} for {cost}?"
+    prompt = printable(f"Submit {plan.train.path} to {plan.options.model} for {cost}?")
     if not click.confirm(prompt, default=False, err=True):
         click.echo("not submitted", err=True)
         click.get_current_context().exit(EXIT_FINDINGS)

@@ -9,6 +9,7 @@ from ftprep.cli.common import emit_json, format_option, split_codes
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.findings import Finding
 from ftprep.rules import load_rules
+from ftprep.text import printable
 from ftprep.validate import ValidationReport, validate_file
 
 SHOWN_PER_CODE = 5
@@ -51,7 +52,8 @@ def _print_report(report: ValidationReport) -> None:
         click.echo(f"{click.style(code, bold=True)} {rule.name} ({sev}) ×{len(items)}")
         for f in items[:SHOWN_PER_CODE]:
             where = f"line {f.line}" if f.line else "file"
-            click.echo(f"  {where:>10}  {f.path + ': ' if f.path else ''}{f.message}")
+            text = f"{f.path + ': ' if f.path else ''}{f.message}"
+            click.echo(f"  {where:>10}  {printable(text)}")  # messages quote the data
         if len(items) > SHOWN_PER_CODE:
             click.echo(f"  {'':>10}  … and {len(items) - SHOWN_PER_CODE} more (--format json lists all)")
     if report.suppressed:
