@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,16 @@ from ftprep.errors import InputError, UsageError
 from ftprep.formats import UNKNOWN, detect_format
 from ftprep.io.jsonl import iter_line_chunks, parse_line
 from ftprep.parallel import file_size, ordered_map, worker_count
-from ftprep.tokens import count_record, get_encoding
+from ftprep.tokens import ExampleTokens, count_record, get_encoding
 
 BATCH_BYTES = 1 << 20  # ~1 MB of raw lines per batch: big enough to amortise hand-over
 PARALLEL_MIN_BYTES = 8 << 20  # smaller files are counted in-process (pool start-up dominates)
 NO_ANSWER = 0xFFFFFFFF  # answer_start sentinel: the example has no final assistant answer
 LINES_SHOWN = 1000  # over-limit / cut lines listed in reports (the counts are always complete)
 PER_EXAMPLE_SUFFIXES = (".csv", ".parquet")
+LOCAL_PREFIX = "local:"  # a tokenizer name "local:PATH" counts with an open model's files at PATH
+
+RecordCounter = Callable[[dict, str], ExampleTokens]
 
 
 @dataclass
@@ -68,12 +71,28 @@ class _BatchResult:
     answer_start: array
     estimated: bool = False
     error: tuple[int, str] | None = None  # the first bad line of the batch
+    template_refused: bool = False  # ... refused by an open model's chat template, not malformed
 
 
-def _count_batch(encoding_name: str, first_line: int, chunk: bytes) -> _BatchResult:
+def record_counter(tokenizer: str) -> RecordCounter:
+    """`(record, format) -> ExampleTokens` for an OpenAI encoding name, or for "local:PATH"
+    (an open model's tokenizer and chat template; `ftprep.tokens.template`)."""
+    if tokenizer.startswith(LOCAL_PREFIX):
+        from ftprep.tokens.template import get_template_counter
+
+        return get_template_counter(tokenizer[len(LOCAL_PREFIX):]).count_record
+    encoding = get_encoding(tokenizer)
+
+    def count(record: dict, fmt: str) -> ExampleTokens:
+        return count_record(record, encoding, fmt)
+
+    return count
+
+
+def _count_batch(tokenizer: str, first_line: int, chunk: bytes) -> _BatchResult:
     """Count one chunk of whole lines (runs in a worker process or in-process). Lines are
     split here, not in the parent, so the parent only moves bytes."""
-    encoding = get_encoding(encoding_name)
+    count = record_counter(tokenizer)
     out = _BatchResult(array("I"), array("I"), array("I"), array("I"), array("I"))
     for line, raw in enumerate(chunk.split(b"\n"), start=first_line):
         try:
@@ -91,7 +110,11 @@ def _count_batch(encoding_name: str, first_line: int, chunk: bytes) -> _BatchRes
         if fmt == UNKNOWN:
             out.error = (line, _record_problem(value))
             return out
-        counted = count_record(value, encoding, fmt)
+        try:
+            counted = count(value, fmt)
+        except UsageError as exc:  # an open model's chat template refused this record
+            out.error, out.template_refused = (line, str(exc)), True
+            return out
         out.lines.append(line)
         out.tokens.append(counted.total)
         out.trainable.append(counted.trainable)
@@ -115,8 +138,9 @@ def _chunks(path: str | Path) -> Iterator[tuple[int, bytes]]:
 def count_tokens(
     path: str | Path, encoding_name: str, *, workers: int | None = None
 ) -> TokenCounts:
-    """Count every example of a file. A line that is not an example raises `InputError`."""
-    get_encoding(encoding_name)  # built once here: forked workers inherit it
+    """Count every example of a file with an OpenAI encoding, or with "local:PATH" (an open
+    model's tokenizer). A line that is not an example raises `InputError`."""
+    record_counter(encoding_name)  # built once here: forked workers inherit it
     counts = TokenCounts(str(path), encoding_name)
     n_workers = worker_count(file_size(path), workers, PARALLEL_MIN_BYTES)
     results = (
@@ -128,10 +152,9 @@ def count_tokens(
         counts.extend(result)
         if result.error:
             line, message = result.error
-            raise InputError(
-                f"{message} (count needs clean input; run `ftprep validate` for all problems)",
-                path=str(path), line=line,
-            )
+            hint = ("" if result.template_refused else
+                    " (count needs clean input; run `ftprep validate` for all problems)")
+            raise InputError(f"{message}{hint}", path=str(path), line=line)
     return counts
 
 
@@ -141,7 +164,7 @@ def _count_serial(path: str | Path, encoding_name: str) -> Iterator[_BatchResult
 
 
 def _init_worker(encoding_name: str) -> None:
-    get_encoding(encoding_name)
+    record_counter(encoding_name)
 
 
 def _count_parallel(
@@ -165,7 +188,7 @@ class CountReport:
     examples: int
     total_tokens: int
     trainable_tokens: int
-    max_tokens: int
+    max_tokens: int | None  # None: no per-example limit known (an open model without --max-length)
     billed_tokens: int
     over_limit: int
     over_limit_lines: list[int]
@@ -176,6 +199,7 @@ class CountReport:
     messages_per_example: dict[str, float]
     estimated: bool
     counts: TokenCounts | None = field(default=None, repr=False)
+    tokenizer: dict[str, Any] | None = None  # the open model's files (count --tokenizer)
 
     @property
     def ok(self) -> bool:
@@ -200,6 +224,7 @@ class CountReport:
             "tokens_per_example": self.tokens_per_example,
             "messages_per_example": self.messages_per_example,
             "estimated": self.estimated,
+            **({"tokenizer": self.tokenizer} if self.tokenizer is not None else {}),
         }
 
 
@@ -225,15 +250,16 @@ def stats(values: array) -> dict[str, float]:
     }
 
 
-def report_for(counts: TokenCounts, model_id: str, limit: int) -> CountReport:
-    """Judge per-example counts against a limit."""
+def report_for(counts: TokenCounts, model_id: str, limit: int | None) -> CountReport:
+    """Judge per-example counts against a limit (None: no limit, nothing is over)."""
     import numpy as np
 
     tokens = TokenCounts._np(counts.tokens)
     lines = TokenCounts._np(counts.lines)
     answers = TokenCounts._np(counts.answer_start)
-    over = tokens > limit
-    cut = (answers != NO_ANSWER) & (answers >= limit)
+    cap = NO_ANSWER if limit is None else limit
+    over = tokens > cap
+    cut = (answers != NO_ANSWER) & (answers >= cap)
     return CountReport(
         path=counts.path,
         model=model_id,
@@ -242,10 +268,10 @@ def report_for(counts: TokenCounts, model_id: str, limit: int) -> CountReport:
         total_tokens=int(tokens.sum(dtype=np.int64)),
         trainable_tokens=int(TokenCounts._np(counts.trainable).sum(dtype=np.int64)),
         max_tokens=limit,
-        billed_tokens=counts.billed(limit),
+        billed_tokens=counts.billed(cap),
         over_limit=int(over.sum()),
         over_limit_lines=[int(x) for x in lines[over][:LINES_SHOWN]],
-        tokens_cut=int((tokens[over].astype(np.int64) - limit).sum()),
+        tokens_cut=int((tokens[over].astype(np.int64) - cap).sum()),
         answer_cut=int(cut.sum()),
         answer_cut_lines=[int(x) for x in lines[cut][:LINES_SHOWN]],
         tokens_per_example=stats(counts.tokens),
@@ -258,24 +284,56 @@ def report_for(counts: TokenCounts, model_id: str, limit: int) -> CountReport:
 def count_file(
     path: str | Path,
     *,
-    model: str,
+    model: str | None = None,
+    tokenizer: str | Path | None = None,
+    max_length: int | None = None,
     models_file: str | Path | None = None,
     workers: int | None = None,
     per_example: str | Path | None = None,
 ) -> CountReport:
-    """Count a file's tokens for `model`; optionally write line → tokens to `per_example`
-    (.csv or .parquet, atomically)."""
-    from ftprep.models import get_model
-
+    """Count a file's tokens for `model` (an OpenAI model of the registry) or with `tokenizer`
+    (an open model's local tokenizer and chat template; needs the `open` extra). `max_length`
+    replaces the per-example limit (for a tokenizer: else its model_max_length, else none).
+    Optionally writes line → tokens to `per_example` (.csv or .parquet, atomically)."""
+    if (model is None) == (tokenizer is None):
+        raise UsageError("give model= (an OpenAI model) or tokenizer= (an open model's files), "
+                         "exactly one")
+    if max_length is not None and max_length < 1:
+        raise UsageError(f"max_length={max_length} must be at least 1")
     if per_example is not None:
         _check_per_example_path(per_example)
         if str(path) != "-" and Path(per_example).resolve() == Path(path).resolve():
             raise UsageError(f"--per-example {per_example} would overwrite the input file")
-    info = get_model(model, models_file=models_file)
-    counts = count_tokens(path, info.encoding, workers=workers)
-    report = report_for(counts, info.id, info.max_example_tokens)
+    if tokenizer is not None:
+        report = _count_open(path, tokenizer, max_length, workers)
+    else:
+        from ftprep.models import get_model
+
+        assert model is not None
+        info = get_model(model, models_file=models_file)
+        limit = info.max_example_tokens if max_length is None else max_length
+        report = report_for(count_tokens(path, info.encoding, workers=workers), info.id, limit)
     if per_example is not None:
-        write_per_example(per_example, counts, info.max_example_tokens)
+        assert report.counts is not None
+        write_per_example(per_example, report.counts, report.max_tokens)
+    return report
+
+
+def _count_open(path: str | Path, tokenizer: str | Path, max_length: int | None,
+                workers: int | None) -> CountReport:
+    from ftprep.tokens.template import get_template_counter
+
+    counter = get_template_counter(tokenizer)  # loads and checks the files before reading data
+    local = counter.local
+    counts = count_tokens(path, f"{LOCAL_PREFIX}{local.folder}", workers=workers)
+    counts.encoding = str(local.tokenizer_file)
+    limit = local.model_max_length if max_length is None else max_length
+    report = report_for(counts, local.label, limit)
+    report.tokenizer = {
+        **local.to_dict(),
+        "trainable_from": "generation mask" if counter.has_generation_mask
+        else "assistant message spans",
+    }
     return report
 
 
@@ -284,7 +342,7 @@ def _check_per_example_path(path: str | Path) -> None:
         raise UsageError(f"--per-example must end in .csv or .parquet: {path}")
 
 
-def write_per_example(path: str | Path, counts: TokenCounts, limit: int) -> None:
+def write_per_example(path: str | Path, counts: TokenCounts, limit: int | None) -> None:
     """line, tokens, trainable, over_limit per example; CSV or Parquet by extension."""
     import numpy as np
     import pyarrow as pa
@@ -297,7 +355,7 @@ def write_per_example(path: str | Path, counts: TokenCounts, limit: int) -> None
         "line": TokenCounts._np(counts.lines),
         "tokens": tokens,
         "trainable": TokenCounts._np(counts.trainable),
-        "over_limit": np.asarray(tokens > limit),
+        "over_limit": np.asarray(tokens > (NO_ANSWER if limit is None else limit)),
     })
     with atomic_writer(path) as f:
         if Path(path).suffix.lower() == ".parquet":

@@ -82,3 +82,38 @@ def broken_file(tmp_path: Path) -> Path:
 
 
 # ==== end platform area ====================================================================
+
+
+# ==== open-model tokenizers (owner: opentok) ===============================================
+# A real byte-level BPE tokenizer trained offline in a second, and model folders holding it with
+# a Llama-3-style template (with {% generation %}) or a Qwen/ChatML one (without). Reusable by
+# any area that needs an open model's tokenizer (targets/export round trips).
+
+
+@pytest.fixture(scope="session")
+def open_tokenizer_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained byte-level BPE tokenizer.json with Llama-3 and ChatML special tokens."""
+    pytest.importorskip("tokenizers", reason="the open extra (tokenizers) is not installed")
+    from tests.open_models import build_tokenizer_json
+
+    return build_tokenizer_json(tmp_path_factory.mktemp("open-tokenizer") / "tokenizer.json")
+
+
+@pytest.fixture
+def llama3_model_dir(open_tokenizer_json: Path, tmp_path: Path) -> Path:
+    """Model folder: tokenizer.json + tokenizer_config.json with a Llama-3-style template."""
+    from tests.open_models import LLAMA3_TEMPLATE, write_model_dir
+
+    return write_model_dir(tmp_path / "llama3-tiny", open_tokenizer_json, LLAMA3_TEMPLATE)
+
+
+@pytest.fixture
+def chatml_model_dir(open_tokenizer_json: Path, tmp_path: Path) -> Path:
+    """Model folder with a Qwen/ChatML template (no generation blocks, no bos token)."""
+    from tests.open_models import CHATML_TEMPLATE, write_model_dir
+
+    return write_model_dir(tmp_path / "chatml-tiny", open_tokenizer_json, CHATML_TEMPLATE,
+                           bos=None, eos="<|im_end|>")
+
+
+# ==== end open-model tokenizers ============================================================

@@ -41,21 +41,31 @@ def _lines_text(lines: list[int], total: int) -> str:
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--model", "-m", required=True, help="Model id, alias or ft: name.")
+@click.option("--model", "-m", default=None, help="Model id, alias or ft: name (OpenAI models).")
+@click.option("--tokenizer", "tokenizer", type=click.Path(exists=False), default=None,
+              help="An open model's tokenizer.json, chat_template.jinja, its folder or its Hugging "
+                   "Face cache folder: counts the chat template's tokens (needs ftprep[open]).")
+@click.option("--max-length", type=click.IntRange(1), default=None,
+              help="Per-example limit (default: the model's; for --tokenizer its model_max_length).")
 @click.option("--per-example", type=click.Path(dir_okay=False), default=None,
               help="Write line → tokens, trainable, over_limit (.csv or .parquet).")
 @models_file_option
 @workers_option
 @format_option
-def count(file: str, model: str, per_example: str | None, models_file: str | None,
-          workers: int | None, fmt: str) -> None:
-    """Count the tokens of FILE exactly, against MODEL's per-example limit.
+def count(file: str, model: str | None, tokenizer: str | None, max_length: int | None,
+          per_example: str | None, models_file: str | None, workers: int | None,
+          fmt: str) -> None:
+    """Count the tokens of FILE exactly, against MODEL's per-example limit, or as an open
+    model's trainer sees them (--tokenizer: chat template applied, trainable assistant spans).
 
     Exit 1 when some example's final answer would be cut away entirely."""
     from ftprep.count import count_file
 
-    report = count_file(file, model=model, models_file=models_file, workers=workers,
-                        per_example=per_example)
+    if (model is None) == (tokenizer is None):
+        raise UsageError("give --model (an OpenAI model) or --tokenizer (an open model's files), "
+                         "exactly one")
+    report = count_file(file, model=model, tokenizer=tokenizer, max_length=max_length,
+                        models_file=models_file, workers=workers, per_example=per_example)
     if fmt == "json":
         emit_json(report.to_dict())
     else:
@@ -69,13 +79,17 @@ def _print_count(r: Any) -> None:
         ("examples", r.examples),
         ("total tokens", r.total_tokens),
         ("trainable tokens", r.trainable_tokens),
-        ("limit per example", r.max_tokens),
+        ("limit per example", "none" if r.max_tokens is None else r.max_tokens),
         ("billed tokens per epoch", r.billed_tokens),
         ("examples over the limit", r.over_limit),
         ("tokens cut", r.tokens_cut),
         ("answers cut away", r.answer_cut),
     ]
     print_rows(f"{r.path} · {r.model} ({r.encoding})", rows)
+    if r.tokenizer is not None:
+        t = r.tokenizer
+        click.echo(f"chat template: {t['template_source']}; trainable tokens from the "
+                   f"{t['trainable_from']}")
     _stats_table({"tokens": r.tokens_per_example, "messages": r.messages_per_example})
     if r.over_limit:
         click.echo(f"over the limit (lines): {_lines_text(r.over_limit_lines, r.over_limit)}")
