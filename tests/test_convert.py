@@ -256,9 +256,10 @@ def test_sharegpt_bad_turns(tmp_path: Path) -> None:
         {"conversations": [{"from": "tool", "value": "42"}, {"from": "gpt", "value": "ok"}]},
     ]) + "\n")
     records, _ = run(tmp_path, src)
-    assert records == [chat(("tool", "42"), ("assistant", "ok"))]
-    fields = [r["field"] for r in jsonl(tmp_path / "out.rejects.jsonl")]
-    assert fields == ["conversations[0].from", "conversations[1].value"]
+    assert records == []  # a tool turn without tool_call_id would fail validate (FT401)
+    rejects = [(r["field"], r["reason"]) for r in jsonl(tmp_path / "out.rejects.jsonl")]
+    assert rejects == [("conversations[0].from", "unknown_role"),
+                       ("conversations[1].value", "empty"), ("messages[0]", "FT401")]
 
 
 def test_completion_to_chat_and_back(tmp_path: Path) -> None:

@@ -126,20 +126,25 @@ def test_spreadsheet_error_cells_are_never_training_text(tmp_path: Path) -> None
     ws.append(["1", "user", "hi", "#N/A"])
     ws.append(["1", "assistant", "#DIV/0!", "ok"])
     ws.append(["2", "user", "fine", "yes"])
-    ws.append(["2", "assistant", "good", "#N/A"])  # typed text, not an error: kept
+    ws.append(["2", "assistant", "good", "#N/A"])  # typed text: missing too, as in a CSV
     for ref in ("D2", "C3"):
         ws[ref].data_type = "e"
     ws["D5"].data_type = "s"  # openpyxl, like Excel, takes a typed "#N/A" for the error
     wb.save(tmp_path / "e.xlsx")
     out = tmp_path / "o.jsonl"
     result = convert(tmp_path / "e.xlsx", out, ConvertOptions(user="q", assistant="a"))
-    assert (result.read, result.written, result.reasons) == (4, 2, {"missing": 2})
-    assert [r["messages"][1]["content"] for r in jsonl(out)] == ["yes", "#N/A"]
+    assert (result.read, result.written, result.reasons) == (4, 1, {"missing": 3})
+    assert [r["messages"][1]["content"] for r in jsonl(out)] == ["yes"]
     rejects = jsonl(tmp_path / "o.rejects.jsonl")
     assert [(x["line"], x["field"], x["detail"]) for x in rejects] == [
         (2, "a", "the cell holds the spreadsheet error #N/A"),
         (3, "q", "the cell holds the spreadsheet error #DIV/0!"),
+        (5, "a", "the text '#N/A' means no value"),
     ]
+    # Opting out of the default spellings keeps the typed text; real error cells stay missing.
+    kept = convert(tmp_path / "e.xlsx", tmp_path / "k.jsonl",
+                   ConvertOptions(user="q", assistant="a", keep_default_na=False))
+    assert (kept.written, kept.reasons) == (2, {"missing": 2})
     assert rejects[0]["source"] == {"cid": "1", "who": "user", "q": "hi", "a": "#N/A"}
     for threshold in (10, 0):  # multi-turn, in memory and spilled
         grouped = convert(tmp_path / "e.xlsx", tmp_path / f"g{threshold}.jsonl", ConvertOptions(

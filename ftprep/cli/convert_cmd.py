@@ -47,7 +47,18 @@ def _unescape_newlines(template: str | None) -> str | None:
 @click.option("--order-by", help="Multi-turn: column giving the turn order.")
 @click.option("--role-column", help="Multi-turn: column with the speaker.")
 @click.option("--content-column", help="Multi-turn: column with the text.")
-@click.option("--role-map", default="", help="Multi-turn: e.g. human=user,bot=assistant.")
+@click.option("--role-map", default="",
+              help="Speaker values → roles, e.g. human=user,bot=assistant (multi-turn, ShareGPT).")
+@click.option("--first-speaker", type=click.Choice(["user", "assistant"]),
+              help="Speakers without a role alternate from this one, in order of appearance "
+              "(e.g. UUID speakers).")
+@click.option("--drop-empty-turns", is_flag=True,
+              help="Leave out empty turns instead of rejecting the conversation (counted).")
+@click.option("--na-values", default="",
+              help="More cell texts that mean 'no value', comma-separated (added to the "
+              "pandas-style defaults: #N/A, N/A, NA, NULL, NaN, None, ...).")
+@click.option("--no-default-na", "keep_default_na", is_flag=True, flag_value=False,
+              default=True, help="Only --na-values mean 'no value' (keep 'None', 'NA' as text).")
 @click.option("--rejects", "rejects_path",
               help="Where rejected rows go (default <output stem>.rejects.jsonl; "
               "convert.rejects.jsonl when the output is stdout).")
@@ -61,6 +72,7 @@ def convert_command(
     output_path: str,
     system_file: str | None,
     role_map: str,
+    na_values: str,
     user_template: str | None,
     assistant_template: str | None,
     system_template: str | None,
@@ -78,6 +90,7 @@ def convert_command(
         options["system_prompt"] = read_system_file(system_file)
     opts = ConvertOptions(
         role_map=parse_role_map(role_map),
+        na_values=tuple(v for v in na_values.split(",") if v.strip()),
         user_template=_unescape_newlines(user_template),
         assistant_template=_unescape_newlines(assistant_template),
         system_template=_unescape_newlines(system_template),
@@ -105,6 +118,14 @@ def _report(result: ConvertResult, fmt: str, *, to_stderr: bool) -> None:
     if result.rejected:
         reasons = ", ".join(f"{reason} {n}" for reason, n in result.reasons.items())
         click.echo(f"rejects: {result.rejects} ({reasons})", err=to_stderr)
+    if result.unknown_speakers:
+        # repr: a speaker value from the data cannot put control characters on the terminal.
+        shown = ", ".join(f"{v!r} ×{n}" for v, n in result.unknown_speakers.items())
+        click.echo(f"speakers without a role: {shown} — map them with --role-map VALUE=ROLE "
+                   "or --first-speaker user", err=to_stderr)
+    if result.dropped_turns:
+        click.echo(f"left out {result.dropped_turns} empty turn(s) (--drop-empty-turns)",
+                   err=to_stderr)
 
 
 COMMANDS: list[click.Command] = [convert_command]

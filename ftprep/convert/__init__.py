@@ -17,7 +17,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +29,7 @@ from ftprep.convert.plan import (
     SOURCE_FORMATS,
     TARGET_FORMATS,
     ConvertOptions,
+    Plan,
     detect_source_format,
     plan_conversion,
 )
@@ -38,6 +39,7 @@ from ftprep.io.writer import atomic_writer
 
 UNENCODABLE = "unencodable_text"
 TOO_MANY_TOKENS = "too_many_tokens"
+UNKNOWN_SPEAKERS_SHOWN = 10
 
 
 @dataclass
@@ -55,6 +57,10 @@ class ConvertResult:
     format_to: str
     rows: int  # input rows; differs from `read` when rows are grouped into conversations
     unit: str  # what read/written/rejected count: "row" or "conversation"
+    dropped_turns: int = 0  # empty turns left out of written conversations (drop_empty_turns)
+    # Speaker values no role was found for, with how many rejects each caused (the most
+    # frequent UNKNOWN_SPEAKERS_SHOWN): what --role-map is missing.
+    unknown_speakers: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +68,7 @@ class ConvertResult:
             "read": self.read, "written": self.written, "rejected": self.rejected,
             "reasons": dict(self.reasons), "format_from": self.format_from,
             "format_to": self.format_to, "rows": self.rows, "unit": self.unit,
+            "dropped_turns": self.dropped_turns, "unknown_speakers": dict(self.unknown_speakers),
         }
 
 
@@ -105,13 +112,35 @@ def _with_token_limit(outcomes: Iterator[Outcome], options: ConvertOptions) -> I
         yield outcome
 
 
+def _with_record_rules(outcomes: Iterator[Outcome], fmt: str) -> Iterator[Outcome]:
+    """Never write a record that `validate` would call an error: it becomes a reject whose
+    reason is the rule code (e.g. FT302 for a conversation without an assistant turn)."""
+    from ftprep.rules import record_errors
+
+    for outcome in outcomes:
+        if isinstance(outcome, Converted):
+            errors = record_errors(outcome.record, fmt)
+            if errors:
+                first = errors[0]
+                more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+                outcome = Rejected(outcome.row, outcome.line, first.path or None, first.code,
+                                   outcome.source, f"{first.message}{more}")
+        yield outcome
+
+
+def _outcomes(plan: Plan, options: ConvertOptions) -> Iterator[Outcome]:
+    # Rules last: what a token-limit trim leaves must pass them too.
+    fitted = _with_token_limit(plan.outcomes(options.spill_threshold), options)
+    return _with_record_rules(fitted, plan.target)
+
+
 # ---------------------------------------------------------------- running
 
 
 def iter_converted(input_path: str | Path, options: ConvertOptions) -> Iterator[Outcome]:
     """Stream the outcome of every input unit: `Converted(record)` or `Rejected(...)`."""
     plan = plan_conversion(input_path, options)
-    yield from _with_token_limit(plan.outcomes(options.spill_threshold), options)
+    yield from _outcomes(plan, options)
 
 
 def default_rejects_path(output_path: str | Path) -> str:
@@ -131,9 +160,10 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
     rejects_path = options.rejects_path or default_rejects_path(output_path)
     _check_paths(str(input_path), str(output_path), rejects_path)
     plan = plan_conversion(input_path, options)
-    outcomes = _with_token_limit(plan.outcomes(options.spill_threshold), options)
+    outcomes = _outcomes(plan, options)
     reasons: Counter[str] = Counter()
-    written = 0
+    speakers: Counter[str] = Counter()
+    written = dropped_turns = 0
     with contextlib.ExitStack() as stack:
         out = _open_output(stack, str(output_path))
         rejects: IO[bytes] | None = None
@@ -143,12 +173,15 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
                 if isinstance(line, bytes):
                     out.write(line)
                     written += 1
+                    dropped_turns += outcome.dropped_turns
                     continue
                 outcome = line
             if rejects is None:  # created only when there is something to put in it
                 rejects = stack.enter_context(atomic_writer(rejects_path))
             rejects.write(_dump_any(outcome.to_dict()))
             reasons[outcome.reason] += 1
+            if outcome.value is not None:
+                speakers[outcome.value] += 1
         if plan.rows_seen == 0:
             raise InputError("no rows to convert (only a header?)", path=str(input_path))
     rejected = sum(reasons.values())
@@ -163,6 +196,8 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
         read=read, written=written, rejected=rejected, reasons=dict(sorted(reasons.items())),
         format_from=plan.source, format_to=plan.target,
         rows=plan.rows_seen, unit="conversation" if grouped else "row",
+        dropped_turns=dropped_turns,
+        unknown_speakers=dict(speakers.most_common(UNKNOWN_SPEAKERS_SHOWN)),
     )
 
 

@@ -22,14 +22,17 @@ from typing import Any
 import orjson
 
 from ftprep.convert.records import (
+    DEFAULT_CELLS,
+    EMPTY,
+    MISSING,
     NO_ASSISTANT,
-    UNKNOWN_ROLE,
+    Cells,
     Converted,
     Message,
     Outcome,
     Rejected,
     RowReject,
-    cell_text,
+    Speakers,
     message,
     with_system,
 )
@@ -47,7 +50,8 @@ class GroupSpec:
     content_column: str
     role_column: str
     order_by: str | None = None
-    role_map: dict[str, str] = field(default_factory=dict)
+    speakers: Speakers = field(default_factory=Speakers)
+    cells: Cells = DEFAULT_CELLS
     system: str | None = None
 
 
@@ -59,12 +63,13 @@ class Turn:
     row: int
     line: int | None
     key: str
-    role: str = ""
-    content: str = ""
+    role: str = ""  # the speaker value as written; roles are resolved per conversation
+    content: str | None = ""  # None: an empty turn left out (--drop-empty-turns)
     order: str = ""
     field: str | None = None  # set when the row is unusable...
     reason: str = ""  # ...and why
     detail: str = ""
+    value: str | None = None
     source: Any = None
 
 
@@ -82,28 +87,28 @@ def parse_role_map(text: str) -> dict[str, str]:
 
 
 def to_turn(row: Row, seq: int, spec: GroupSpec) -> Turn:
-    values = row.values
+    values, text = row.values, spec.cells.text
     turn = Turn(seq, row.row, row.line, key=f"\x00row{seq}", source=values)
     try:
         if row.problem:
             raise RowReject(None, row.problem, row.detail)
-        turn.key = cell_text(values.get(spec.group_by), spec.group_by)
-        turn.role = _role(values.get(spec.role_column), spec)
-        turn.content = cell_text(values.get(spec.content_column), spec.content_column)
+        turn.key = text(values.get(spec.group_by), spec.group_by)
+        turn.role = text(values.get(spec.role_column), spec.role_column).strip()
+        turn.content = _content(values.get(spec.content_column), spec)
         if spec.order_by:
-            turn.order = cell_text(values.get(spec.order_by), spec.order_by).strip()
+            turn.order = text(values.get(spec.order_by), spec.order_by).strip()
     except RowReject as e:
-        turn.field, turn.reason, turn.detail = e.field, e.reason, e.detail
+        turn.field, turn.reason, turn.detail, turn.value = e.field, e.reason, e.detail, e.value
     return turn
 
 
-def _role(value: Any, spec: GroupSpec) -> str:
-    raw = cell_text(value, spec.role_column).strip()
-    role = spec.role_map.get(raw, spec.role_map.get(raw.lower(), raw.lower()))
-    if role not in ROLES:
-        hint = "map it with --role-map VALUE=ROLE"
-        raise RowReject(spec.role_column, UNKNOWN_ROLE, f"role {raw!r}; {hint}")
-    return role
+def _content(value: Any, spec: GroupSpec) -> str | None:
+    try:
+        return spec.cells.text(value, spec.content_column)
+    except RowReject as e:
+        if spec.speakers.drop_empty_turns and e.reason in (MISSING, EMPTY):
+            return None
+        raise
 
 
 def order_key(text: str) -> tuple[int, float, str]:
@@ -134,21 +139,30 @@ def _builder(spec: GroupSpec) -> Callable[[list[Turn]], Outcome]:
     def build(turns: list[Turn]) -> Outcome:
         bad = next((t for t in turns if t.reason), None)
         if bad is not None:
-            return _reject(turns, bad, bad.field, bad.reason, bad.detail)
+            return _reject(turns, bad, bad.field, bad.reason, bad.detail, bad.value)
         if spec.order_by:
             turns = sorted(turns, key=sort_key)  # stable: ties keep input order
-        messages = merge_consecutive([message(t.role, t.content) for t in turns])
+        kept = [t for t in turns if t.content is not None]
+        try:
+            roles = spec.speakers.roles([t.role for t in kept], lambda i: spec.role_column)
+        except RowReject as e:
+            at = next(t for t in kept if t.role == e.value)
+            return _reject(turns, at, e.field, e.reason, e.detail, e.value)
+        messages = merge_consecutive(
+            [message(r, t.content or "") for r, t in zip(roles, kept, strict=True)])
         if not any(m["role"] == "assistant" for m in messages):
             return _reject(turns, turns[0], spec.role_column, NO_ASSISTANT, "")
         first = min(turns, key=lambda t: t.seq)
         record = {"messages": with_system(messages, spec.system)}
-        return Converted(record, first.row, first.line, _group_source(turns))
+        return Converted(record, first.row, first.line, _group_source(turns),
+                         len(turns) - len(kept))
 
     return build
 
 
-def _reject(turns: list[Turn], at: Turn, field: str | None, reason: str, detail: str) -> Rejected:
-    return Rejected(at.row, at.line, field, reason, _group_source(turns), detail)
+def _reject(turns: list[Turn], at: Turn, field: str | None, reason: str, detail: str,
+            value: str | None = None) -> Rejected:
+    return Rejected(at.row, at.line, field, reason, _group_source(turns), detail, value)
 
 
 def _group_source(turns: list[Turn]) -> dict[str, Any]:

@@ -10,11 +10,15 @@ from typing import Any
 
 from ftprep.convert.grouping import DEFAULT_SPILL_THRESHOLD, GroupSpec, iter_grouped
 from ftprep.convert.records import (
+    SHAREGPT_ROLES,
+    TABLE_ROLES,
+    Cells,
     Converted,
     Message,
     Outcome,
     Rejected,
     RowReject,
+    Speakers,
     alpaca_messages,
     chat_messages,
     column_renderer,
@@ -48,12 +52,12 @@ _SIGNATURES = (
     (ALPACA, ("instruction", "output")),
     (COMPLETION, ("prompt", "completion")),
 )
-_MESSAGE_ADAPTERS: dict[str, Callable[[Any], list[Message]]] = {
+_MESSAGE_ADAPTERS: dict[str, Callable[[Any, Cells], list[Message]]] = {
     ALPACA: alpaca_messages,
-    SHAREGPT: sharegpt_messages,
     COMPLETION: completion_messages,
     CHAT: chat_messages,
 }
+Maker = Callable[[dict[str, Any]], tuple[dict[str, Any], int]]  # → (record, dropped turns)
 
 
 @dataclass
@@ -77,11 +81,24 @@ class ConvertOptions:
     role_column: str | None = None
     content_column: str | None = None
     role_map: dict[str, str] = field(default_factory=dict)
+    first_speaker: str | None = None  # user|assistant: unmapped speakers alternate from it
+    drop_empty_turns: bool = False
+    na_values: tuple[str, ...] = ()  # more texts meaning "no value" (pandas-style)
+    keep_default_na: bool = True  # False: only na_values count as missing
     rejects_path: str | None = None
     max_tokens: int | None = None
     model: str | None = None
     on_overflow: str = "keep"
     spill_threshold: int = DEFAULT_SPILL_THRESHOLD
+
+    @property
+    def cells(self) -> Cells:
+        return Cells.with_na(self.na_values, keep_default=self.keep_default_na)
+
+    def speakers(self, known: dict[str, str]) -> Speakers:
+        return Speakers(known=known, role_map=dict(self.role_map),
+                        first_speaker=self.first_speaker,
+                        drop_empty_turns=self.drop_empty_turns)
 
     @property
     def table_options(self) -> dict[str, str | None]:
@@ -107,7 +124,7 @@ class Plan:
     table: Table
     source: str
     target: str
-    make: Callable[[dict[str, Any]], dict[str, Any]] | None  # per-row formats
+    make: Maker | None  # per-row formats
     group: GroupSpec | None  # multi-turn
     rows_seen: int = 0
 
@@ -123,13 +140,14 @@ class Plan:
         return (_row_outcome(row, self.make) for row in self._counted())
 
 
-def _row_outcome(row: Row, make: Callable[[dict[str, Any]], dict[str, Any]]) -> Outcome:
+def _row_outcome(row: Row, make: Maker) -> Outcome:
     if row.problem:
         return Rejected(row.row, row.line, None, row.problem, row.values, row.detail)
     try:
-        return Converted(make(row.values), row.row, row.line, row.values)
+        record, dropped = make(row.values)
+        return Converted(record, row.row, row.line, row.values, dropped)
     except RowReject as e:
-        return Rejected(row.row, row.line, e.field, e.reason, row.values, e.detail)
+        return Rejected(row.row, row.line, e.field, e.reason, row.values, e.detail, e.value)
 
 
 # ---------------------------------------------------------------- planning
@@ -158,6 +176,8 @@ def _check_option_values(options: ConvertOptions) -> None:
         raise UsageError("--max-tokens must be a positive number")
     if options.on_overflow != "keep" and options.max_tokens is None and options.model is None:
         raise UsageError("--on-overflow needs a limit: give --max-tokens or --model")
+    if options.first_speaker not in (None, "user", "assistant"):
+        raise UsageError(f"--first-speaker: user or assistant, not {options.first_speaker!r}")
     pairs = (("--user", "--user-template"), ("--assistant", "--assistant-template"))
     for a, b in pairs:
         if options.table_options[a] is not None and options.table_options[b] is not None:
@@ -234,38 +254,51 @@ def _group_spec(columns: list[str], options: ConvertOptions) -> GroupSpec:
         content_column=options.content_column,
         role_column=options.role_column,
         order_by=options.order_by,
-        role_map=dict(options.role_map),
+        speakers=options.speakers(dict(TABLE_ROLES)),
+        cells=options.cells,
         system=options.system_prompt,
     )
 
 
-def _row_maker(
-    columns: list[str], source: str, target: str, options: ConvertOptions
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    system = options.system_prompt
+def _row_maker(columns: list[str], source: str, target: str, options: ConvertOptions) -> Maker:
+    system, cells = options.system_prompt, options.cells
     if source == PREFERENCE:
-        return lambda values: preference_record(values, system)
-    to_messages = _table_messages(columns, options) if source == TABLE else _MESSAGE_ADAPTERS[source]
+        return lambda values: (preference_record(values, system, cells), 0)
+    to_messages = _message_maker(columns, source, options)
 
-    def make(values: dict[str, Any]) -> dict[str, Any]:
-        messages = to_messages(values)
+    def make(values: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        messages, dropped = to_messages(values)
         if target == COMPLETION:
-            return to_completion(messages)
+            return to_completion(messages), dropped
         record = dict(values) if source == CHAT else {}  # chat keeps tools, metadata...
         record["messages"] = with_system(messages, system)
-        return record
+        return record, dropped
 
     return make
 
 
+def _message_maker(
+    columns: list[str], source: str, options: ConvertOptions
+) -> Callable[[dict[str, Any]], tuple[list[Message], int]]:
+    if source == SHAREGPT:
+        speakers = options.speakers(SHAREGPT_ROLES)
+        cells = options.cells
+        return lambda values: sharegpt_messages(values, cells, speakers)
+    adapt = _table_messages(columns, options) if source == TABLE else _MESSAGE_ADAPTERS[source]
+    cells = options.cells
+    return lambda values: (adapt(values, cells), 0)
+
+
 def _table_messages(
     columns: list[str], options: ConvertOptions
-) -> Callable[[dict[str, Any]], list[Message]]:
-    user = _renderer(columns, options.user, options.user_template, "user")
-    assistant = _renderer(columns, options.assistant, options.assistant_template, "assistant")
+) -> Callable[[dict[str, Any], Cells], list[Message]]:
+    cells = options.cells
+    user = _renderer(columns, options.user, options.user_template, "user", cells)
+    assistant = _renderer(columns, options.assistant, options.assistant_template, "assistant",
+                          cells)
     system = None
     if options.system or options.system_template:
-        system = _renderer(columns, options.system, options.system_template, "system")
+        system = _renderer(columns, options.system, options.system_template, "system", cells)
     elif options.system_prompt is not None:
         system = constant_renderer(options.system_prompt)
     if user is None or assistant is None:
@@ -275,7 +308,7 @@ def _table_messages(
             hint=f"available columns: {', '.join(columns)}",
         )
 
-    def to_messages(values: dict[str, Any]) -> list[Message]:
+    def to_messages(values: dict[str, Any], _cells: Cells) -> list[Message]:
         head = [message("system", system(values))] if system else []
         return [*head, message("user", user(values)), message("assistant", assistant(values))]
 
@@ -283,11 +316,11 @@ def _table_messages(
 
 
 def _renderer(
-    columns: list[str], column: str | None, template: str | None, role: str
+    columns: list[str], column: str | None, template: str | None, role: str, cells: Cells
 ) -> Callable[[Any], str] | None:
     if column is not None:
         require_columns(columns, [column], f"--{role}")
-        return column_renderer(column)
+        return column_renderer(column, cells)
     if template is not None:
-        return template_renderer(template, columns, f"--{role}-template")
+        return template_renderer(template, columns, f"--{role}-template", cells)
     return None

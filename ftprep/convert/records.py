@@ -7,7 +7,7 @@ import json
 import math
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ftprep.errors import UsageError
@@ -22,20 +22,63 @@ UNKNOWN_ROLE = "unknown_role"
 NO_ASSISTANT = "no_assistant_message"
 BAD_MESSAGES = "bad_messages"
 
-# Spreadsheet/pandas spellings of "no value": writing them as content would train the model
-# to answer "nan", so they count as missing.
-_NULL_WORDS = frozenset({"nan", "none", "nat", "null", "<na>"})
+# Spellings of "no value" in every input format: pandas' default `na_values` for read_csv
+# (pandas.io.parsers: '', '#N/A', 'N/A', 'NA', 'NULL', 'NaN', 'None', 'nan', '<NA>', ...) plus
+# "NaT". Writing them as content would train the model to answer "#N/A". Compared after
+# trimming, case-insensitively, so CSV, XLSX, Parquet and JSON cells follow one rule.
+DEFAULT_NA_VALUES = frozenset(v.casefold() for v in (
+    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null", "NaT",
+))
+
+
+@dataclass(frozen=True)
+class Cells:
+    """How cell values become text: which texts mean "no value" (`na_values`, compared
+    trimmed and case-folded). `with_na` builds the set `--na-values` asks for."""
+
+    na_values: frozenset[str] = DEFAULT_NA_VALUES
+
+    @classmethod
+    def with_na(cls, extra: Sequence[str] = (), *, keep_default: bool = True) -> Cells:
+        base = DEFAULT_NA_VALUES if keep_default else frozenset()
+        return cls(base | {v.strip().casefold() for v in extra})
+
+    def text(self, value: Any, field: str) -> str:
+        """The natural text of a cell, or RowReject when it holds no usable text.
+        Integers stay integers ("3"), NaN/None/"#N/A" are missing, blank text is empty."""
+        if isinstance(value, str) and not isinstance(value, CellError):
+            if not value.strip():
+                raise RowReject(field, EMPTY)
+            if value.strip().casefold() in self.na_values:
+                raise RowReject(field, MISSING, f"the text {value.strip()!r} means no value")
+            return value
+        return _non_string_text(value, field)
+
+    def optional(self, value: Any, field: str) -> str:
+        """Like `text`, but an absent or blank value is simply ''."""
+        try:
+            return self.text(value, field)
+        except RowReject as e:
+            if e.reason in (MISSING, EMPTY):
+                return ""
+            raise
+
+
+DEFAULT_CELLS = Cells()
 
 Message = dict[str, Any]
 Renderer = Callable[[Mapping[str, Any]], str]
 
 
 class RowReject(Exception):
-    """This row cannot become a record: which field and why."""
+    """This row cannot become a record: which field and why (and, for unknown speakers, the
+    value, so the summary can name what --role-map is missing)."""
 
-    def __init__(self, field: str | None, reason: str, detail: str = "") -> None:
+    def __init__(self, field: str | None, reason: str, detail: str = "",
+                 value: str | None = None) -> None:
         super().__init__(f"{field}: {reason}")
-        self.field, self.reason, self.detail = field, reason, detail
+        self.field, self.reason, self.detail, self.value = field, reason, detail, value
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +89,7 @@ class Converted:
     row: int = 0
     line: int | None = None
     source: Any = None
+    dropped_turns: int = 0  # empty turns left out (--drop-empty-turns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +102,14 @@ class Rejected:
     reason: str
     source: Any
     detail: str = ""
+    value: str | None = None  # the offending value, where naming it helps (unknown speakers)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"row": self.row, "line": self.line, "field": self.field, "reason": self.reason}
         if self.detail:
             out["detail"] = self.detail
+        if self.value is not None:
+            out["value"] = self.value
         out["source"] = self.source
         return out
 
@@ -74,18 +121,15 @@ Outcome = Converted | Rejected
 
 
 def cell_text(value: Any, field: str) -> str:
-    """The natural text of a cell, or RowReject when it holds no usable text.
-    Integers stay integers ("3"), NaN/None/"nan" are missing, blank text is empty."""
+    """The natural text of a cell with the default missing-value spellings (`Cells.text`)."""
+    return DEFAULT_CELLS.text(value, field)
+
+
+def _non_string_text(value: Any, field: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise RowReject(field, MISSING)
     if isinstance(value, CellError):
         raise RowReject(field, MISSING, f"the cell holds the spreadsheet error {value}")
-    if isinstance(value, str):
-        if not value.strip():
-            raise RowReject(field, EMPTY)
-        if value.strip().lower() in _NULL_WORDS:
-            raise RowReject(field, MISSING, f"the text {value.strip()!r} means no value")
-        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -99,25 +143,17 @@ def cell_text(value: Any, field: str) -> str:
     return str(value)
 
 
-def optional_text(value: Any, field: str) -> str:
-    """Like cell_text, but an absent or blank value is simply ''."""
-    try:
-        return cell_text(value, field)
-    except RowReject as e:
-        if e.reason in (MISSING, EMPTY):
-            return ""
-        raise
-
-
-def column_renderer(column: str) -> Renderer:
-    return lambda values: cell_text(values.get(column), column)
+def column_renderer(column: str, cells: Cells = DEFAULT_CELLS) -> Renderer:
+    return lambda values: cells.text(values.get(column), column)
 
 
 def constant_renderer(text: str) -> Renderer:
     return lambda values: text
 
 
-def template_renderer(template: str, columns: Sequence[str], option: str) -> Renderer:
+def template_renderer(
+    template: str, columns: Sequence[str], option: str, cells: Cells = DEFAULT_CELLS
+) -> Renderer:
     """Compile a `{column}` template. Every placeholder must name a column, and its value is
     required in each row. `{{` and `}}` are literal braces."""
     try:
@@ -139,7 +175,7 @@ def template_renderer(template: str, columns: Sequence[str], option: str) -> Ren
         for literal, name, spec, conversion in parts:
             out.append(literal)
             if name is not None:
-                text = cell_text(values.get(name), name)
+                text = cells.text(values.get(name), name)
                 if conversion:
                     text = string.Formatter().convert_field(text, conversion)
                 out.append(format(text, spec or ""))
@@ -183,11 +219,11 @@ def to_completion(messages: list[Message]) -> dict[str, str]:
 # Each takes the row's values and returns a list of chat messages (or a whole record).
 
 
-def alpaca_messages(values: Mapping[str, Any]) -> list[Message]:
-    instruction = cell_text(values.get("instruction"), "instruction")
-    extra = optional_text(values.get("input"), "input")
+def alpaca_messages(values: Mapping[str, Any], cells: Cells = DEFAULT_CELLS) -> list[Message]:
+    instruction = cells.text(values.get("instruction"), "instruction")
+    extra = cells.optional(values.get("input"), "input")
     user = f"{instruction}\n\n{extra}" if extra else instruction
-    return [message("user", user), message("assistant", cell_text(values.get("output"), "output"))]
+    return [message("user", user), message("assistant", cells.text(values.get("output"), "output"))]
 
 
 SHAREGPT_ROLES = {
@@ -196,37 +232,94 @@ SHAREGPT_ROLES = {
     "user": "user",
     "gpt": "assistant",
     "assistant": "assistant",
-    # Function/tool results become tool messages; `ftprep validate` reports any that lack the
-    # tool_call_id the API needs, rather than this step inventing one.
+    # Function/tool results become tool messages; one without the tool_call_id the API needs
+    # is rejected as FT401 (convert never writes what validate refuses), never given one.
     "function": "tool",
     "tool": "tool",
 }
+TABLE_ROLES = {"system": "system", "user": "user", "assistant": "assistant"}
+TURN_ROLES = ("user", "assistant")  # what --first-speaker alternates
 
 
-def sharegpt_messages(values: Mapping[str, Any]) -> list[Message]:
+@dataclass(frozen=True)
+class Speakers:
+    """How the speaker values of one conversation become roles. `role_map` first (exact
+    value, then case-insensitive), then the format's own names (`known`, lower case); with
+    `first_speaker`, the remaining speakers alternate user/assistant in order of first
+    appearance (UUID speakers in chat logs). `drop_empty_turns` leaves out empty turns
+    instead of rejecting the conversation."""
+
+    known: Mapping[str, str] = field(default_factory=lambda: dict(TABLE_ROLES))
+    role_map: Mapping[str, str] = field(default_factory=dict)
+    first_speaker: str | None = None
+    drop_empty_turns: bool = False
+
+    def roles(self, speakers: Sequence[str], where: Callable[[int], str]) -> list[str]:
+        """The role of each turn; RowReject (at `where(i)`) for a speaker with no role."""
+        alternating: dict[str, str] = {}
+        out = []
+        for i, raw in enumerate(speakers):
+            role = self._mapped(raw)
+            if role is None and self.first_speaker is not None:
+                role = self._alternate(alternating, raw, where(i))
+            if role is None:
+                raise RowReject(where(i), UNKNOWN_ROLE,
+                                f"unknown speaker {raw!r}; map it with --role-map VALUE=ROLE",
+                                value=raw)
+            out.append(role)
+        return out
+
+    def _mapped(self, raw: str) -> str | None:
+        return self.role_map.get(raw) or self.role_map.get(raw.lower()) \
+            or self.known.get(raw.lower())
+
+    def _alternate(self, seen: dict[str, str], raw: str, where: str) -> str:
+        if raw not in seen:
+            if len(seen) == len(TURN_ROLES):
+                raise RowReject(where, UNKNOWN_ROLE, f"a third speaker {raw!r}: --first-speaker "
+                                "alternates two; map the others with --role-map", value=raw)
+            first = TURN_ROLES.index(self.first_speaker or "user")
+            seen[raw] = TURN_ROLES[(first + len(seen)) % len(TURN_ROLES)]
+        return seen[raw]
+
+
+SHAREGPT_SPEAKERS = Speakers(known=SHAREGPT_ROLES)
+
+
+def sharegpt_messages(
+    values: Mapping[str, Any], cells: Cells = DEFAULT_CELLS,
+    speakers: Speakers = SHAREGPT_SPEAKERS,
+) -> tuple[list[Message], int]:
+    """The conversation's messages, and how many empty turns were left out."""
     turns = values.get("conversations")
     if not isinstance(turns, list) or not turns:
         raise RowReject("conversations", MISSING if not turns else BAD_MESSAGES)
-    out = []
+    names, texts, dropped = [], [], 0
     for i, turn in enumerate(turns):
         where = f"conversations[{i}]"
         if not isinstance(turn, dict):
             raise RowReject(where, BAD_MESSAGES, "a turn must be an object")
-        speaker = optional_text(turn.get("from"), f"{where}.from").strip().lower()
-        if speaker not in SHAREGPT_ROLES:
-            raise RowReject(f"{where}.from", UNKNOWN_ROLE, f"unknown speaker {speaker!r}")
-        out.append(message(SHAREGPT_ROLES[speaker], cell_text(turn.get("value"), f"{where}.value")))
-    return out
+        try:
+            text = cells.text(turn.get("value"), f"{where}.value")
+        except RowReject as e:
+            if speakers.drop_empty_turns and e.reason in (MISSING, EMPTY):
+                dropped += 1
+                continue
+            raise
+        names.append((i, cells.optional(turn.get("from"), f"{where}.from").strip()))
+        texts.append(text)
+    roles = speakers.roles([n for _, n in names], lambda k: f"conversations[{names[k][0]}].from")
+    return [message(r, t) for r, t in zip(roles, texts, strict=True)], dropped
 
 
-def completion_messages(values: Mapping[str, Any]) -> list[Message]:
+def completion_messages(values: Mapping[str, Any], cells: Cells = DEFAULT_CELLS) -> list[Message]:
     return [
-        message("user", cell_text(values.get("prompt"), "prompt")),
-        message("assistant", cell_text(values.get("completion"), "completion")),
+        message("user", cells.text(values.get("prompt"), "prompt")),
+        message("assistant", cells.text(values.get("completion"), "completion")),
     ]
 
 
-def chat_messages(values: Mapping[str, Any]) -> list[Message]:
+def chat_messages(values: Mapping[str, Any], cells: Cells = DEFAULT_CELLS) -> list[Message]:
     messages = values.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RowReject("messages", MISSING if not messages else BAD_MESSAGES)
@@ -235,32 +328,34 @@ def chat_messages(values: Mapping[str, Any]) -> list[Message]:
     return messages
 
 
-def preference_record(values: Mapping[str, Any], system: str | None) -> dict[str, Any]:
+def preference_record(
+    values: Mapping[str, Any], system: str | None, cells: Cells = DEFAULT_CELLS
+) -> dict[str, Any]:
     """prompt/chosen/rejected (strings, or message lists) → a DPO record; an existing DPO
     record passes through."""
     if "preferred_output" in values:
         return dict(values)
     prompt = values.get("prompt")
     if isinstance(prompt, list):
-        inputs = _message_list(prompt, "prompt")
+        inputs = _message_list(prompt, "prompt", cells)
     else:
-        inputs = [message("user", cell_text(prompt, "prompt"))]
+        inputs = [message("user", cells.text(prompt, "prompt"))]
     return {
         "input": {"messages": with_system(inputs, system)},
-        "preferred_output": _answer(values.get("chosen"), "chosen"),
-        "non_preferred_output": _answer(values.get("rejected"), "rejected"),
+        "preferred_output": _answer(values.get("chosen"), "chosen", cells),
+        "non_preferred_output": _answer(values.get("rejected"), "rejected", cells),
     }
 
 
-def _answer(value: Any, field: str) -> list[Message]:
+def _answer(value: Any, field: str, cells: Cells) -> list[Message]:
     if isinstance(value, list):
-        return _message_list(value, field)
-    return [message("assistant", cell_text(value, field))]
+        return _message_list(value, field, cells)
+    return [message("assistant", cells.text(value, field))]
 
 
-def _message_list(value: list[Any], field: str) -> list[Message]:
+def _message_list(value: list[Any], field: str, cells: Cells) -> list[Message]:
     if not value or not all(isinstance(m, dict) and "role" in m for m in value):
         raise RowReject(field, BAD_MESSAGES, "expected a list of {role, content} messages")
     for i, m in enumerate(value):
-        cell_text(m.get("content"), f"{field}[{i}].content")
+        cells.text(m.get("content"), f"{field}[{i}].content")
     return value

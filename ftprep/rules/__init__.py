@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from ftprep.findings import Severity
 from ftprep.rules.base import FILE_CHECKS, RECORD_CHECKS, RULES, Context, Hit, Rule
 
 _loaded = False
@@ -20,4 +21,21 @@ def load_rules() -> dict[str, Rule]:
     return dict(sorted(RULES.items()))
 
 
-__all__ = ["FILE_CHECKS", "RECORD_CHECKS", "RULES", "Context", "Hit", "Rule", "load_rules"]
+def record_errors(record: dict, fmt: str) -> list[Hit]:
+    """The error-severity findings one record has on its own (schema and record rules, no
+    token limits, no whole-file checks): what `convert` must never write."""
+    from ftprep.rules.schema import schema_hits  # jsonschema: only when records are checked
+
+    load_rules()
+    ctx = Context(line=0, format=fmt)
+    hits = list(schema_hits(record, fmt))
+    for formats, check in RECORD_CHECKS:
+        if fmt in formats:
+            hits.extend(check(record, ctx))
+    return [h for h in hits if RULES[h.code].severity is Severity.ERROR]
+
+
+__all__ = [
+    "FILE_CHECKS", "RECORD_CHECKS", "RULES", "Context", "Hit", "Rule", "load_rules",
+    "record_errors",
+]

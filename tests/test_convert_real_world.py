@@ -1,0 +1,195 @@
+"""Conversion of real exports (issue #11): missing-value spellings, speakers, and the promise
+that convert never writes a record its own validate refuses. Each test uses the shape of
+input that showed the problem."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ftprep.convert import ConvertOptions, convert
+from ftprep.validate import validate_file
+
+FTPREP = str(Path(sys.executable).with_name("ftprep"))  # the installed script
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def jsonl(path: Path) -> list[Any]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+
+
+def rejects_of(path: Path) -> list[tuple[Any, ...]]:
+    return [(r["line"], r["field"], r["reason"]) for r in jsonl(path)]
+
+
+# ---------------------------------------------------------------- item 2: one missing-value rule
+
+
+def test_csv_na_spellings_are_missing_like_in_xlsx(tmp_path: Path) -> None:
+    src = write(tmp_path / "t.csv", "q,a\nq1,#N/A\nq2,N/A\nq3,NULL\nq4,real answer\nq5, na \n")
+    result = convert(src, tmp_path / "o.jsonl", ConvertOptions(user="q", assistant="a"))
+    assert (result.read, result.written, result.reasons) == (5, 1, {"missing": 4})
+    assert rejects_of(tmp_path / "o.rejects.jsonl") == [
+        (2, "a", "missing"), (3, "a", "missing"), (4, "a", "missing"), (6, "a", "missing")]
+    detail = jsonl(tmp_path / "o.rejects.jsonl")[0]["detail"]
+    assert detail == "the text '#N/A' means no value"
+
+
+def test_na_values_adds_and_no_default_keeps_text(tmp_path: Path) -> None:
+    src = write(tmp_path / "t.csv", "q,a\nq1,-\nq2,None\nq3,ok\n")
+    more = convert(src, tmp_path / "a.jsonl",
+                   ConvertOptions(user="q", assistant="a", na_values=("-",)))
+    assert (more.written, more.reasons) == (1, {"missing": 2})
+    only = convert(src, tmp_path / "b.jsonl", ConvertOptions(
+        user="q", assistant="a", na_values=("-",), keep_default_na=False))
+    assert (only.written, only.reasons) == (2, {"missing": 1})
+    assert [r["messages"][1]["content"] for r in jsonl(tmp_path / "b.jsonl")] == ["None", "ok"]
+
+
+def test_na_rule_applies_to_parquet_and_multiturn(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"q": ["a", "b"], "a": ["#N/A", "yes"]}), tmp_path / "t.parquet")
+    result = convert(tmp_path / "t.parquet", tmp_path / "o.jsonl",
+                     ConvertOptions(user="q", assistant="a"))
+    assert (result.written, result.reasons) == (1, {"missing": 1})
+    flat = write(tmp_path / "f.csv", "c,who,t\n1,user,hi\n1,assistant,N/A\n")
+    grouped = convert(flat, tmp_path / "g.jsonl", ConvertOptions(
+        group_by="c", role_column="who", content_column="t"))
+    assert grouped.reasons == {"missing": 1}
+
+
+# ---------------------------------------------------------------- item 5: never write what validate refuses
+
+
+def test_chat_passthrough_with_unknown_keys_is_rejected_with_the_rule_code(tmp_path: Path) -> None:
+    good = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    bad_key = {"messages": [{"role": "user", "content": "q", "mood": "x"},
+                            {"role": "assistant", "content": "a"}]}
+    src = write(tmp_path / "c.jsonl", f"{json.dumps(good)}\n{json.dumps(bad_key)}\n")
+    result = convert(src, tmp_path / "o.jsonl", ConvertOptions())
+    assert (result.written, result.reasons) == (1, {"FT203": 1})
+    reject = jsonl(tmp_path / "o.rejects.jsonl")[0]
+    assert (reject["line"], reject["field"], reject["reason"]) == (2, "messages[0].mood", "FT203")
+    assert "unknown key 'mood'" in reject["detail"]
+
+
+def test_sharegpt_without_assistant_turn_is_rejected_ft302(tmp_path: Path) -> None:
+    rows = [{"conversations": [{"from": "human", "value": "only a question"}]},
+            {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}]
+    src = write(tmp_path / "s.json", json.dumps(rows))
+    result = convert(src, tmp_path / "o.jsonl", ConvertOptions())
+    assert (result.written, result.reasons) == (1, {"FT302": 1})
+    assert validate_file(tmp_path / "o.jsonl", ignore=["FT107"]).ok  # FT107: 1 example < 10
+
+
+_text = st.one_of(st.sampled_from(["", " ", "hi", "N/A", "<|endoftext|>", "x" * 3]),
+                  st.text(max_size=12))
+_message = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "user", "assistant", "tool", "human"]),
+     "content": st.one_of(_text, st.none())},
+    optional={"weight": st.sampled_from([0, 1, 2, True]), "name": st.sampled_from(["a", "b c"])})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(st.fixed_dictionaries({"messages": st.lists(_message, max_size=4)},
+                                              optional={"extra": st.just(1)}),
+                        min_size=1, max_size=6))
+def test_whatever_convert_writes_validate_accepts(tmp_path: Path, records: list[Any]) -> None:
+    good = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    records = [good, *records]  # at least one record is written, so validate always has work
+    src = tmp_path / "p.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    out = tmp_path / "p.out.jsonl"
+    result = convert(src, out, ConvertOptions())
+    assert result.read == len(records) == result.written + result.rejected
+    assert result.written >= 1
+    report = validate_file(out, ignore=["FT107"])  # the example count is not a record's fault
+    assert report.errors == 0, [f.to_dict() for f in report.findings][:3]
+
+
+# ---------------------------------------------------------------- item 6: speakers
+
+
+def test_role_map_applies_to_sharegpt(tmp_path: Path) -> None:
+    rows = [{"conversations": [{"from": "customer", "value": "q"},
+                               {"from": "Agent", "value": "a"}]}]
+    src = write(tmp_path / "s.json", json.dumps(rows))
+    result = convert(src, tmp_path / "o.jsonl", ConvertOptions(
+        role_map={"customer": "user", "agent": "assistant"}))
+    assert result.written == 1
+    assert [m["role"] for m in jsonl(tmp_path / "o.jsonl")[0]["messages"]] == ["user", "assistant"]
+
+
+def test_uuid_speakers_alternate_from_first_speaker(tmp_path: Path) -> None:
+    src = write(tmp_path / "f.csv", "cid,speaker,text\n"
+                "1,7f0c,hello\n1,9b2e,hi\n1,7f0c,how are you\n1,9b2e,fine\n"
+                "2,aa,x\n2,bb,y\n2,cc,z\n")
+    opts = {"group_by": "cid", "role_column": "speaker", "content_column": "text"}
+    plain = convert(src, tmp_path / "a.jsonl", ConvertOptions(**opts))
+    assert plain.written == 0 and plain.unknown_speakers == {"7f0c": 1, "aa": 1}
+    alternating = convert(src, tmp_path / "b.jsonl", ConvertOptions(**opts, first_speaker="user"))
+    assert (alternating.written, alternating.reasons) == (1, {"unknown_role": 1})
+    roles = [m["role"] for m in jsonl(tmp_path / "b.jsonl")[0]["messages"]]
+    assert roles == ["user", "assistant", "user", "assistant"]
+    third = jsonl(tmp_path / "b.rejects.jsonl")[0]
+    assert (third["line"], third["value"]) == (8, "cc")  # located at the third speaker's row
+
+
+def test_drop_empty_turns_keeps_the_conversation_and_counts(tmp_path: Path) -> None:
+    src = write(tmp_path / "f.csv", "cid,who,text\n1,user,q\n1,assistant,\n1,assistant,a\n")
+    opts = {"group_by": "cid", "role_column": "who", "content_column": "text"}
+    strict = convert(src, tmp_path / "a.jsonl", ConvertOptions(**opts))
+    assert strict.reasons == {"empty": 1}
+    lenient = convert(src, tmp_path / "b.jsonl", ConvertOptions(**opts, drop_empty_turns=True))
+    assert (lenient.written, lenient.dropped_turns) == (1, 1)
+    assert jsonl(tmp_path / "b.jsonl")[0]["messages"][1] == {"role": "assistant", "content": "a"}
+    rows = [{"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": " "},
+                               {"from": "gpt", "value": "a"}]}]
+    sg = convert(write(tmp_path / "s.json", json.dumps(rows)), tmp_path / "c.jsonl",
+                 ConvertOptions(drop_empty_turns=True))
+    assert (sg.written, sg.dropped_turns) == (1, 1)
+
+
+def test_cli_names_unknown_speakers_in_the_summary(tmp_path: Path) -> None:
+    src = write(tmp_path / "f.csv", "cid,who,text\n1,human,q\n1,bot,a\n2,human,q\n2,bot,b\n")
+    run = subprocess.run(
+        [FTPREP, "convert", str(src), "-o", str(tmp_path / "o.jsonl"),
+         "--group-by", "cid", "--role-column", "who", "--content-column", "text"],
+        capture_output=True, text=True, check=False)
+    assert run.returncode == 1
+    assert "speakers without a role: 'human' ×2 — map them with --role-map" in run.stdout
+    fixed = subprocess.run(
+        [FTPREP, "convert", str(src), "-o", str(tmp_path / "o.jsonl"),
+         "--group-by", "cid", "--role-column", "who", "--content-column", "text",
+         "--role-map", "human=user,bot=assistant", "--format", "json"],
+        capture_output=True, text=True, check=False)
+    assert fixed.returncode == 0, fixed.stderr
+    summary = json.loads(fixed.stdout)
+    assert (summary["written"], summary["unknown_speakers"], summary["dropped_turns"]) == (2, {}, 0)
+
+
+def test_cli_flags_reach_the_library(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ftprep.cli import main
+
+    src = write(tmp_path / "f.csv", "cid,who,text\n1,u1,q\n1,u2,\n1,u2,None\n1,u2,-\n1,u2,a\n")
+    out = tmp_path / "o.jsonl"
+    r = CliRunner().invoke(main, [
+        "convert", str(src), "-o", str(out), "--group-by", "cid", "--role-column", "who",
+        "--content-column", "text", "--first-speaker", "user", "--drop-empty-turns",
+        "--na-values", "-", "--no-default-na", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["dropped_turns"] == 2  # '' and '-'; 'None' is text here
+    assert [m["content"] for m in jsonl(out)[0]["messages"]] == ["q", "None\n\na"]
