@@ -193,3 +193,135 @@ def test_cli_flags_reach_the_library(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["dropped_turns"] == 2  # '' and '-'; 'None' is text here
     assert [m["content"] for m in jsonl(out)[0]["messages"]] == ["q", "None\n\na"]
+
+
+# ---------------------------------------------------------------- items 1, 3, 4, 9: reading real exports
+
+
+def test_stray_quote_is_read_but_named_with_lines_vs_rows(tmp_path: Path) -> None:
+    lines = ["q,a", '"I\'m stuck,help'] + [f"q{i},a{i}" for i in range(6)] + ['end",x', "q9,a9"]
+    src = write(tmp_path / "t.csv", "\n".join(lines) + "\n")
+    result = convert(src, tmp_path / "o.jsonl", ConvertOptions(user="q", assistant="a"))
+    assert (result.rows, result.lines) == (2, 10)  # 2 rows from 10 physical lines
+    assert result.warnings == [
+        "row 1 (line 2): the quoted field 'q' spans 8 lines and holds 6 line(s) that look like "
+        "whole rows — a stray quote?"]
+
+
+def test_semicolon_csv_is_sniffed_and_delimiter_can_be_forced(tmp_path: Path) -> None:
+    src = write(tmp_path / "t.csv", "Frage;Antwort\nHallo, wie geht's?;Gut, danke\n")
+    result = convert(src, tmp_path / "o.jsonl", ConvertOptions(user="Frage", assistant="Antwort"))
+    assert result.written == 1 and "delimiter ';' detected" in result.warnings[0]
+    assert jsonl(tmp_path / "o.jsonl")[0]["messages"][0]["content"] == "Hallo, wie geht's?"
+    comma = write(tmp_path / "c.csv", "q;x,a\n1;2,3\n")
+    forced = convert(comma, tmp_path / "f.jsonl",
+                     ConvertOptions(user="q;x", assistant="a", delimiter=","))
+    assert forced.written == 1 and forced.warnings == []
+
+
+def test_pandas_index_column_is_dropped_only_when_it_is_an_index(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"q": ["x", "y"], "a": ["1", "2"]})
+    frame.to_csv(tmp_path / "p.csv")  # pandas' default: index=True, header ",q,a"
+    result = convert(tmp_path / "p.csv", tmp_path / "o.jsonl",
+                     ConvertOptions(user="q", assistant="a"))
+    assert result.written == 2 and "pandas index" in result.warnings[0]
+    frame.to_excel(tmp_path / "p.xlsx")
+    assert convert(tmp_path / "p.xlsx", tmp_path / "x.jsonl",
+                   ConvertOptions(user="q", assistant="a")).written == 2
+    write(tmp_path / "n.csv", ",q,a\n0,x,y\n7,x,y\n")
+    import pytest
+
+    from ftprep.errors import InputError
+    with pytest.raises(InputError, match=r"n\.csv:3: the first column has no name"):
+        convert(tmp_path / "n.csv", tmp_path / "n.jsonl", ConvertOptions(user="q", assistant="a"))
+
+
+def test_header_spaces_match_the_same_in_every_format(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write(tmp_path / "t.csv", "Customer Question ,Answer\nq,a\n")
+    pq.write_table(pa.table({"Customer Question ": ["q"], "Answer": ["a"]}), tmp_path / "t.parquet")
+    for name in ("t.csv", "t.parquet"):
+        result = convert(tmp_path / name, tmp_path / f"{name}.jsonl",
+                         ConvertOptions(user="Customer Question", assistant="Answer"))
+        assert result.written == 1, name
+        assert result.warnings == ["user='Customer Question' matched the column "
+                                   "'Customer Question ' (spaces trimmed)"], name
+    templated = convert(tmp_path / "t.csv", tmp_path / "tpl.jsonl", ConvertOptions(
+        user_template="Q: {Customer Question}", assistant="Answer"))
+    assert jsonl(tmp_path / "tpl.jsonl")[0]["messages"][0]["content"] == "Q: q"
+    assert templated.written == 1
+
+
+def _workbook(tmp_path: Path) -> Path:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    first = wb.active
+    first.title = "Q1"
+    first.append(["Support export, Q1"])  # a title row above the header
+    first.append([])
+    first.append(["q", "a"])
+    first.append(["x", "y"])
+    first.append(["=1+1", "=A5"])  # formulas never calculated (written by a script)
+    second = wb.create_sheet("Q2")
+    second.append(["q", "a"])
+    second.append(["x2", "y2"])
+    wb.create_sheet("Notes").append(["free text"])
+    wb.save(tmp_path / "w.xlsx")
+    return tmp_path / "w.xlsx"
+
+
+def test_xlsx_sheets_header_row_and_uncached_formulas(tmp_path: Path) -> None:
+    book = _workbook(tmp_path)
+    opts = {"user": "q", "assistant": "a", "header_row": 3}
+    first = convert(book, tmp_path / "a.jsonl", ConvertOptions(**opts))
+    assert (first.read, first.written, first.reasons) == (2, 1, {"uncached_formula": 1})
+    assert first.warnings == ["sheet(s) not read: Q2, Notes (--sheet NAME|INDEX|all)"]
+    reject = jsonl(tmp_path / "a.rejects.jsonl")[0]
+    assert (reject["line"], reject["reason"]) == (5, "uncached_formula")
+    assert "A5, B5 were never calculated" in reject["detail"]
+    second = convert(book, tmp_path / "b.jsonl",
+                     ConvertOptions(user="q", assistant="a", sheet="Q2"))
+    assert second.written == 1 and second.warnings == ["sheet(s) not read: Q1, Notes (--sheet "
+                                                       "NAME|INDEX|all)"]
+    by_position = convert(book, tmp_path / "c.jsonl",
+                          ConvertOptions(user="q", assistant="a", sheet="2"))
+    assert jsonl(tmp_path / "c.jsonl") == jsonl(tmp_path / "b.jsonl")
+    assert by_position.written == 1
+    import pytest
+
+    from ftprep.errors import InputError, UsageError
+    with pytest.raises(UsageError, match="no such sheet"):
+        convert(book, tmp_path / "d.jsonl", ConvertOptions(user="q", assistant="a", sheet="Q9"))
+    every = convert(book, tmp_path / "e.jsonl", ConvertOptions(**opts, sheet="all"))
+    assert every.read == 2  # Q2 and Notes have nothing from row 3 on: said, not dropped
+    assert every.warnings == ["sheet 'Q2' has no header row: not read",
+                              "sheet 'Notes' has no header row: not read"]
+    import openpyxl
+
+    other = openpyxl.Workbook()
+    other.active.append(["q", "a"])
+    other.create_sheet("B").append(["question", "answer"])
+    other.save(tmp_path / "o.xlsx")
+    with pytest.raises(InputError, match="sheet 'B' has other columns"):
+        convert(tmp_path / "o.xlsx", tmp_path / "f.jsonl",
+                ConvertOptions(sheet="all", user="q", assistant="a"))
+
+
+def test_xlsx_all_sheets_read_in_order(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["q", "a"])
+    wb.active.append(["x1", "y1"])
+    wb.create_sheet("B").append(["q", "a"])
+    wb["B"].append(["x2", "y2"])
+    wb.save(tmp_path / "w.xlsx")
+    result = convert(tmp_path / "w.xlsx", tmp_path / "o.jsonl",
+                     ConvertOptions(user="q", assistant="a", sheet="all"))
+    assert (result.written, result.warnings) == (2, [])
+    assert [r["messages"][0]["content"] for r in jsonl(tmp_path / "o.jsonl")] == ["x1", "x2"]

@@ -30,6 +30,12 @@ def _unescape_newlines(template: str | None) -> str | None:
 @click.option("-o", "--output", "output_path", required=True, help="Output JSONL ('-' = stdout).")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), help="Override the extension.")
 @click.option("--encoding", help="Text encoding of CSV/TSV/JSON(L) input (default UTF-8).")
+@click.option("--delimiter", help="CSV field delimiter (default: the most frequent of , ; | tab "
+              "in the header line).")
+@click.option("--sheet", help="XLSX: sheet name, 1-based position, or 'all' (default: the "
+              "active sheet).")
+@click.option("--header-row", type=click.IntRange(min=1),
+              help="Line (CSV/TSV) or row (XLSX) of the header, for title rows above it.")
 @click.option("--from", "source_format", type=click.Choice(SOURCE_FORMATS), default="auto",
               show_default=True, help="Source record format.")
 @click.option("--to", "target_format", type=click.Choice(TARGET_FORMATS),
@@ -110,6 +116,8 @@ def _report(result: ConvertResult, fmt: str, *, to_stderr: bool) -> None:
             emit_json(result)
         return
     unit = "" if result.unit == "row" else f" {result.unit}s (from {result.rows} rows)"
+    if result.lines is not None and result.lines != result.rows + 1:  # + the header line
+        unit += f" rows ({result.lines} lines)" if result.unit == "row" else ""
     click.echo(
         f"read {result.read}{unit}, wrote {result.written}, rejected {result.rejected} "
         f"({result.format_from} → {result.format_to}) → {result.output}",
@@ -123,6 +131,8 @@ def _report(result: ConvertResult, fmt: str, *, to_stderr: bool) -> None:
         shown = ", ".join(f"{v!r} ×{n}" for v, n in result.unknown_speakers.items())
         click.echo(f"speakers without a role: {shown} — map them with --role-map VALUE=ROLE "
                    "or --first-speaker user", err=to_stderr)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=to_stderr)
     if result.dropped_turns:
         click.echo(f"left out {result.dropped_turns} empty turn(s) (--drop-empty-turns)",
                    err=to_stderr)

@@ -61,6 +61,8 @@ class ConvertResult:
     # Speaker values no role was found for, with how many rejects each caused (the most
     # frequent UNKNOWN_SPEAKERS_SHOWN): what --role-map is missing.
     unknown_speakers: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what the reader noticed (sheets, quotes)
+    lines: int | None = None  # physical lines read (CSV/TSV), to compare with rows
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +71,7 @@ class ConvertResult:
             "reasons": dict(self.reasons), "format_from": self.format_from,
             "format_to": self.format_to, "rows": self.rows, "unit": self.unit,
             "dropped_turns": self.dropped_turns, "unknown_speakers": dict(self.unknown_speakers),
+            "warnings": list(self.warnings), "lines": self.lines,
         }
 
 
@@ -198,6 +201,7 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
         rows=plan.rows_seen, unit="conversation" if grouped else "row",
         dropped_turns=dropped_turns,
         unknown_speakers=dict(speakers.most_common(UNKNOWN_SPEAKERS_SHOWN)),
+        warnings=list(plan.table.notes.warnings), lines=plan.table.notes.lines,
     )
 
 

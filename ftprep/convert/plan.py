@@ -3,6 +3,7 @@ becomes, and the function that turns one row (or one conversation) into a record
 impossible request is a UsageError here, before any output is opened."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from ftprep.convert.records import (
 )
 from ftprep.errors import UsageError
 from ftprep.io.readers import Row, Table, open_table
+from ftprep.io.readers.rows import resolve_column
 
 AUTO, TABLE, MULTITURN = "auto", "table", "multiturn"
 CHAT, COMPLETION, ALPACA, SHAREGPT, PREFERENCE = (
@@ -85,6 +87,9 @@ class ConvertOptions:
     drop_empty_turns: bool = False
     na_values: tuple[str, ...] = ()  # more texts meaning "no value" (pandas-style)
     keep_default_na: bool = True  # False: only na_values count as missing
+    delimiter: str | None = None  # CSV; None = sniffed from the header line
+    sheet: str | None = None  # XLSX: name, 1-based position or "all"; None = active sheet
+    header_row: int | None = None  # 1-based line/row of the header (title rows above it)
     rejects_path: str | None = None
     max_tokens: int | None = None
     model: str | None = None
@@ -156,13 +161,35 @@ def _row_outcome(row: Row, make: Maker) -> Outcome:
 def plan_conversion(input_path: str | Path, options: ConvertOptions) -> Plan:
     """Open the input and check the options against its columns (UsageError if impossible)."""
     _check_option_values(options)
-    table = open_table(input_path, input_format=options.input_format, encoding=options.encoding)
+    table = open_table(input_path, input_format=options.input_format, encoding=options.encoding,
+                       delimiter=options.delimiter, sheet=options.sheet,
+                       header_row=options.header_row)
+    options = _resolve_columns(table, options)
     source = _source_format(table.columns, options)
     target = options.target_format or (PREFERENCE if source == PREFERENCE else CHAT)
     _check_combination(source, target, options)
     if source == MULTITURN:
         return Plan(table, source, target, None, _group_spec(table.columns, options))
     return Plan(table, source, target, _row_maker(table.columns, source, target, options), None)
+
+
+_COLUMN_OPTIONS = ("user", "assistant", "system", "group_by", "order_by", "role_column",
+                   "content_column")
+
+
+def _resolve_columns(table: Table, options: ConvertOptions) -> ConvertOptions:
+    """Column options name the exact column first, else the one that matches after trimming
+    spaces (`"Customer Question "`), said in a warning; in every input format alike."""
+    resolved: dict[str, Any] = {}
+    for name in _COLUMN_OPTIONS:
+        wanted = getattr(options, name)
+        if wanted is None:
+            continue
+        column, trimmed = resolve_column(table.columns, wanted)
+        if column is not None and trimmed:
+            table.notes.warn(f"{name}={wanted!r} matched the column {column!r} (spaces trimmed)")
+            resolved[name] = column
+    return dataclasses.replace(options, **resolved) if resolved else options
 
 
 def _check_option_values(options: ConvertOptions) -> None:

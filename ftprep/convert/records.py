@@ -12,6 +12,7 @@ from typing import Any
 
 from ftprep.errors import UsageError
 from ftprep.io.readers import CellError
+from ftprep.io.readers.rows import resolve_column
 
 # Reasons a row is rejected (the keys of ConvertResult.reasons).
 MISSING = "missing"  # absent, null, NaN, or a null-like word such as "nan"
@@ -161,21 +162,24 @@ def template_renderer(
     except ValueError as e:
         hint = "write {{ and }} for literal braces"
         raise UsageError(f"{option}: bad template: {e}", hint=hint) from None
-    known = set(columns)
+    column_of: dict[str, str] = {}
     for _, name, _, _ in parts:
-        if name is not None and name not in known:
-            shown = "{}" if name == "" else "{" + name + "}"
-            raise UsageError(
-                f"{option}: unknown column {shown} in the template",
-                hint=f"available columns: {', '.join(columns)}",
-            )
+        if name is not None:
+            column, _trimmed = resolve_column(list(columns), name)
+            if column is None:
+                shown = "{}" if name == "" else "{" + name + "}"
+                raise UsageError(
+                    f"{option}: unknown column {shown} in the template",
+                    hint=f"available columns: {', '.join(columns)}",
+                )
+            column_of[name] = column
 
     def render(values: Mapping[str, Any]) -> str:
         out: list[str] = []
         for literal, name, spec, conversion in parts:
             out.append(literal)
             if name is not None:
-                text = cells.text(values.get(name), name)
+                text = cells.text(values.get(column_of[name]), column_of[name])
                 if conversion:
                     text = string.Formatter().convert_field(text, conversion)
                 out.append(format(text, spec or ""))

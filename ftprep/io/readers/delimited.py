@@ -1,36 +1,97 @@
-"""CSV and TSV: a header row, then one `Row` per record, located at its first physical line."""
+"""CSV and TSV: a header row, then one `Row` per record, located at its first physical line.
+
+The delimiter of a .csv is the most frequent of `, ; | tab` in the header line (European
+exports use ';'), unless given. A quoted field that runs over lines holding what look like
+whole rows (a stray opening quote) is legal CSV, so it is read, but warned about by row."""
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
 from ftprep.errors import InputError
-from ftprep.io.readers.rows import Row, header_names
+from ftprep.io.readers.rows import IndexColumn, ReadNotes, ReadOptions, Row, header_names
 from ftprep.io.readers.text_lines import iter_text_lines
 
 # csv's default 128 KiB per field aborts on one long document; a cell still has to fit in
 # memory, and a stray opening quote swallows at most this much before it is reported.
 CSV_FIELD_LIMIT = 1 << 25
+DELIMITERS = (",", ";", "\t", "|")  # candidates, in order of preference on a tie
+STRAY_QUOTE_WARNINGS = 5  # rows named before the rest are only counted
 
 
-def csv_rows(path: str, encoding: str | None, delimiter: str = ",") -> Iterator[Any]:
+def csv_rows(path: str, options: ReadOptions, notes: ReadNotes,
+             delimiter: str | None = None) -> Iterator[Any]:
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-    lines = _LineCounter(iter_text_lines(path, encoding, universal=True))
+    raw = iter_text_lines(path, options.encoding, universal=True)
+    first = next(raw, None)
+    delimiter = delimiter or options.delimiter or _sniff_delimiter(first, notes)
+    lines = _LineCounter(itertools.chain([first] if first else [], raw))
     reader = csv.reader(lines, delimiter=delimiter)
     header, header_line = _next_record(reader, lines, path)
+    while header is not None and options.header_row and header_line < options.header_row:
+        header, header_line = _next_record(reader, lines, path)  # a title row above the header
     if header is None:
         yield None
         return
     columns = header_names(header, path, header_line)
-    yield columns
+    index = IndexColumn(columns, path, notes)
+    quotes = _StrayQuotes(len(columns), delimiter, notes)
+    yield [c for c in columns if not index.active or c != columns[0]]
     n = 0
     while True:
         record, start = _next_record(reader, lines, path)
         if record is None:
+            notes.lines = lines.next_line - 1
+            quotes.finish()
             return
         n += 1
-        yield _csv_row(columns, record, n, start)
+        quotes.check(record, columns, n, start, lines.next_line - start)
+        row = _csv_row(columns, record, n, start)
+        index.strip(row.values, n, start)
+        yield row
+
+
+def _sniff_delimiter(first: tuple[int, str] | None, notes: ReadNotes) -> str:
+    """The candidate seen most often in the header line (outside quotes); ',' on a tie."""
+    if first is None:
+        return ","
+    text = _outside_quotes(first[1])
+    best = max(DELIMITERS, key=lambda d: (text.count(d), -DELIMITERS.index(d)))
+    if best != "," and text.count(best) > text.count(","):
+        notes.warn(f"delimiter {best!r} detected from the header line (--delimiter to override)")
+        return best
+    return ","
+
+
+def _outside_quotes(line: str) -> str:
+    return "".join(part for i, part in enumerate(line.split('"')) if i % 2 == 0)
+
+
+class _StrayQuotes:
+    """Names rows whose quoted field swallowed line breaks followed by text that looks like
+    whole rows (as many delimiters as the header has): almost always a stray opening quote."""
+
+    def __init__(self, width: int, delimiter: str, notes: ReadNotes) -> None:
+        self.width, self.delimiter, self.notes, self.count = width, delimiter, notes, 0
+
+    def check(self, record: list[str], columns: list[str], n: int, line: int, span: int) -> None:
+        if span <= 1 or self.width < 2:
+            return
+        for name, cell in zip(columns, record, strict=False):
+            rows = sum(part.count(self.delimiter) >= self.width - 1 for part in cell.split("\n")[1:])
+            if rows:
+                self.count += 1
+                if self.count <= STRAY_QUOTE_WARNINGS:
+                    self.notes.warn(
+                        f"row {n} (line {line}): the quoted field {name!r} spans {span} lines "
+                        f"and holds {rows} line(s) that look like whole rows — a stray quote?")
+                return
+
+    def finish(self) -> None:
+        if self.count > STRAY_QUOTE_WARNINGS:
+            self.notes.warn(f"… and {self.count - STRAY_QUOTE_WARNINGS} more rows like that")
 
 
 class _LineCounter:
@@ -93,5 +154,5 @@ def _csv_row(columns: list[str], record: list[str], n: int, line: int) -> Row:
     )
 
 
-def tsv_rows(path: str, encoding: str | None) -> Iterator[Any]:
-    return csv_rows(path, encoding, delimiter="\t")
+def tsv_rows(path: str, options: ReadOptions, notes: ReadNotes) -> Iterator[Any]:
+    return csv_rows(path, options, notes, delimiter="\t")

@@ -23,23 +23,84 @@ class Row:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read an input beyond its format (each applies to some formats only)."""
+
+    encoding: str | None = None  # text formats; None = UTF-8 (BOMs honoured)
+    delimiter: str | None = None  # CSV: None = the most frequent of , ; | tab in the header
+    sheet: str | None = None  # XLSX: a name, a 1-based position or "all"; None = active sheet
+    header_row: int | None = None  # CSV/TSV/XLSX: 1-based line of the header; None = first
+
+
+@dataclass
+class ReadNotes:
+    """What a reader noticed while streaming, filled in as rows are read: warnings for the
+    summary, and the physical lines read (text formats) so rows and lines can be compared."""
+
+    warnings: list[str] = field(default_factory=list)
+    lines: int | None = None
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+
 @dataclass
 class Table:
-    """Columns (known from the header, or the first record's keys) and the streamed rows."""
+    """Columns (known from the header, or the first record's keys) and the streamed rows.
+    `notes` fills in while `rows` is consumed."""
 
     path: str
     input_format: str
     columns: list[str]
     rows: Iterator[Row] = field(repr=False)
+    notes: ReadNotes = field(default_factory=ReadNotes)
+
+
+INDEX_COLUMN = ""  # pandas' unnamed index column (to_csv/to_excel with index=True)
 
 
 def header_names(header: list[str], path: str, line: int = 1) -> list[str]:
-    columns = [name.strip() for name in header]
+    """Column names as written (matching trims spaces later: see `resolve_column`). An
+    unnamed first column is kept as INDEX_COLUMN for the reader to check as a pandas index."""
+    columns = list(header)
     for i, name in enumerate(columns, start=1):
-        if not name:
+        if not name.strip() and not (i == 1 and len(columns) > 1):
             raise InputError(f"header column {i} has no name", path=path, line=line)
+    if not columns[0].strip():
+        columns[0] = INDEX_COLUMN
     require_unique(columns, path, line)
     return columns
+
+
+class IndexColumn:
+    """Checks, row by row, that an unnamed first column is pandas' 0..n-1 index, so it can be
+    dropped; anything else is an error saying how to fix the file."""
+
+    def __init__(self, columns: list[str], path: str, notes: ReadNotes) -> None:
+        self.active = bool(columns) and columns[0] == INDEX_COLUMN
+        self.path = path
+        if self.active:
+            notes.warn("the unnamed first column is a pandas index (0, 1, 2, ...): not read")
+
+    def strip(self, values: dict[str, object], n: int, line: int | None) -> None:
+        if not self.active:
+            return
+        value = values.pop(INDEX_COLUMN, None)
+        if str(value).strip() != str(n - 1):
+            raise InputError(
+                f"the first column has no name and is not a 0, 1, 2... index (row {n} holds "
+                f"{value!r}): name it in the header, or write the file with index=False",
+                path=self.path, line=line)
+
+
+def resolve_column(columns: list[str], name: str) -> tuple[str | None, bool]:
+    """The column `name` refers to: the exact name first, then a unique match after trimming
+    spaces on both sides. Returns (column or None, whether trimming was needed)."""
+    if name in columns:
+        return name, False
+    trimmed = [c for c in columns if c.strip() == name.strip() and c != INDEX_COLUMN]
+    return (trimmed[0], True) if len(trimmed) == 1 else (None, False)
 
 
 def require_unique(columns: list[str], path: str, line: int | None) -> None:

@@ -1,16 +1,32 @@
-"""XLSX: the active sheet, read-only; rows are located by their sheet row number."""
+"""XLSX, read-only; rows are located by their sheet row number.
+
+The active sheet is read unless `sheet` names one (by name, by 1-based position, or "all":
+every sheet in order, each with the same header); the sheets not read are named in a warning.
+A formula cell whose value was never computed (files written by scripts, not by Excel) has
+no value to read: it is reported as such, never read as an empty cell."""
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from ftprep.errors import InputError
+from ftprep.errors import InputError, UsageError
 from ftprep.io.readers.input_format import XLSX
-from ftprep.io.readers.rows import Row, header_names, require_file
+from ftprep.io.readers.rows import (
+    IndexColumn,
+    ReadNotes,
+    ReadOptions,
+    Row,
+    header_names,
+    require_file,
+)
+
+ALL_SHEETS = "all"
+UNCACHED_FORMULA = "uncached_formula"  # a Row problem: the row's values were never computed
 
 
-def xlsx_rows(path: str, encoding: str | None) -> Iterator[Any]:
+def xlsx_rows(path: str, options: ReadOptions, notes: ReadNotes) -> Iterator[Any]:
     import zipfile
 
     import openpyxl
@@ -18,41 +34,148 @@ def xlsx_rows(path: str, encoding: str | None) -> Iterator[Any]:
 
     require_file(path, XLSX)
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        values = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # The formulas themselves, only to tell an uncomputed formula from an empty cell.
+        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as e:
         raise InputError(f"cannot read XLSX: {e}", path=path) from None
     try:
-        sheet = workbook.active
-        # Read-only mode trusts the sheet's declared dimension, which some writers get wrong
-        # (e.g. "A1"): columns beyond it would vanish. Read every cell that is there instead.
-        sheet.reset_dimensions()
-        yield from _sheet_rows(sheet, path)
+        names = _chosen_sheets(values, options.sheet)
+        others = [n for n in values.sheetnames if n not in names]
+        if others:
+            notes.warn(f"sheet(s) not read: {', '.join(others)} (--sheet NAME|INDEX|all)")
+        yield from _sheets_rows(values, formulas, names, path, options, notes)
     finally:
-        workbook.close()
+        values.close()
+        formulas.close()
 
 
-def _sheet_rows(sheet: Any, path: str) -> Iterator[Any]:
+_FORMULA_TAG = re.compile(rb"<f[\s>/]")
+
+
+def _has_formulas(path: str, member: str) -> bool:
+    """Whether a sheet's XML holds any formula: a byte scan, so the common sheet of plain
+    values is parsed once, not twice."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z, z.open(member.lstrip("/")) as f:
+        tail = b""
+        while block := f.read(1 << 20):
+            if _FORMULA_TAG.search(tail + block):
+                return True
+            tail = block[-3:]
+    return False
+
+
+def _chosen_sheets(workbook: Any, sheet: str | None) -> list[str]:
+    names = list(workbook.sheetnames)
+    if sheet is None:
+        return [workbook.active.title]
+    if sheet == ALL_SHEETS:
+        return names
+    if sheet in names:
+        return [sheet]
+    if sheet.isdigit() and 1 <= int(sheet) <= len(names):
+        return [names[int(sheet) - 1]]
+    raise UsageError(f"sheet={sheet!r}: no such sheet", hint=f"sheets: {', '.join(names)}")
+
+
+def _sheets_rows(values: Any, formulas: Any, names: list[str], path: str, options: ReadOptions,
+                 notes: ReadNotes) -> Iterator[Any]:
     columns: list[str] | None = None
-    n = skip = 0  # skip: empty columns left of the table (a table drawn from B2 is common)
-    for sheet_row, row_cells in enumerate(sheet.iter_rows(), start=1):
-        cells = tuple(_sheet_value(cell) for cell in row_cells)
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+    n = 0
+    for name in names:
+        rows = _sheet_rows(values[name], formulas[name], path, options, notes, n)
+        header = next(rows)
+        if header is None:
+            if len(names) > 1:  # reading several: an empty one must not vanish unsaid
+                notes.warn(f"sheet {name!r} has no header row: not read")
             continue
         if columns is None:
-            skip = next(i for i, c in enumerate(cells) if c is not None)
-            names = ["" if c is None else str(c) for c in _trim(cells[skip:])]
-            columns = header_names(names, path, sheet_row)
+            columns = header
             yield columns
-            continue
-        if any(c is not None for c in cells[:skip]):
-            raise InputError(
-                f"a value left of the header's first column ({_column_letter(skip)}): "
-                "that column has no name", path=path, line=sheet_row,
-            )
-        n += 1
-        yield _cells_row(columns, _trim(cells[skip:]), n, sheet_row)
+        elif header != columns:
+            raise InputError(f"sheet {name!r} has other columns than the first sheet read "
+                             f"({', '.join(header)} vs {', '.join(columns)})", path=path)
+        for row in rows:
+            n = row.row
+            yield row
     if columns is None:
         yield None
+
+
+def _sheet_rows(sheet: Any, formula_sheet: Any, path: str, options: ReadOptions,
+                notes: ReadNotes, n: int) -> Iterator[Any]:
+    """The header, then the rows of one sheet (numbered on from `n`); None: no header."""
+    columns: list[str] | None = None
+    index: IndexColumn | None = None
+    skip = 0  # empty columns left of the table (a table drawn from B2 is common)
+    for sheet_row, cells, uncached in _sheet_cells(sheet, formula_sheet, path):
+        if _blank(cells) and not uncached:
+            continue
+        if options.header_row is not None and sheet_row < options.header_row:
+            continue  # title rows above the header
+        if columns is None:
+            skip = next((i for i, c in enumerate(cells) if c is not None), 0)
+            names = ["" if c is None else str(c) for c in _trim(cells[skip:])]
+            columns = header_names(names, path, sheet_row)
+            index = IndexColumn(columns, path, notes)
+            yield [c for c in columns if not index.active or c != columns[0]]
+            continue
+        if any(c is not None for c in cells[:skip]):
+            _pandas_index(cells[:skip], n, notes, path, sheet_row, skip)
+        n += 1
+        row = _cells_row(columns, _trim(cells[skip:]), n, sheet_row)
+        assert index is not None
+        index.strip(row.values, n, sheet_row)
+        if uncached and row.problem is None:
+            where = ", ".join(uncached)
+            row = Row(n, sheet_row, row.values, UNCACHED_FORMULA,
+                      f"formula cell(s) {where} were never calculated (open and save the file "
+                      "in a spreadsheet program to store their values)")
+        yield row
+    if columns is None:
+        yield None
+
+
+def _pandas_index(left: tuple[Any, ...], n: int, notes: ReadNotes, path: str, line: int,
+                  skip: int) -> None:
+    """pandas' to_excel writes its 0..n-1 index in the column left of a header whose first
+    cell is empty: drop it (said once); any other value there has no column name."""
+    if all(c is None for c in left[:-1]) and str(left[-1]) == str(n):
+        if n == 0:
+            notes.warn("the unnamed first column is a pandas index (0, 1, 2, ...): not read")
+        return
+    raise InputError(f"a value left of the header's first column ({_column_letter(skip)}): "
+                     "that column has no name", path=path, line=line)
+
+
+def _sheet_cells(
+    sheet: Any, formula_sheet: Any, path: str
+) -> Iterator[tuple[int, tuple[Any, ...], list[str]]]:
+    """(sheet row, cell values, references of formula cells without a stored value). The two
+    read-only views of the sheet advance together: one row of each in memory."""
+    # Read-only mode trusts the sheet's declared dimension, which some writers get wrong
+    # (e.g. "A1"): columns beyond it would vanish. Read every cell that is there instead.
+    sheet.reset_dimensions()
+    # openpyxl keeps the sheet's part name private; without it, assume formulas (slower, same).
+    member = getattr(sheet, "_worksheet_path", None)
+    if member is not None and not _has_formulas(path, member):
+        for sheet_row, row_cells in enumerate(sheet.iter_rows(), start=1):
+            yield sheet_row, tuple(_sheet_value(cell) for cell in row_cells), []
+        return
+    formula_sheet.reset_dimensions()
+    for sheet_row, (row_cells, formula_cells) in enumerate(
+            zip(sheet.iter_rows(), formula_sheet.iter_rows(), strict=True), start=1):
+        cells = tuple(_sheet_value(cell) for cell in row_cells)
+        uncached = [f"{_column_letter(i)}{sheet_row}"
+                    for i, (v, f) in enumerate(zip(cells, formula_cells, strict=False))
+                    if v is None and f.data_type == "f"]
+        yield sheet_row, cells, uncached
+
+
+def _blank(cells: tuple[Any, ...]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
 class CellError(str):
