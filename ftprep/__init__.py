@@ -24,6 +24,8 @@ _EXPORTS = {
     "get_model": "ftprep.models",
     "estimate_file": "ftprep.estimate",
     "split_file": "ftprep.split",
+    "export_file": "ftprep.targets.export",
+    "ExportResult": "ftprep.targets.export",
     "SplitOptions": "ftprep.split",
     "TrainGPT": "ftprep.platform.sdk",
     "Finding": "ftprep.findings",
@@ -34,6 +36,7 @@ __all__ = [  # noqa: RUF022 - grouped by pipeline step, like _EXPORTS
     "__version__",
     "convert", "ConvertOptions", "validate_file", "ValidationReport", "count_file",
     "count_example", "get_encoding", "get_model", "estimate_file", "split_file", "SplitOptions",
+    "export_file", "ExportResult",
     "TrainGPT", "Finding", "Severity",
 ]
 

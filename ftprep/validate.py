@@ -21,6 +21,7 @@ from ftprep.io.jsonl import BAD_JSON, BAD_UTF8, BLANK, JsonLine, iter_line_chunk
 from ftprep.parallel import file_size, ordered_map, worker_count
 from ftprep.rules import FILE_CHECKS, RECORD_CHECKS, RULES, Context, Hit, load_rules
 from ftprep.rules import lines as L
+from ftprep.rules import targets as T
 from ftprep.rules.base import select_codes
 from ftprep.rules.schema import schema_hits
 
@@ -43,6 +44,7 @@ class ValidationReport:
     findings: list[Finding]
     strict: bool = False
     model: str | None = None
+    target: str = "openai"
     suppressed: int = 0  # line errors hidden behind a file-level finding (FT105/FT106)
     severities: dict[str, str] = field(default_factory=dict)
 
@@ -69,6 +71,7 @@ class ValidationReport:
             "examples": self.examples,
             "lines": self.lines,
             "model": self.model,
+            "target": self.target,
             "errors": self.errors,
             "warnings": self.warnings,
             "counts": self.counts(),
@@ -85,24 +88,33 @@ def validate_file(
     strict: bool = False,
     models_file: str | Path | None = None,
     workers: int | None = None,
+    target: str | None = None,
+    targets_file: str | Path | None = None,
 ) -> ValidationReport:
     """Check a JSONL file against the schema and every selected rule.
 
     `model` adds the token rules (limit per example) for that model; `select`/`ignore` take
     rule codes or prefixes (`FT3` = all role rules). `workers` processes check the records
     (default: every core for files over 4 MB, in-process otherwise); the report is the same
-    whatever the number."""
+    whatever the number. `target` (default openai) applies that platform's or trainer's rules
+    instead: its own FT8xx rules, without the OpenAI rules whose limits it does not share."""
+    from ftprep.targets import DEFAULT_TARGET, get_target
+
     rules = load_rules()
-    enabled = frozenset(select_codes(rules, select, ignore))
+    target_info = get_target(target or DEFAULT_TARGET, targets_file)
+    enabled = frozenset(T.enabled_codes(select_codes(rules, select, ignore), target_info))
     ctx_model, encoding_name = _model_and_encoding(model, models_file)
     chunks = iter_line_chunks(path, CHUNK_BYTES)
     head = _head(chunks)
     fmt, file_mode = _file_shape(_head_lines(head))
-    plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name)
+    plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name, target_info)
     run = _Run(plan)
     size = file_size(path)
     for hit in _whole_file_hits(size, file_mode):
         run.add(hit)
+    if head:
+        for hit in T.file_hits(target_info, fmt, size, _has_bom(path)):
+            run.add(hit)
     all_chunks = itertools.chain(head, chunks)
     n_workers = worker_count(size, workers, PARALLEL_MIN_BYTES)
     results = (_check_serial(plan, all_chunks) if n_workers == 1
@@ -110,6 +122,9 @@ def validate_file(
     for result in results:
         run.take(result)
     run.finish()
+    if not file_mode and head:
+        for hit in T.count_hits(target_info, run.examples):
+            run.add(hit)
     findings = sorted(run.findings, key=lambda f: (f.line, f.path, f.code))
     return ValidationReport(
         path=str(path),
@@ -119,6 +134,7 @@ def validate_file(
         findings=findings,
         strict=strict,
         model=getattr(ctx_model, "id", model),
+        target=target_info.name,
         suppressed=run.suppressed,
         severities={c: r.severity.value for c, r in rules.items()},
     )
@@ -131,6 +147,16 @@ def _whole_file_hits(size: int | None, file_mode: str | None) -> Iterator[Hit]:
         yield Hit(file_mode, "", "the file is a JSON array; JSONL needs one object per line", 1)
     elif file_mode:
         yield Hit(file_mode, "", "the file is pretty-printed JSON; each example must be on one line", 1)
+
+
+def _has_bom(path: str | Path) -> bool | None:
+    """Whether the file starts with a UTF-8 byte-order mark; None for stdin (not peekable)."""
+    if str(path) == "-":
+        return None
+    from ftprep.io.jsonl import open_binary
+
+    with open_binary(path) as f:
+        return f.read(3) == b"\xef\xbb\xbf"
 
 
 def _model_and_encoding(model: str | None, models_file: str | Path | None) -> tuple[Any, str | None]:
@@ -202,6 +228,7 @@ class _Plan:
     enabled: frozenset[str]
     model: Any
     encoding_name: str | None
+    target: Any = None  # ftprep.targets.TargetInfo
 
 
 @dataclass
@@ -268,7 +295,8 @@ class _ChunkChecker:
         if own not in (UNKNOWN, fmt):
             self._add(out, Hit(L.MIXED_FORMATS.code, "", f"a {own} record in a {fmt} file"), line)
             return
-        ctx = Context(line=line, format=fmt, model=self.plan.model, encoding=self.encoding)
+        ctx = Context(line=line, format=fmt, model=self.plan.model, encoding=self.encoding,
+                      target=self.plan.target)
         for hit in schema_hits(record, fmt):
             self._add(out, hit, line)
         for formats, check in RECORD_CHECKS:

@@ -21,6 +21,8 @@ LAZY_COMMANDS = {
     "count": "count_cmd",
     "estimate": "count_cmd",
     "split": "split_cmd",
+    "targets": "targets_cmd",
+    "export": "targets_cmd",
     "submit": "platform_cmd",
     "files": "platform_cmd",
     "jobs": "platform_cmd",

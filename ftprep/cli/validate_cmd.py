@@ -21,6 +21,10 @@ _COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
 @click.option("--model", help="Also check token limits for this model (e.g. gpt-4.1-mini).")
 @click.option("--models-file", type=click.Path(dir_okay=False), envvar="FTPREP_MODELS_FILE",
               help="A models.toml that overrides the built-in registry.")
+@click.option("--target", default="openai", show_default=True,
+              help="Check what this platform or trainer accepts (see `ftprep targets`).")
+@click.option("--targets-file", type=click.Path(dir_okay=False), envvar="FTPREP_TARGETS_FILE",
+              help="A targets.toml that overrides the built-in target facts.")
 @click.option("--select", multiple=True, help="Only these rule codes or prefixes (FT3,FT501).")
 @click.option("--ignore", multiple=True, help="Skip these rule codes or prefixes.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
@@ -28,12 +32,13 @@ _COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
               help="Worker processes (default: all cores for files over 4 MB, else 1); "
               "the report is the same whatever the number.")
 @format_option
-def validate(file: str, model: str | None, models_file: str | None, select: tuple[str, ...],
-             ignore: tuple[str, ...], strict: bool, workers: int | None, fmt: str) -> None:
+def validate(file: str, model: str | None, models_file: str | None, target: str,
+             targets_file: str | None, select: tuple[str, ...], ignore: tuple[str, ...],
+             strict: bool, workers: int | None, fmt: str) -> None:
     """Check FILE (JSONL) against the format's schema and every rule; report all findings."""
     report = validate_file(file, model=model, select=split_codes(select),
                            ignore=split_codes(ignore), strict=strict, models_file=models_file,
-                           workers=workers)
+                           workers=workers, target=target, targets_file=targets_file)
     if fmt == "json":
         emit_json(report.to_dict())
     else:
@@ -60,6 +65,8 @@ def _print_report(report: ValidationReport) -> None:
         click.echo(f"({report.suppressed} line errors not listed: the file is not JSONL)")
     verdict = click.style("valid", fg="green") if report.ok else click.style("invalid", fg="red")
     model = f", model {report.model}" if report.model else ""
+    if report.target != "openai":
+        model += f", target {report.target}"
     click.echo(f"{report.path}: {verdict} — {report.format}, {report.examples} examples{model}, "
                f"{report.errors} errors, {report.warnings} warnings")
 

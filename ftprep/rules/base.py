@@ -58,6 +58,7 @@ class Context:
     format: str
     model: Any = None  # ftprep.models.ModelInfo when validating --model
     encoding: Any = None  # tiktoken.Encoding of that model
+    target: Any = None  # ftprep.targets.TargetInfo when validating --target (FT8xx rules)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

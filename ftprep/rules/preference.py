@@ -47,9 +47,11 @@ def output_shape(record: dict, ctx: Context) -> Iterator[Hit]:
                       f"{key} has {len(output)} messages; it needs exactly 1")
             continue
         role = role_of(output[0])
-        if role in ROLES and role != "assistant":
+        # Azure also takes tool-role outputs: the target's facts say which roles are allowed
+        allowed = ctx.target.dpo_output_roles if ctx.target is not None else ("assistant",)
+        if role in ROLES and role not in allowed:
             yield Hit(OUTPUT_SHAPE.code, f"{key}[0].role",
-                      f"{key} is a {role} message; it must be from the assistant")
+                      f"{key} is a {role} message; it must be from the {' or '.join(allowed)}")
 
 
 @record_check(PREFERENCE)
