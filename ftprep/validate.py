@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftprep.errors import UsageError
 from ftprep.findings import Finding, Severity
 from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format, json_type
 from ftprep.io.jsonl import BAD_JSON, BAD_UTF8, BLANK, JsonLine, iter_line_chunks, parse_line
@@ -101,6 +102,8 @@ def validate_file(
     from ftprep.targets import DEFAULT_TARGET, get_target
 
     rules = load_rules()
+    select = None if select is None else list(select)
+    _check_token_rules_have_a_model(select, model)
     target_info = get_target(target or DEFAULT_TARGET, targets_file)
     enabled = frozenset(T.enabled_codes(select_codes(rules, select, ignore), target_info))
     ctx_model, encoding_name = _model_and_encoding(model, models_file)
@@ -138,6 +141,14 @@ def validate_file(
         suppressed=run.suppressed,
         severities={c: r.severity.value for c, r in rules.items()},
     )
+
+
+def _check_token_rules_have_a_model(select: list[str] | None, model: str | None) -> None:
+    """Selecting only token rules without a model checks nothing, and "valid" would lie."""
+    wanted = [p for p in (select or []) if p.upper().startswith("FT7")]
+    if wanted and model is None:
+        raise UsageError(f"select={','.join(wanted)} picks token-limit rules (FT7xx), which need "
+                         "model= (the limit is the model's)")
 
 
 def _whole_file_hits(size: int | None, file_mode: str | None) -> Iterator[Hit]:

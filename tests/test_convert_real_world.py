@@ -325,3 +325,74 @@ def test_xlsx_all_sheets_read_in_order(tmp_path: Path) -> None:
                      ConvertOptions(user="q", assistant="a", sheet="all"))
     assert (result.written, result.warnings) == (2, [])
     assert [r["messages"][0]["content"] for r in jsonl(tmp_path / "o.jsonl")] == ["x1", "x2"]
+
+
+# ---------------------------------------------------------------- item 9: usage dead ends
+
+
+def _cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from ftprep.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def test_split_test_written_as_a_fraction_is_a_fraction() -> None:
+    import pytest
+
+    from ftprep.errors import UsageError
+    from ftprep.split import parse_test_size
+
+    assert (parse_test_size("1"), parse_test_size("0.25"), parse_test_size(3)) == (1, 0.25, 3)
+    for whole_fraction in ("1.0", "2.0", 1.0, "1e0"):
+        with pytest.raises(UsageError, match="nothing for train"):
+            parse_test_size(whole_fraction)
+
+
+def test_count_and_estimate_of_an_empty_file_exit_1(tmp_path: Path) -> None:
+    empty = write(tmp_path / "e.jsonl", "")
+    for command in ("count", "estimate"):
+        r = _cli(command, str(empty), "-m", "gpt-4o-mini")
+        assert r.exit_code == 1, (command, r.output)
+        assert f"{empty}: no examples (is the file empty?)" in r.output
+
+
+def test_token_rules_without_a_model_are_a_usage_error(tmp_path: Path) -> None:
+    good = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    src = write(tmp_path / "c.jsonl", json.dumps(good) + "\n")
+    r = _cli("validate", str(src), "--select", "FT7")
+    assert r.exit_code == 2 and "token-limit rules (FT7xx), which need" in r.output
+    assert _cli("validate", str(src), "--select", "FT7", "-m", "gpt-4o-mini").exit_code == 0
+
+
+def test_preference_table_with_other_column_names(tmp_path: Path) -> None:
+    src = write(tmp_path / "p.csv", "question,good,bad\nq1,a1,b1\nq2,N/A,b2\n")
+    result = convert(src, tmp_path / "o.jsonl",
+                     ConvertOptions(prompt="question", chosen="good", rejected="bad"))
+    assert (result.format_from, result.written, result.reasons) == (
+        "preference", 1, {"missing": 1})
+    record = jsonl(tmp_path / "o.jsonl")[0]
+    assert record["input"]["messages"] == [{"role": "user", "content": "q1"}]
+    assert record["non_preferred_output"] == [{"role": "assistant", "content": "b1"}]
+    import pytest
+
+    from ftprep.errors import UsageError
+    with pytest.raises(UsageError, match="--rejected: unknown column 'rejected'"):
+        convert(src, tmp_path / "x.jsonl", ConvertOptions(prompt="question", chosen="good"))
+
+
+def test_every_command_with_a_model_takes_m() -> None:
+    for command in (["convert"], ["validate"], ["count"], ["estimate"], ["split"], ["submit"]):
+        assert "-m, --model" in _cli(*command, "--help").output, command
+
+
+def test_click_usage_errors_are_one_line_exit_2() -> None:
+    for args, text in ((["convert", "x.csv", "--bogus"], "No such option '--bogus'"),
+                       (["split", "x.jsonl", "--test"], "'--test' requires an argument"),
+                       (["nosuch"], "No such command 'nosuch'"),
+                       (["--bogus"], "No such option '--bogus'")):
+        proc = subprocess.run([FTPREP, *args], capture_output=True, text=True, check=False)
+        assert proc.returncode == 2, args
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("ftprep: error: "), args
+        assert text in proc.stderr and "--help')" in proc.stderr, args

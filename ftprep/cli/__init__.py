@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -56,6 +56,10 @@ class FtprepGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("ftprep: interrupted", err=True)
             ctx.exit(130)
+        except click.UsageError as e:
+            # The option parser's errors carry no context: name the subcommand being parsed.
+            sub = ctx.invoked_subcommand
+            _usage_error(e, f"{ctx.command_path} {sub}" if sub else ctx.command_path)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as e:
@@ -69,6 +73,22 @@ class FtprepGroup(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_USAGE)
+
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:  # `ftprep --bogus`: the group's own options
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as e:
+            _usage_error(e)
+
+
+def _usage_error(e: click.UsageError, fallback: str = "ftprep") -> NoReturn:
+    """Click's three-line usage message as one line in ftprep's format, exit 2."""
+    command = e.ctx.command_path if e.ctx is not None else fallback
+    click.echo(f"ftprep: error: {printable(e.format_message())} (see '{command} --help')",
+               err=True)
+    sys.exit(EXIT_USAGE)
 
 
 def _silence_stdout() -> None:

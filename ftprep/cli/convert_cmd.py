@@ -49,6 +49,9 @@ def _unescape_newlines(template: str | None) -> str | None:
 @click.option("--user-template", help='e.g. "Q: {question}\\nContext: {context}".')
 @click.option("--assistant-template", help="Template for the assistant message.")
 @click.option("--system-template", help="Template for the system message.")
+@click.option("--prompt", help="Preference table: column holding the prompt (default 'prompt').")
+@click.option("--chosen", help="Preference table: column holding the preferred answer.")
+@click.option("--rejected", help="Preference table: column holding the rejected answer.")
 @click.option("--group-by", help="Multi-turn: column identifying the conversation.")
 @click.option("--order-by", help="Multi-turn: column giving the turn order.")
 @click.option("--role-column", help="Multi-turn: column with the speaker.")
@@ -69,7 +72,7 @@ def _unescape_newlines(template: str | None) -> str | None:
               help="Where rejected rows go (default <output stem>.rejects.jsonl; "
               "convert.rejects.jsonl when the output is stdout).")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Token limit per example.")
-@click.option("--model", help="Take the token limit and encoding from this model.")
+@click.option("--model", "-m", help="Take the token limit and encoding from this model.")
 @click.option("--on-overflow", type=click.Choice(OVERFLOW_POLICIES), default="keep",
               show_default=True, help="What to do with examples over the limit.")
 @format_option

@@ -70,8 +70,16 @@ def count(file: str, model: str | None, tokenizer: str | None, max_length: int |
         emit_json(report.to_dict())
     else:
         _print_count(report)
+    if report.examples == 0:
+        _no_examples(file)
     if not report.ok:
         click.get_current_context().exit(EXIT_FINDINGS)
+
+
+def _no_examples(file: str) -> None:
+    """Zeros with exit 0 read like success; an empty file is a finding about the data."""
+    click.echo(f"ftprep: {file}: no examples (is the file empty?)", err=True)
+    click.get_current_context().exit(EXIT_FINDINGS)
 
 
 def _print_count(r: Any) -> None:
@@ -146,6 +154,8 @@ def estimate(file: str, model: str, epochs: str, validation: str | None, request
             emit_json([e.to_dict() for e in results])
         else:
             _print_comparison(results, models_file, validation is not None)
+        if results and results[0].examples == 0:
+            _no_examples(file)
         return
     est = estimate_file(
         file, model=model, epochs=n_epochs, validation=validation, models_file=models_file,
@@ -156,6 +166,8 @@ def estimate(file: str, model: str, epochs: str, validation: str | None, request
         emit_json(est.to_dict())
     else:
         _print_estimate(est)
+    if est.examples == 0:
+        _no_examples(file)
 
 
 def _refuse_inference_options_without_requests(requests: int | None) -> None:

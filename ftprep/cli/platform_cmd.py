@@ -406,7 +406,7 @@ def _stdin_is_tty() -> bool:
 @click.argument("train", type=click.Path(dir_okay=False))
 @click.option("--validation", type=click.Path(dir_okay=False), default=None,
               help="Validation JSONL file.")
-@click.option("--model", required=True, help="Base model to fine-tune.")
+@click.option("--model", "-m", required=True, help="Base model to fine-tune.")
 @click.option("--method", type=click.Choice(["supervised", "dpo"]), default=None,
               help="Default: dpo for preference data, else supervised.")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="n_epochs (default auto).")

@@ -20,7 +20,7 @@ from ftprep.errors import EXIT_FINDINGS, EXIT_OK
               help="Keep records sharing this JSON path value (metadata.user_id, "
                    "messages[0].content) in the same split.")
 @click.option("--dedupe", is_flag=True, help="Keep only the first copy of exact duplicates.")
-@click.option("--model", help="Also report token totals per split for this model.")
+@click.option("--model", "-m", help="Also report token totals per split for this model.")
 @click.option("-o", "--output-dir", "out_dir", required=True,
               type=click.Path(file_okay=False), help="Directory for train/test.jsonl, split.json.")
 @format_option

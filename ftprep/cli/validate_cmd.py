@@ -18,7 +18,7 @@ _COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--model", help="Also check token limits for this model (e.g. gpt-4.1-mini).")
+@click.option("--model", "-m", help="Also check token limits for this model (e.g. gpt-4.1-mini).")
 @click.option("--models-file", type=click.Path(dir_okay=False), envvar="FTPREP_MODELS_FILE",
               help="A models.toml that overrides the built-in registry.")
 @click.option("--target", default="openai", show_default=True,

@@ -78,6 +78,9 @@ class ConvertOptions:
     user_template: str | None = None
     assistant_template: str | None = None
     system_template: str | None = None
+    prompt: str | None = None  # preference tables: the columns holding prompt, chosen and
+    chosen: str | None = None  # rejected answer, when not named so
+    rejected: str | None = None
     group_by: str | None = None
     order_by: str | None = None
     role_column: str | None = None
@@ -174,7 +177,8 @@ def plan_conversion(input_path: str | Path, options: ConvertOptions) -> Plan:
 
 
 _COLUMN_OPTIONS = ("user", "assistant", "system", "group_by", "order_by", "role_column",
-                   "content_column")
+                   "content_column", "prompt", "chosen", "rejected")
+_PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 
 
 def _resolve_columns(table: Table, options: ConvertOptions) -> ConvertOptions:
@@ -216,6 +220,9 @@ def _check_option_values(options: ConvertOptions) -> None:
 
 
 def _source_format(columns: list[str], options: ConvertOptions) -> str:
+    preference = [k for k in _PREFERENCE_COLUMNS if getattr(options, k) is not None]
+    if preference:
+        return _preference_table(columns, options, preference)
     table = [k for k, v in options.table_options.items() if v is not None]
     group = [k for k, v in options.group_options.items() if v is not None]
     if table and group:
@@ -230,6 +237,19 @@ def _source_format(columns: list[str], options: ConvertOptions) -> str:
         _require_signature(columns, options.source_format)
         return options.source_format
     return detect_source_format(columns)
+
+
+def _preference_table(columns: list[str], options: ConvertOptions, given: list[str]) -> str:
+    others = [k for k, v in {**options.table_options, **options.group_options}.items()
+              if v is not None]
+    if others:
+        raise UsageError(f"--{given[0]} (a preference table) and {others[0]} do not mix")
+    if options.source_format not in (AUTO, PREFERENCE):
+        raise UsageError(f"--{given[0]} maps a preference table; drop --from "
+                         f"{options.source_format}")
+    for name in _PREFERENCE_COLUMNS:  # each defaults to the column of its own name
+        require_columns(columns, [getattr(options, name) or name], f"--{name}")
+    return PREFERENCE
 
 
 def detect_source_format(columns: list[str]) -> str:
@@ -290,7 +310,11 @@ def _group_spec(columns: list[str], options: ConvertOptions) -> GroupSpec:
 def _row_maker(columns: list[str], source: str, target: str, options: ConvertOptions) -> Maker:
     system, cells = options.system_prompt, options.cells
     if source == PREFERENCE:
-        return lambda values: (preference_record(values, system, cells), 0)
+        rename = {name: getattr(options, name) or name for name in _PREFERENCE_COLUMNS}
+        if all(k == v for k, v in rename.items()):
+            return lambda values: (preference_record(values, system, cells), 0)
+        return lambda values: (preference_record(
+            {k: values.get(v) for k, v in rename.items()}, system, cells), 0)
     to_messages = _message_maker(columns, source, options)
 
     def make(values: dict[str, Any]) -> tuple[dict[str, Any], int]:
