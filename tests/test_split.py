@@ -96,7 +96,7 @@ def test_assistant_class_is_the_final_assistant_message() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("0.2", 0.2), ("0.5", 0.5), ("500", 500), ("1", 1), ("500.0", 500), ("1e3", 1000)])
+    ("0.2", 0.2), ("0.5", 0.5), ("500", 500), ("1", 1), ("1e3", 1000)])
 def test_test_size_is_fraction_or_count(text: str, expected: float) -> None:
     value = parse_test_size(text)
     assert value == expected

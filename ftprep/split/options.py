@@ -32,7 +32,7 @@ def parse_json_path(path: str, *, option: str = "path") -> tuple[str | int, ...]
 
 def parse_test_size(text: str | float) -> float | int:
     """`--test` value: an integer >= 1 is a count, 0 < x < 1 a fraction; else UsageError.
-    A value written as a fraction ("1.0", 1.0) is a fraction even when whole: 1.0 is all of
+    A value written with a decimal point ("1.0", 1.0) is a fraction even when whole: 1.0 is all of
     the file, not one example."""
     try:
         value = float(text)
@@ -40,7 +40,7 @@ def parse_test_size(text: str | float) -> float | int:
         raise UsageError(f"--test {text!r} is not a number (use 0.2 or 500)") from None
     if 0 < value < 1:
         return value
-    if isinstance(text, float) or (isinstance(text, str) and any(c in text for c in ".eE")):
+    if isinstance(text, float) or (isinstance(text, str) and "." in text):
         raise UsageError(f"--test {text!r} as a fraction must be between 0 and 1 (0.2); "
                          "1.0 would leave nothing for train (a count is written 500)")
     if value >= 1 and math.isfinite(value) and value.is_integer():
