@@ -133,8 +133,8 @@ def test_prism_rejects_off_spec_requests(prism_env: str) -> None:
 
     client = PlatformClient(resolve_config())
     with pytest.raises(PlatformError, match="422"):
-        client.create_job({"model": "gpt-4o-mini", "training_file": "file-abc123",
-                           "method": {"type": "not-a-method"}})
+        client.create_job_once({"model": "gpt-4o-mini", "training_file": "file-abc123",
+                                "method": {"type": "not-a-method"}})
 
 
 def test_jobs_on_spec(prism_env: str) -> None:

@@ -75,9 +75,9 @@ def test_401_never_shows_the_key_the_server_echoes(platform_env: FakeOpenAI, mon
     (403, "training_not_available", "winding down"),
     (404, "not_found", "not found (404)"),
     (409, "conflict", "conflict (409)"),
-    (429, "rate_limit_exceeded", "rate limited (429) after 1 retries"),
-    (500, "server_error", "server error (500) after 1 retries"),
-    (503, "overloaded", "server error (503) after 1 retries"),
+    (429, "rate_limit_exceeded", "rate limited (429) after 1 retry"),
+    (500, "server_error", "server error (500) after 1 retry"),
+    (503, "overloaded", "server error (503) after 1 retry"),
     (400, "invalid_request", "request rejected (400)"),
 ])
 def test_status_errors_become_one_clean_line(platform_env: FakeOpenAI, status: int, code: str,

@@ -24,7 +24,7 @@ def run(*args: str):
 def new_job(server: FakeOpenAI, suffix: str = "demo") -> str:
     file_id = server.add_file("train.abc.jsonl", b'{"messages": []}\n')["id"]
     client = PlatformClient(resolve_config())
-    return client.create_job({"model": BASE, "training_file": file_id, "suffix": suffix}).id
+    return jobs_mod.create_job(client, {"model": BASE, "training_file": file_id, "suffix": suffix}).job.id
 
 
 def advance(server: FakeOpenAI, job_id: str, times: int) -> None:
@@ -200,7 +200,8 @@ def test_models_list_filters_summary_get_delete(platform_env: FakeOpenAI) -> Non
 
 
 @pytest.mark.parametrize("pairs, message", [(("novalue",), "key=value"),
-                                             ((f"k{i}=v" for i in range(17)), "16 keys")])
+                                             ((f"k{i}=v" for i in range(16)), "15 keys"),
+                                             (("ftprep_request_id=x",), "set by ftprep")])
 def test_metadata_parsing_errors(pairs, message) -> None:
     from ftprep.errors import UsageError
 

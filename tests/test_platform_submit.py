@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,8 @@ def test_submit_uploads_creates_job_and_prints_next_steps(
     assert platform_env.files[valid_id]["filename"].startswith("valid.")
     assert body["method"] == {"type": "supervised",
                               "supervised": {"hyperparameters": {"n_epochs": 2}}}
+    request_id = body["metadata"].pop("ftprep_request_id")  # makes creation idempotent
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     assert (body["suffix"], body["seed"], body["metadata"]) == ("demo", 7, {"team": "nlp",
                                                                             "run": "1"})
     assert body["integrations"] == [{"type": "wandb", "wandb": {"project": "proj"}}]

@@ -464,6 +464,9 @@ def submit(train: str, validation: str | None, model: str, method: str | None,
             state = "reused" if up.reused else "uploaded"
             click.echo(printable(f"{up.path}: {state} as {up.file_id} ({up.filename})"))
         click.echo(printable(f"job {result.job.id} created ({result.job.status})"))
+        if result.creation is not None and result.creation.recovered:
+            click.echo(printable(f"(the server's answer was lost; the job was found by its "
+                                 f"request id {result.creation.request_id}, not sent again)"))
         if not wait:
             click.echo("next: " + "\n      ".join(result.next_commands))
     if not wait:

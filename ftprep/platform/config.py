@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from ftprep.errors import UsageError
 
@@ -32,6 +33,15 @@ class ProviderConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float = DEFAULT_TIMEOUT
     debug: bool = False
+    # The URL as given, with any user:password@ in it: used only to connect. `base_url` is
+    # the same URL without credentials, for everything stored or shown.
+    connect_url: str = field(default="", repr=False)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never be printed: the key and any password in the URL."""
+        password = urlsplit(self.connect_url).password if self.connect_url else None
+        return tuple(s for s in (self.api_key, password) if s)
 
     def to_dict(self) -> dict:
         """Safe view (no key) for --format json and --dry-run."""
@@ -86,7 +96,8 @@ def resolve_config(
         raise UsageError(f"no API key: set the environment variable {key_env}")
     return ProviderConfig(
         provider=provider,
-        base_url=url.rstrip("/"),
+        base_url=public_url(url).rstrip("/"),
+        connect_url=url.rstrip("/"),
         api_key=key,
         api_key_env=key_env,
         organization=_env("OPENAI_ORG_ID", "OPENAI_ORGANIZATION") if provider != AZURE else None,
@@ -98,6 +109,18 @@ def resolve_config(
         timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
         debug=debug,
     )
+
+
+def public_url(url: str) -> str:
+    """`https://user:secret@host/v1` → `https://host/v1`: credentials in a URL are never
+    stored (upload records) or shown (errors, --dry-run, logs)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _int_env(name: str, default: int) -> int:

@@ -35,6 +35,50 @@ def _is_wind_down(code: str, message: str) -> bool:
     )
 
 
+MAX_WAIT = 120.0  # seconds: the longest Retry-After the SDK (and ftprep) will wait
+
+
+def retryable(exc: openai.OpenAIError) -> bool:
+    """A failure after which the request may or may not have taken effect, and a retry may
+    succeed: no answer (connection dropped, timeout), 429, or a 5xx."""
+    return isinstance(exc, (openai.APIConnectionError, openai.RateLimitError,
+                            openai.InternalServerError))
+
+
+def asked_wait(exc: openai.APIStatusError) -> float | None:
+    """Seconds the server asked to wait (Retry-After / retry-after-ms), if it said."""
+    headers = exc.response.headers
+    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            return float(headers.get(header, "")) / divisor
+        except ValueError:
+            continue
+    return None
+
+
+def retries_made(exc: openai.APIError, configured: int) -> int:
+    """How many retries the SDK actually made (it numbers each request it sends)."""
+    try:
+        return int(exc.request.headers.get("x-stainless-retry-count", configured))
+    except (AttributeError, ValueError):
+        return configured
+
+
+def _after(exc: openai.APIError, configured: int) -> str:
+    made = retries_made(exc, configured)
+    return f" after {made} {'retry' if made == 1 else 'retries'}" if made else ""
+
+
+def _why_not_retried(exc: openai.APIStatusError) -> str:
+    wait = asked_wait(exc)
+    if wait is not None and wait > MAX_WAIT:
+        return (f"; the server asks to wait {wait:g} s (Retry-After), longer than the "
+                f"{MAX_WAIT:g} s ftprep waits, so it did not retry: try again after that")
+    if exc.response.headers.get("x-should-retry") == "false":
+        return "; the server said not to retry"
+    return ""
+
+
 def _status_line(exc: openai.APIStatusError, config_hint: str, retries: int) -> str:
     code, message = _body_error(exc)
     status = exc.status_code
@@ -49,14 +93,26 @@ def _status_line(exc: openai.APIStatusError, config_hint: str, retries: int) -> 
         return f"not found (404){detail}"
     if status == 409:
         return f"conflict (409){detail}; the object is not in a state that allows this"
+    after, why = _after(exc, retries), _why_not_retried(exc)
     if status == 429:
-        return (
-            f"rate limited (429) after {retries} retries{detail}; wait and try again "
-            "or raise --max-retries"
-        )
+        advice = why or "; wait and try again or raise --max-retries"
+        return f"rate limited (429){after}{detail}{advice}"
     if status >= 500:
-        return f"server error ({status}) after {retries} retries{detail}; try again later"
+        return f"server error ({status}){after}{detail}{why or '; try again later'}"
     return f"request rejected ({status}){detail}"
+
+
+def _connection_line(exc: openai.APIConnectionError, base_url: str, retries: int) -> str:
+    cause = exc.__cause__
+    if cause is not None and "header" in str(cause).lower() and \
+            type(cause).__name__ == "LocalProtocolError":
+        # httpx refuses the request before sending it; its text would quote the key.
+        return ("the request could not be sent: a header value contains a newline or control "
+                "character (check the API key, organization and project variables)")
+    after = _after(exc, retries)
+    if isinstance(exc, openai.APITimeoutError):
+        return f"request to {base_url} timed out{after}"
+    return f"cannot reach {base_url} (connection failed{after})"
 
 
 def translate(exc: Exception, *, secret: str | None, key_env: str, base_url: str,
@@ -64,10 +120,10 @@ def translate(exc: Exception, *, secret: str | None, key_env: str, base_url: str
     """Map any SDK/transport error to a PlatformError whose text contains no secret."""
     if isinstance(exc, openai.APIStatusError):
         line = _status_line(exc, f"${key_env}", retries)
-    elif isinstance(exc, openai.APITimeoutError):
-        line = f"request to {base_url} timed out after {retries} retries"
     elif isinstance(exc, openai.APIConnectionError):
-        line = f"cannot reach {base_url} (connection failed after {retries} retries)"
+        line = _connection_line(exc, base_url, retries)
+    elif isinstance(exc, openai.APIResponseValidationError):
+        line = f"the server's answer has an unexpected shape: {exc.message}"
     else:
         line = f"{type(exc).__name__}: {exc}"
     return PlatformError(redact(line, secret))

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftprep.errors import UsageError
+from ftprep.errors import PlatformError, UsageError
 from ftprep.formats import PREFERENCE
-from ftprep.platform.client import PlatformClient
+from ftprep.platform.client import PlatformClient, Unanswered
+from ftprep.platform.resend import look_before_resend, resend_delay
+from ftprep.platform.shapes import broken
 
 SUPERVISED = "supervised"
 DPO = "dpo"
@@ -84,7 +88,8 @@ def build_job_request(
 
 
 def parse_metadata(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """`k=v` strings → dict; the API allows 16 keys (≤64 chars) with values ≤512 chars."""
+    """`k=v` strings → dict; the API allows 16 keys (≤64 chars) with values ≤512 chars, and
+    ftprep keeps one of them (REQUEST_ID_KEY) to make job creation idempotent."""
     result: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -92,10 +97,71 @@ def parse_metadata(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
             raise UsageError(f"--metadata expects key=value, got {pair!r}")
         if len(key) > 64 or len(value) > 512:
             raise UsageError(f"--metadata {key[:20]!r}: key ≤64 and value ≤512 characters")
+        if key.strip() == REQUEST_ID_KEY:
+            raise UsageError(f"--metadata {REQUEST_ID_KEY} is set by ftprep (it makes job "
+                             "creation idempotent); use another key")
         result[key.strip()] = value
-    if len(result) > 16:
-        raise UsageError("--metadata allows at most 16 keys")
+    if len(result) > 15:
+        raise UsageError("--metadata allows at most 15 keys (the API's 16th is ftprep's "
+                         f"{REQUEST_ID_KEY})")
     return result
+
+
+# -- creating a job exactly once -----------------------------------------------------------
+REQUEST_ID_KEY = "ftprep_request_id"
+JOB_LOOKBACK = 500  # newest jobs searched for a request id: a lost answer is seconds old
+
+
+@dataclass(frozen=True)
+class CreatedJob:
+    """The one job a create request made. `recovered`: its answer was lost, and the job was
+    found on the server by the request id in its metadata (no second job was created)."""
+
+    job: Any
+    request_id: str
+    recovered: bool = False
+    attempts: int = 1
+
+
+def create_job(
+    client: PlatformClient,
+    body: dict[str, Any],
+    *,
+    request_id: str | None = None,
+    attempts: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CreatedJob:
+    """POST the job once, idempotently. The body carries a client-made id in its metadata
+    (and an Idempotency-Key header); the SDK's own retries are off. When an answer is lost
+    (dropped connection, timeout, 5xx, 429) the server is searched for a job with that id,
+    for a bounded time, before the request is sent again: never two billable jobs."""
+    request_id = request_id or uuid.uuid4().hex
+    body = {**body, "metadata": {**(body.get("metadata") or {}), REQUEST_ID_KEY: request_id}}
+    attempts = (client.config.max_retries if attempts is None else attempts) + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            job = client.create_job_once(body, idempotency_key=request_id)
+            return CreatedJob(job, request_id, attempts=attempt)
+        except Unanswered as e:
+            found = look_before_resend(lambda: find_job(client, request_id), e, sleep)
+            if found is not None:
+                return CreatedJob(found, request_id, recovered=True, attempts=attempt)
+            delay = resend_delay(e, attempt)
+            if attempt == attempts or delay is None:
+                raise PlatformError(f"{e}; no job was created (none carries {REQUEST_ID_KEY}"
+                                    f"={request_id})") from None
+            sleep(delay)
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+def find_job(client: PlatformClient, request_id: str) -> Any | None:
+    """The job whose metadata carries `request_id`, among the newest JOB_LOOKBACK jobs."""
+    for seen, job in enumerate(client.iterate_jobs(), start=1):
+        if (job.metadata or {}).get(REQUEST_ID_KEY) == request_id:
+            return job
+        if seen >= JOB_LOOKBACK:
+            break
+    return None
 
 
 # -- following a job ------------------------------------------------------------------------
@@ -178,6 +244,7 @@ class MetricsSummary:
     steps: int
     series: dict[str, SeriesSummary]
     points: dict[str, list[tuple[int, float]]] = field(default_factory=dict, repr=False)
+    skipped: int = 0  # cells that held no number (nan, inf, text): no points, but counted
 
     def to_dict(self) -> dict:
         return {
@@ -185,32 +252,47 @@ class MetricsSummary:
             "result_file": self.result_file,
             "steps": self.steps,
             "series": {k: v.to_dict() for k, v in self.series.items()},
+            "skipped": self.skipped,
         }
 
 
 def summarise_results_csv(text: str, job_id: str = "", result_file: str = "") -> MetricsSummary:
-    """Per numeric column (except step): first/last/min over the rows that have a value."""
-    reader = csv.DictReader(io.StringIO(text))
+    """Per numeric column (except step): first/last/min over the rows that have a value.
+    Cells that are empty, not numbers, or not finite (nan, inf) are no points; they are
+    counted in `skipped`. A row longer than the header is a broken file (PlatformError)."""
+    where = f"GET /files/{result_file}/content" if result_file else "result file"
+    reader = csv.reader(io.StringIO(text))
+    header = [name.strip() for name in next(reader, [])]
     points: dict[str, list[tuple[int, float]]] = {}
-    max_step = 0
-    for row in reader:
-        step = _number(row.get("step"))
-        if step is None:
-            continue
-        max_step = max(max_step, int(step))
-        for column, raw in row.items():
-            value = _number(raw)
-            if column and column != "step" and value is not None:
-                points.setdefault(column.strip(), []).append((int(step), value))
+    max_step, skipped = 0, 0
+    try:
+        for row in reader:
+            if len(row) > len(header):
+                raise broken(where, f"CSV line {reader.line_num} has {len(row)} fields, the "
+                                    f"header has {len(header)}")
+            cells = dict(zip(header, row, strict=False))
+            step = _number(cells.get("step"))
+            if step is None:
+                skipped += sum(1 for cell in row if cell.strip())  # the row has no step
+                continue
+            max_step = max(max_step, int(step))
+            for column, raw in cells.items():
+                value = _number(raw)
+                if column and column != "step" and value is not None:
+                    points.setdefault(column, []).append((int(step), value))
+                skipped += column != "step" and raw.strip() != "" and value is None
+    except csv.Error as e:
+        raise broken(where, f"not a readable CSV ({e})") from None
     series = {name: _summary(name, pts) for name, pts in points.items()}
-    return MetricsSummary(job_id, result_file, max_step, series, points)
+    return MetricsSummary(job_id, result_file, max_step, series, points, skipped)
 
 
 def _number(raw: str | None) -> float | None:
     try:
-        return float(raw) if raw not in (None, "") else None
+        value = float(raw) if raw not in (None, "") else None
     except ValueError:
         return None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _summary(name: str, pts: list[tuple[int, float]]) -> SeriesSummary:
@@ -227,7 +309,15 @@ def job_metrics(client: PlatformClient, job_id: str) -> MetricsSummary:
             f"metrics appear when it succeeds: ftprep jobs watch {job_id}"
         )
     file_id = job.result_files[0]
-    text = client.file_content(file_id).decode("utf-8", errors="replace")
+    data = client.file_content(file_id)
+    try:
+        if b"\x00" in data:
+            raise UnicodeError("a NUL byte")
+        text = data.decode("utf-8-sig")
+    except UnicodeError as e:
+        reason = e.reason if isinstance(e, UnicodeDecodeError) else str(e)
+        raise broken(f"GET /files/{file_id}/content",
+                     f"the result file is not a text CSV ({reason})") from None
     return summarise_results_csv(text, job_id=job_id, result_file=file_id)
 
 

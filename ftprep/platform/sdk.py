@@ -13,7 +13,7 @@ from typing import Any
 
 from ftprep.platform.client import PlatformClient, is_fine_tuned
 from ftprep.platform.config import resolve_config
-from ftprep.platform.jobs import JobOptions, build_job_request
+from ftprep.platform.jobs import JobOptions, build_job_request, create_job
 from ftprep.platform.submit import resolve_models
 from ftprep.platform.uploads import (
     DEFAULT_PART_SIZE,
@@ -83,10 +83,11 @@ class TrainGPT:
     ) -> Any:
         """Create a fine-tuning job from uploaded file ids. `options` are JobOptions fields
         (epochs, batch_size, learning_rate_multiplier, beta, suffix, seed, metadata,
-        wandb_project). An alias is sent as its snapshot id, as `ftprep submit` does."""
+        wandb_project). An alias is sent as its snapshot id, as `ftprep submit` does. Sent
+        once: a lost answer is recovered by the request id in the job's metadata."""
         job_options = JobOptions(model=resolve_models(model)[0], method=method, **options)
         body = build_job_request(training_file, validation_file, job_options, data_format)
-        return self.client.create_job(body)
+        return create_job(self.client, body).job
 
     def list_jobs(self, limit: int = 20) -> list[Any]:
         return self.client.list_jobs(limit)

@@ -14,7 +14,7 @@ from ftprep.estimate import estimate_file
 from ftprep.findings import Severity
 from ftprep.models import get_model
 from ftprep.platform.client import PlatformClient
-from ftprep.platform.jobs import JobOptions, build_job_request
+from ftprep.platform.jobs import CreatedJob, JobOptions, build_job_request, create_job
 from ftprep.platform.uploads import (
     DEFAULT_PART_SIZE,
     SINGLE_REQUEST_LIMIT,
@@ -88,6 +88,7 @@ class SubmitResult:
     uploads: list[UploadResult]
     plan: SubmitPlan
     next_commands: list[str] = field(default_factory=list)
+    creation: CreatedJob | None = None  # how the job was created (request id, recovered)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +98,9 @@ class SubmitResult:
                 "validation_file": self.uploads[1].to_dict() if len(self.uploads) > 1 else None,
             },
             "estimate": _to_dict(self.plan.estimate),
+            "job_request": None if self.creation is None else {
+                "request_id": self.creation.request_id, "recovered": self.creation.recovered,
+                "attempts": self.creation.attempts},
             "next": self.next_commands,
         }
 
@@ -171,8 +175,9 @@ def execute(
         for d in (plan.train, plan.validation) if d is not None
     ]
     body = plan.job_request(uploads[0].file_id, uploads[1].file_id if len(uploads) > 1 else None)
-    job = client.create_job(body)
-    return SubmitResult(job, uploads, plan, next_commands=next_commands(job.id))
+    created = create_job(client, body)
+    return SubmitResult(created.job, uploads, plan, next_commands=next_commands(created.job.id),
+                        creation=created)
 
 
 def next_commands(job_id: str) -> list[str]:

@@ -10,15 +10,15 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import openai
-
 from ftprep.errors import InputError, PlatformError
 from ftprep.io.writer import atomic_writer
-from ftprep.platform.client import PlatformClient
+from ftprep.platform.client import PlatformClient, Unanswered
+from ftprep.platform.resend import look_before_resend, resend_delay
 
 SINGLE_REQUEST_LIMIT = 512 * 1024 * 1024  # the Files API's per-request maximum
 DEFAULT_PART_SIZE = 64 * 1024 * 1024  # the Uploads API's per-part maximum
@@ -126,8 +126,27 @@ class UploadState:
         self._save()
 
     def _save(self) -> None:
+        """Private to the user: the folder 0700 (so the file is never readable by others,
+        even before its mode is set), the file 0600."""
+        private_dir(self.path.parent)
         with atomic_writer(self.path) as f:
             f.write(json.dumps(self._data, indent=2, sort_keys=True).encode("utf-8"))
+        try:
+            os.chmod(self.path, 0o600)
+        except OSError as e:
+            raise InputError(f"cannot make private: {e.strerror or e}", path=str(self.path)) \
+                from None
+
+
+def private_dir(directory: Path) -> None:
+    """Create `directory` (mode 0700), or take group/other access away from it."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if directory.stat().st_mode & 0o077:
+            os.chmod(directory, 0o700)
+    except OSError as e:
+        raise InputError(f"cannot create a private folder: {e.strerror or e}",
+                         path=str(directory)) from None
 
 
 def find_existing(
@@ -140,8 +159,9 @@ def find_existing(
             remote = client.get_file(known["file_id"])
         except PlatformError:
             remote = None  # deleted meanwhile (or unreachable): fall back to files.list
-        if remote is not None and remote.bytes == digest.bytes:
+        if remote is not None and _reusable(remote, digest, purpose):
             return _result(digest, remote.id, "state")
+        # Deleted, failed processing (status "error"), or not this content: upload afresh.
         state.forget(client.config.base_url, digest.sha256)
     found = _find_remote(client, digest, purpose)
     if found is not None:
@@ -151,9 +171,19 @@ def find_existing(
 
 def _find_remote(client: PlatformClient, digest: FileDigest, purpose: str) -> UploadResult | None:
     for f in client.list_files(purpose=purpose):
-        if f.filename == digest.remote_name and f.bytes == digest.bytes and f.status != "error":
+        if f.filename == digest.remote_name and _reusable(f, digest, purpose):
             return _result(digest, f.id, "remote")
     return None
+
+
+UNUSABLE = frozenset({"error", "deleted", "deleting"})
+
+
+def _reusable(remote: Any, digest: FileDigest, purpose: str) -> bool:
+    """A remote file that can stand in for this content: same size and purpose, and neither
+    deleted nor failed (a file whose processing ended in `error` cannot train)."""
+    return (remote.bytes == digest.bytes and remote.status not in UNUSABLE
+            and remote.purpose in (None, purpose) and getattr(remote, "deleted", None) is not True)
 
 
 def _result(digest: FileDigest, file_id: str, source: str, method: str = "none") -> UploadResult:
@@ -171,10 +201,12 @@ def upload_file(
     part_size: int = DEFAULT_PART_SIZE,
     state: UploadState | None = None,
     attempts: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> UploadResult:
     """Upload `path` unless the same content is already there; returns the remote file id.
     Files above `part_threshold` bytes go through the Uploads API in `part_size` parts.
-    `attempts` = retries of the final request (default: the client's max_retries)."""
+    `attempts` = retries of the final request (default: the client's max_retries). A retry is
+    sent only after the server, looked at for a while, shows no file of this content."""
     state = state or UploadState()
     digest = digest_file(path)
     existing = find_existing(client, digest, state, purpose)
@@ -186,72 +218,33 @@ def upload_file(
         try:
             file_id = _send(client, digest, purpose, method, part_size)
             break
-        except _RETRYABLE as e:
-            # The server may have stored the file before the connection dropped (or before
-            # answering 5xx): look before re-sending, so a retry never creates a duplicate.
-            found = _find_remote(client, digest, purpose)
+        except Unanswered as e:
+            # The server may have stored the file before the connection dropped, or store
+            # it after our timeout: look (for a while) before re-sending, never two copies.
+            found = look_before_resend(lambda: _find_remote(client, digest, purpose), e, sleep)
             if found is not None:
                 state.remember(client.config.base_url, found)
                 return found
-            if attempt == attempts:
-                raise client.error(e) from None
-            time.sleep(_retry_delay(e, attempt))
+            delay = resend_delay(e, attempt)
+            if attempt == attempts or delay is None:
+                raise PlatformError(f"{e}; not uploaded (no copy of {digest.remote_name} "
+                                    "on the server)") from None
+            sleep(delay)
     result = _result(digest, file_id, "uploaded", method)
     state.remember(client.config.base_url, result)
     return result
 
 
-_RETRYABLE = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
-
-
-def _retry_delay(exc: Exception, attempt: int) -> float:
-    """Honour the server's retry-after(-ms) like the SDK does; else exponential backoff."""
-    response = getattr(exc, "response", None)
-    headers = response.headers if response is not None else {}
-    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        try:
-            value = float(headers.get(header, "")) / divisor
-        except ValueError:
-            continue
-        if 0 <= value <= 60:
-            return value
-    return min(0.5 * 2 ** (attempt - 1), 8.0)
-
-
 def _send(
     client: PlatformClient, digest: FileDigest, purpose: str, method: str, part_size: int
 ) -> str:
-    """One attempt. Connection errors escape untranslated so the caller can check files.list;
-    the SDK's own retries are off for the final request for the same reason."""
-    no_retry = client.sdk.with_options(max_retries=0)
+    """One attempt; the final request is sent once (Unanswered if its answer is lost)."""
     if method == "files":
-        with open(digest.path, "rb") as f:
-            created = _status_call(
-                client, no_retry.files.create,
-                file=(digest.remote_name, f, MIME_JSONL), purpose=purpose,
-            )
-        return created.id
-    upload = client.call(
-        client.sdk.uploads.create,
-        bytes=digest.bytes, filename=digest.remote_name, mime_type=MIME_JSONL, purpose=purpose,
-    )
+        return str(client.create_file_once(digest.path, digest.remote_name, purpose,
+                                           MIME_JSONL).id)
+    upload = client.create_upload(digest.remote_name, digest.bytes, purpose, MIME_JSONL)
     part_ids = []
     with open(digest.path, "rb") as f:
         while chunk := f.read(part_size):
-            # Parts may be retried freely: only the ids listed in `complete` count.
-            part = client.call(client.sdk.uploads.parts.create, upload.id, data=chunk)
-            part_ids.append(part.id)
-    done = _status_call(client, no_retry.uploads.complete, upload.id, part_ids=part_ids)
-    if done.file is None:
-        raise PlatformError(f"upload {upload.id} completed without a file (status {done.status})")
-    return done.file.id
-
-
-def _status_call(client: PlatformClient, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Translate HTTP status errors, but let retryable ones through to the dedupe check."""
-    try:
-        return fn(*args, **kwargs)
-    except _RETRYABLE:
-        raise
-    except openai.OpenAIError as e:
-        raise client.error(e) from None
+            part_ids.append(client.add_upload_part(upload.id, chunk).id)
+    return str(client.complete_upload_once(upload.id, part_ids).id)

@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,7 +37,11 @@ BASE_MODELS = [
 class Fault:
     """Misbehave on matching requests. kind: "status" (answer `status` with `error`),
     "drop" (do the work, then close the connection without answering), "slow" (wait `delay`
-    seconds, then answer normally). `times` = how many matching requests it affects."""
+    seconds, then answer normally), "body" (answer `status` with the raw `body` bytes as
+    `content_type`: truncated JSON, an HTML page, a wrong shape), "late" (do the work but keep
+    the object it creates out of the next `hidden_lists` list calls, then drop the connection:
+    the server stored it after the client gave up). `times` = how many matching requests it
+    affects."""
 
     method: str
     path: str  # regex matched against the path without /v1 or /openai prefix
@@ -47,6 +52,9 @@ class Fault:
     headers: dict[str, str] = field(default_factory=lambda: {"retry-after-ms": "1"})
     delay: float = 0.0
     times: int = 1
+    body: bytes | Callable[[Request], bytes] = b""  # or made per request
+    content_type: str = "application/json"
+    hidden_lists: int = 0
 
 
 @dataclass
@@ -86,6 +94,7 @@ class FakeOpenAI:
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
         self.models: dict[str, dict[str, Any]] = {}
         self.faults: list[Fault] = []
+        self.hidden: dict[str, int] = {}  # object id → list calls it stays out of ("late")
         self.requests: list[Request] = []
         self.fail_jobs = False  # new jobs end in "failed" instead of "succeeded"
         self._counter = 0
@@ -146,6 +155,19 @@ class FakeOpenAI:
             self.files[file_id] = obj
             self.contents[file_id] = content
             return obj
+
+    def hide(self, payload: Any, list_calls: int) -> None:
+        """Keep the object a request created out of the next `list_calls` listings."""
+        with self.lock:
+            created = payload.get("file") or payload if isinstance(payload, dict) else None
+            if created and list_calls > 0:
+                self.hidden[created["id"]] = list_calls
+
+    def _visible(self, items: list[dict]) -> list[dict]:
+        shown = [i for i in items if self.hidden.get(i["id"], 0) <= 0]
+        for object_id in [i["id"] for i in items if i not in shown]:
+            self.hidden[object_id] -= 1
+        return shown
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
@@ -235,7 +257,7 @@ class FakeOpenAI:
         return self.add_file(filename or "upload.jsonl", content, fields["purpose"][1].decode())
 
     def list_files(self, req: Request) -> dict:
-        items = sorted(self.files.values(), key=lambda f: f["created_at"],
+        items = sorted(self._visible(list(self.files.values())), key=lambda f: f["created_at"],
                        reverse=req.query.get("order", "desc") == "desc")
         if req.query.get("purpose"):
             items = [f for f in items if f["purpose"] == req.query["purpose"]]
@@ -347,7 +369,8 @@ class FakeOpenAI:
         return self.jobs[job_id]
 
     def list_jobs(self, req: Request) -> dict:
-        items = sorted(self.jobs.values(), key=lambda j: j["created_at"], reverse=True)
+        items = sorted(self._visible(list(self.jobs.values())), key=lambda j: j["created_at"],
+                       reverse=True)
         return self._page([_public(j) for j in items], req.query, 20)
 
     def get_job(self, req: Request, id: str) -> dict:
@@ -491,12 +514,18 @@ def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 fault = api.take_fault(self.command, path)
                 if fault and fault.kind == "slow":
                     time.sleep(fault.delay)
+                if fault and fault.kind == "body":
+                    data = fault.body(req) if callable(fault.body) else fault.body
+                    self._send_raw(fault.status, data, fault.content_type, fault.headers)
+                    return
                 if fault and fault.kind == "status":
                     self._send(fault.status, ApiError(fault.status, fault.message, fault.code,
                                                       "api_error").body(), fault.headers)
                     return
                 status, payload, extra = api.handle(req)
-                if fault and fault.kind == "drop":
+                if fault and fault.kind == "late":
+                    api.hide(payload, fault.hidden_lists)
+                if fault and fault.kind in ("drop", "late"):
                     self._drop()
                     return
                 self._send(status, payload, extra)
@@ -523,6 +552,10 @@ def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 data, ctype = payload, "application/octet-stream"
             else:
                 data, ctype = json.dumps(payload).encode(), "application/json"
+            self._send_raw(status, data, ctype, headers)
+
+        def _send_raw(self, status: int, data: bytes, ctype: str,
+                      headers: dict[str, str]) -> None:
             self.send_response(status)
             self.send_header("content-type", ctype)
             self.send_header("content-length", str(len(data)))
