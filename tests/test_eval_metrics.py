@@ -430,3 +430,41 @@ def test_scores_are_in_unit_interval_and_exact_implies_normalized_implies_contai
 def test_an_answer_equal_to_the_reference_scores_1(text: str) -> None:
     for name in ("exact", "normalized", "contains", "token_f1", "rouge_l"):
         assert score(name, text, text) == 1.0, name
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def reordered(value: object) -> object:
+    """The same JSON value with every object's keys in reverse order."""
+    if isinstance(value, dict):
+        return {k: reordered(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [reordered(v) for v in value]
+    return value
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=json_values, indent=st.sampled_from([None, 0, 2]))
+def test_json_ignores_key_order_and_layout(value: object, indent: int | None) -> None:
+    reference = json.dumps(value)
+    assert score("json", json.dumps(reordered(value), indent=indent, ensure_ascii=False), reference) == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(calls=st.lists(st.tuples(st.sampled_from(["a", "b", "c"]),
+                                st.dictionaries(st.text(max_size=4), json_values, max_size=3)),
+                      min_size=1, max_size=4),
+       data=st.data())
+def test_tool_calls_ignore_call_order_and_argument_layout(calls: list[tuple[str, dict]],
+                                                          data: st.DataObject) -> None:
+    reference = [call(name, json.dumps(args)) for name, args in calls]
+    shuffled = data.draw(st.permutations(calls))
+    output = [call(name, json.dumps(reordered(args), indent=1)) for name, args in shuffled]
+    assert tool_score(output, reference) == 1.0
+    assert tool_score(output[1:], reference) == 0.0
