@@ -3,6 +3,7 @@ up front, defaults chosen from the references, custom scorers, and properties ov
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -207,6 +208,25 @@ def test_bad_schema_files_name_schema(tmp_path: Path, content: str | None, messa
         write(path, content)
     with pytest.raises(UsageError, match=rf"^schema={path}: {message}"):
         resolve_metrics(["json_schema"], schema=path)
+
+
+@pytest.mark.parametrize("ref", ["#/$defs/missing", "https://example.invalid/other.json"])
+def test_schema_refs_must_resolve_within_the_file(tmp_path: Path, ref: str) -> None:
+    path = write(tmp_path / "s.json", json.dumps({
+        "$defs": {"n": {"type": "integer"}},
+        "properties": {"a": {"$ref": "#/$defs/n"}, "b": {"$ref": ref}}}))
+    with pytest.raises(UsageError, match=rf"^schema={path}: \$ref '{re.escape(ref)}' cannot be resolved"):
+        resolve_metrics(["json_schema"], schema=path)
+
+
+def test_schema_ref_failing_while_scoring_is_a_score_error(tmp_path: Path) -> None:
+    # A nested $id moves the base, so the load-time check leaves this ref to the validator.
+    path = write(tmp_path / "s.json", json.dumps({
+        "properties": {"a": {"$id": "https://example.invalid/a.json", "$ref": "other.json"}}}))
+    (metric,) = resolve_metrics(["json_schema"], schema=path)
+    assert metric.score(Answer('{"b": 1}'), Answer(None), CTX) == 1.0
+    with pytest.raises(ScoreError, match="a \\$ref cannot be resolved"):
+        metric.score(Answer('{"a": 1}'), Answer(None), CTX)
 
 
 def test_json_schema_needs_schema() -> None:

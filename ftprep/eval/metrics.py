@@ -301,6 +301,8 @@ def _regex(pattern: str | None) -> Scorer:
 def _json_schema(schema: Path | None) -> Scorer:
     if schema is None:
         raise UsageError("metrics=json_schema needs schema= (a JSON Schema file)")
+    from referencing.exceptions import Unresolvable
+
     validator = _load_schema(Path(schema))
 
     def check(out: str) -> float:
@@ -308,7 +310,10 @@ def _json_schema(schema: Path | None) -> Scorer:
             value = parse_json(out)
         except ValueError:
             return 0.0
-        return float(validator.is_valid(value))
+        try:
+            return float(validator.is_valid(value))
+        except Unresolvable as e:  # a $ref the load-time check could not follow (nested $id)
+            raise ScoreError(f"schema={schema}: a $ref cannot be resolved ({e})") from None
 
     return _on_output(check)
 
@@ -333,7 +338,44 @@ def _load_schema(path: Path) -> Any:
     except exceptions.SchemaError as e:
         where = "/".join(str(p) for p in e.absolute_path) or "(root)"
         raise UsageError(f"schema={path}: not a valid JSON Schema at {where}: {e.message}") from None
+    _check_refs(path, schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _check_refs(path: Path, schema: Any) -> None:
+    """Every `$ref` must point inside the file: ftprep never downloads a schema, and a broken
+    reference found while scoring would fail every example instead of the command."""
+    from referencing import Registry, Resource
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    refs: list[str] = []
+    if _collect_refs(schema, refs, root=True):
+        return  # a nested $id changes the base of the refs below it: leave those to the validator
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    resolver = Registry().resolver_with_root(resource)
+    for ref in refs:
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            raise UsageError(f"schema={path}: $ref {ref!r} cannot be resolved (only references within "
+                             "the file are followed; copy the target under $defs)") from None
+
+
+def _collect_refs(node: Any, refs: list[str], *, root: bool = False) -> bool:
+    """Appends the `$ref` strings under `node`; True when a nested `$id` (or draft-4 `id`) is seen."""
+    nested_id = False
+    if isinstance(node, dict):
+        if not root and isinstance(node.get("$id", node.get("id")), str):
+            nested_id = True
+        if isinstance(node.get("$ref"), str):
+            refs.append(node["$ref"])
+        for value in node.values():
+            nested_id |= _collect_refs(value, refs)
+    elif isinstance(node, list):
+        for value in node:
+            nested_id |= _collect_refs(value, refs)
+    return nested_id
 
 
 def _unit(value: float) -> float:
