@@ -255,3 +255,12 @@ def test_together_names_every_part_of_a_tool_conversation(tmp_path: Path) -> Non
         ("FT804", 1, "messages[1].tool_calls"), ("FT803", 1, "messages[2].role"),
         ("FT804", 1, "messages[2].tool_call_id"), ("FT802", 1, "messages[3].role"),
         ("FT804", 1, "tools")]
+
+
+def test_target_rules_are_the_same_in_worker_processes(tmp_path: Path) -> None:
+    twice = chat(("user", "a"), ("user", "b"), ("assistant", "c"))
+    path = write(tmp_path / "d.jsonl", [qa(i) if i % 7 else twice for i in range(60)])
+    serial = validate_file(path, target="together", workers=1)
+    parallel = validate_file(path, target="together", workers=2)
+    assert serial.findings == parallel.findings
+    assert [f.line for f in serial.findings] == [1, 8, 15, 22, 29, 36, 43, 50, 57]
