@@ -157,7 +157,7 @@ def test_fireworks_keeps_base64_images_and_rejects_urls(tmp_path: Path) -> None:
 
 def test_trl_needs_a_weight0_choice_and_writes_nothing_without_it(tmp_path: Path) -> None:
     src = write(tmp_path / "in.jsonl", [qa(1), weight0_example()])
-    with pytest.raises(Weight0Required, match="line 2 messages\\[1\\].weight"):
+    with pytest.raises(Weight0Required, match=r"line 2 messages\[1\]\.weight"):
         export_file(src, "trl", tmp_path / "out.jsonl")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # no output, no temp file
     r = CliRunner().invoke(main, ["export", str(src), "--to", "trl", "-o", str(tmp_path / "o.jsonl")])

@@ -263,4 +263,4 @@ def test_target_rules_are_the_same_in_worker_processes(tmp_path: Path) -> None:
     serial = validate_file(path, target="together", workers=1)
     parallel = validate_file(path, target="together", workers=2)
     assert serial.findings == parallel.findings
-    assert [f.line for f in serial.findings] == [1, 8, 15, 22, 29, 36, 43, 50, 57]
+    assert [f.line for f in serial.findings if f.code == "FT802"] == [1, 8, 15, 22, 29, 36, 43, 50, 57]
