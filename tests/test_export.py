@@ -406,3 +406,19 @@ def test_installed_export_end_to_end(tmp_path: Path) -> None:
     bad = subprocess.run([FTPREP, "export", str(src), "--to", "nowhere", "-o", str(out)],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown target" in bad.stderr
+
+
+@pytest.mark.parametrize("target", ["openai", "azure", "together", "fireworks", "bedrock",
+                                    "vertex", "trl", "axolotl", "llama-factory"])
+def test_metadata_is_kept_where_accepted_and_reported_where_dropped(tmp_path: Path,
+                                                                      target: str) -> None:
+    from ftprep.targets import get_target
+
+    src = write(tmp_path / "in.jsonl", [qa(1, metadata={"source": "crm", "id": 7})])
+    result = export_file(src, target, tmp_path / "out.jsonl")
+    out = read_jsonl(tmp_path / "out.jsonl")[0]
+    if get_target(target).extra_keys:
+        assert out["metadata"] == {"source": "crm", "id": 7} and result.dropped_keys == {}
+    else:
+        assert "metadata" not in out and result.dropped_keys == {"metadata": 1}
+    assert result.written == 1

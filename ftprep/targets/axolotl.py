@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ftprep.formats import PREFERENCE
-from ftprep.targets.base import ExportContext, Refuse, messages_of
+from ftprep.targets.base import ExportContext, Refuse, keep_extra_keys, messages_of
 from ftprep.targets.trl import convert_messages
 
 TRAINING_FIELD = "training"
@@ -35,7 +35,7 @@ class AxolotlWriter:
         if record.get("tools") is not None:
             out["tools"] = record["tools"]
             self.tools_seen = True
-        _keep_extra(record, out, ("messages", "tools"), ctx)
+        keep_extra_keys(record, out, ("messages", "tools"), ctx)
         return out
 
     def _preference(self, record: dict, ctx: ExportContext) -> dict:
@@ -48,7 +48,8 @@ class AxolotlWriter:
             if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
                 raise Refuse("preference-output-shape", key, f"`{key}` is not one message")
             out[name] = convert_messages(value, key, ctx)[0]
-        _keep_extra(record, out, ("input", "preferred_output", "non_preferred_output"), ctx)
+        keep_extra_keys(record, out, ("input", "preferred_output", "non_preferred_output"), ctx)
+        keep_extra_keys(inp, out, ("messages",), ctx, prefix="input.")
         return out
 
     def companions(self, out: Path, ctx: ExportContext, rows: int) -> dict[Path, bytes]:
@@ -56,12 +57,6 @@ class AxolotlWriter:
         text = dpo_yaml(str(out)) if ctx.format == PREFERENCE else sft_yaml(
             str(out), self.weights_seen)
         return {out.with_name(f"{name}.axolotl.yaml"): text.encode()}
-
-
-def _keep_extra(record: dict, out: dict, known: tuple[str, ...], ctx: ExportContext) -> None:
-    for key, value in record.items():
-        if key not in known:
-            out[key] = value  # axolotl ignores columns it does not map
 
 
 def _q(text: str) -> str:

@@ -171,3 +171,16 @@ def refuse_tools(record: dict, messages: list[dict], ctx: ExportContext, path: s
                          f"{ctx.target.name} export does not map tool results")
     if record.get("tools") or record.get("functions"):
         ctx.drop("tools" if record.get("tools") else "functions")
+
+
+def keep_extra_keys(record: dict, out: dict, known: tuple[str, ...], ctx: ExportContext,
+                    prefix: str = "") -> None:
+    """Keys outside the input format's own: copied where the target takes extra keys (trainers
+    ignore columns they do not map), reported as dropped where it does not."""
+    for key, value in record.items():
+        if key in known:
+            continue
+        if ctx.target.extra_keys and not prefix and key not in out:
+            out[key] = value
+        else:
+            ctx.drop(f"{prefix}{key}")

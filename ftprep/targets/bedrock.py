@@ -42,6 +42,6 @@ class BedrockWriter(NoCompanions):
     def _turn(self, m: dict, path: str, ctx: ExportContext) -> dict:
         text = text_of(m.get("content"), f"{path}.content", ctx)
         for key in m:
-            if key not in ("role", "content", "weight"):
+            if key not in ("role", "content"):
                 ctx.drop(f"messages[].{key}")
         return {"role": m["role"], "content": [{"text": text}]}

@@ -13,6 +13,7 @@ from ftprep.formats import PREFERENCE
 from ftprep.targets.base import (
     ExportContext,
     Refuse,
+    keep_extra_keys,
     messages_of,
     parsed_arguments,
     refuse_weight0_anywhere,
@@ -37,8 +38,10 @@ class LlamaFactoryWriter:
         if not conversations or conversations[-1]["from"] not in ("gpt", "function_call"):
             raise Refuse("no-final-assistant-turn", "messages", "sharegpt needs the conversation "
                          "to end with the assistant")
-        return {"conversations": conversations, "system": system or "",
-                "tools": _tools(record.get("tools"))}
+        out = {"conversations": conversations, "system": system or "",
+               "tools": _tools(record.get("tools"))}
+        keep_extra_keys(record, out, ("messages", "tools"), ctx)
+        return out
 
     def _turns(self, turns: list[dict], offset: int, ctx: ExportContext) -> list[dict]:
         out: list[dict] = []
@@ -88,6 +91,8 @@ class LlamaFactoryWriter:
             out[name] = self._turn(value[0], f"{key}[0]", ctx)
         out["system"] = system or ""
         out["tools"] = _tools(inp.get("tools"))
+        keep_extra_keys(record, out, ("input", "preferred_output", "non_preferred_output"), ctx)
+        keep_extra_keys(inp, out, ("messages", "tools"), ctx, prefix="input.")
         return out
 
     def companions(self, out: Path, ctx: ExportContext, rows: int) -> dict[Path, bytes]:

@@ -14,12 +14,14 @@ from ftprep.targets.base import (
     ExportContext,
     NoCompanions,
     Refuse,
+    keep_extra_keys,
     messages_of,
     parsed_arguments,
     require_weight0_choice,
 )
 
 _KEPT = ("role", "content", "tool_calls", "tool_call_id", "name")
+FORMAT_KEYS = ("messages", "tools", "input", "preferred_output", "non_preferred_output")
 
 
 def trl_message(m: dict, path: str, ctx: ExportContext) -> dict:
@@ -115,11 +117,7 @@ class TRLWriter(NoCompanions):
 def _with_tools(out: dict, tools: Any, record: dict, ctx: ExportContext) -> dict:
     if tools is not None:
         out["tools"] = tools
-    for key, value in record.items():
-        if key in ("messages", "tools", "input", "preferred_output", "non_preferred_output"):
-            continue
-        if ctx.target.extra_keys and key not in out:
-            out[key] = value  # e.g. metadata: the trainer ignores columns it does not use
-        else:
-            ctx.drop(key)
+    keep_extra_keys(record, out, FORMAT_KEYS, ctx)
+    if isinstance(record.get("input"), dict):
+        keep_extra_keys(record["input"], out, ("messages", "tools"), ctx, prefix="input.")
     return out

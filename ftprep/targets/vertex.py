@@ -45,7 +45,7 @@ class VertexWriter(NoCompanions):
         if role is None:
             raise Refuse("role-unsupported", f"{path}.role", f"vertex has no {m.get('role')} role")
         for key in m:
-            if key not in ("role", "content", "weight"):
+            if key not in ("role", "content"):
                 ctx.drop(f"messages[].{key}")
         return {"role": role, "parts": self._parts(m.get("content"), f"{path}.content")}
 
