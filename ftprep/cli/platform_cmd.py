@@ -490,6 +490,10 @@ def _print_plan(plan: Any) -> None:
         warnings = sum(f.severity == Severity.WARNING for f in report.findings)
         click.echo(printable(f"{report.path}: {report.format}, {report.examples} examples, "
                              f"{errors} error(s), {warnings} warning(s)"))
+    for copy in plan.copies:
+        dropped = ", ".join(f"{k} ×{n}" for k, n in sorted(copy.dropped_keys.items()))
+        click.echo(printable(f"{copy.input}: uploading a copy without the keys the platform "
+                             f"refuses ({dropped}): {copy.output}"))
     est = plan.estimate
     if est is None:
         click.echo(f"estimated cost: unknown ({plan.estimate_error})")

@@ -52,6 +52,7 @@ class SubmitPlan:
     options: JobOptions
     data_format: str | None
     estimate_error: str | None = None  # why there is no estimate (only possible with --force)
+    copies: list[Any] = field(default_factory=list)  # ExportResult of files sent without refused keys
 
     @property
     def ok(self) -> bool:
@@ -79,6 +80,7 @@ class SubmitPlan:
             "estimate": _to_dict(self.estimate),
             "estimate_error": self.estimate_error,
             "format": self.data_format,
+            "copies": [_copy_dict(c) for c in self.copies],
         }
 
 
@@ -105,6 +107,10 @@ class SubmitResult:
         }
 
 
+def _copy_dict(copy: Any) -> dict[str, Any]:
+    return {"source": copy.input, "copy": copy.output, "dropped_keys": copy.dropped_keys}
+
+
 def _to_dict(obj: Any) -> Any:
     return obj.to_dict() if hasattr(obj, "to_dict") else obj
 
@@ -119,6 +125,7 @@ def plan_submission(
     paths = [train] if validation is None else [train, validation]
     reports = [validate_file(p, model=check_model) for p in paths]
     refuse_if_invalid(reports, force)
+    train, validation, copies = _without_refused_keys(train, validation)
     estimate, estimate_error = None, None
     if check_model is None:
         estimate_error = f"{send_model} is not in the model registry, so it has no price"
@@ -139,7 +146,28 @@ def plan_submission(
         options=options,
         data_format=data_format if data_format in ("chat", "preference", "completion") else None,
         estimate_error=estimate_error,
+        copies=copies,
     )
+
+
+def _without_refused_keys(
+    train: str | Path, validation: str | Path | None
+) -> tuple[str | Path, str | Path | None, list[Any]]:
+    """Keys ftprep allows but the platform refuses (a top-level `metadata`): the upload is a
+    copy without them, made in the state directory, and the plan says so."""
+    from ftprep.platform.uploads import state_dir
+    from ftprep.targets.export import copy_without_refused_keys
+
+    copies = []
+    sent: list[str | Path | None] = []
+    for i, path in enumerate((train, validation)):
+        copy = None if path is None else copy_without_refused_keys(
+            path, state_dir() / "upload-copies" / ("train" if i == 0 else "validation"))
+        if copy is not None:
+            copies.append(copy)
+        sent.append(copy.output if copy is not None else path)
+    assert sent[0] is not None
+    return sent[0], sent[1], copies
 
 
 def refuse_if_invalid(reports: list[Any], force: bool) -> None:

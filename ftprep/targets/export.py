@@ -252,4 +252,25 @@ def _write_parquet(sink: IO[bytes], rows: list[dict]) -> None:
     pq.write_table(table, sink)
 
 
-__all__ = ["ExportResult", "Reject", "export_file"]
+def copy_without_refused_keys(
+    path: str | Path, directory: str | Path, to: str = "openai"
+) -> ExportResult | None:
+    """For `submit`: when `path` has keys the platform refuses (e.g. a top-level `metadata`),
+    write a copy without them into `directory`, under the same file name; every other line
+    keeps its bytes. None (and no copy) when the file can be uploaded as it is, or when
+    making the copy would also drop lines (unreadable ones: `submit --force` sends those as
+    they are)."""
+    out = Path(directory) / Path(path).name
+    if Path(path).resolve() == out.resolve():
+        return None
+    result = export_file(path, to, out, rejects=out.with_name(f".{out.name}.rejects.jsonl"))
+    if result.dropped_keys and not result.rejected:
+        return result
+    for leftover in (out, Path(result.rejects_path or "")):
+        if leftover.name:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+    return None
+
+
+__all__ = ["ExportResult", "Reject", "copy_without_refused_keys", "export_file"]
