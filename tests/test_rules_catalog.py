@@ -1,16 +1,18 @@
-"""Every record rule, schema-mapped or semantic: a failing record gives exactly that finding
-(code, 1-based line, JSON path, severity) and nothing else; the fixed record gives none."""
+"""Every rule's examples (ftprep/rules/examples.toml), driven from the registry: the bad file
+gives exactly that finding (code, line, JSON path, severity) and nothing else; the fixed file
+gives none; a rule without an example fails. Then record-rule details beyond the examples."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ftprep.findings import Finding
+from ftprep.rules import load_rules
+from ftprep.rules.examples import RuleExample, load_examples
 from ftprep.validate import validate_file
 
 USER = {"role": "user", "content": "What is the capital of France?"}
@@ -75,367 +77,49 @@ def preference(**changes: Any) -> dict:
     return {**CLEAN_PREFERENCE, **changes}
 
 
-@dataclass
-class Case:
-    code: str
-    severity: str
-    path: str
-    bad: dict
-    good: dict
-    fmt: str = "chat"
-
-    def __str__(self) -> str:
-        return f"{self.code}-{self.path or 'record'}"
+# Rules no small file can show; each entry in examples.toml says why. Growing this set is a
+# decision for review, not a way around the test.
+UNTESTABLE = {"FT108"}
+# File-size and example-count rules fire on every short example file; ignored unless under test.
+COUNT_RULES = ("FT107", "FT808")
+EXAMPLES = [e for found in load_examples().values() for e in found.examples]
 
 
-CASES = [
-    # layer 1: the schema, mapped to specific codes
-    Case("FT201", "error", "messages", {"messages": "hello"}, CLEAN_CHAT),
-    Case(
-        "FT201",
-        "error",
-        "messages[1].tool_calls[0].type",
-        tool_chat([{**call(), "type": "fn"}]),
-        tool_chat([call()]),
-    ),
-    Case(
-        "FT202",
-        "error",
-        "messages[0].role",
-        {"messages": [{"content": "hi"}, ASSISTANT]},
-        {"messages": [{"role": "user", "content": "hi"}, ASSISTANT]},
-    ),
-    Case("FT202", "error", "completion", {"prompt": "p"}, CLEAN_COMPLETION, "completion"),
-    Case("FT203", "error", "metadata", {**CLEAN_CHAT, "metadata": {"id": 7}}, CLEAN_CHAT),
-    Case(
-        "FT204",
-        "error",
-        "messages[1].content",
-        {"messages": [USER, {"role": "assistant", "content": 42}]},
-        {"messages": [USER, {"role": "assistant", "content": "42"}]},
-    ),
-    Case(
-        "FT301",
-        "error",
-        "messages[0].role",
-        {"messages": [{**USER, "role": "human"}, ASSISTANT]},
-        CLEAN_CHAT,
-    ),
-    Case(
-        "FT303",
-        "error",
-        "messages[1].weight",
-        {"messages": [USER, {**ASSISTANT, "weight": 2}]},
-        {"messages": [USER, {**ASSISTANT, "weight": 1}]},
-    ),
-    # FT3xx: roles
-    Case(
-        "FT302",
-        "error",
-        "messages",
-        {"messages": [{"role": "system", "content": "Be brief."}, USER]},
-        {"messages": [{"role": "system", "content": "Be brief."}, USER, ASSISTANT]},
-    ),
-    Case(
-        "FT304",
-        "error",
-        "messages[0].weight",
-        {"messages": [{**USER, "weight": 1}, ASSISTANT]},
-        CLEAN_CHAT,
-    ),
-    Case(
-        "FT304",
-        "error",
-        "input.messages[0].weight",
-        preference(input={"messages": [{**USER, "weight": 0}]}),
-        CLEAN_PREFERENCE,
-        "preference",
-    ),
-    Case(
-        "FT305",
-        "warning",
-        "messages[1].role",
-        {"messages": [USER, {"role": "system", "content": "Be brief."}, ASSISTANT]},
-        {
-            "messages": [
-                {"role": "system", "content": "Be brief."},
-                {"role": "developer", "content": "Answer in English."},
-                USER,
-                ASSISTANT,
-            ]
-        },
-    ),
-    Case(
-        "FT306",
-        "error",
-        "messages",
-        {"messages": [USER, {**ASSISTANT, "weight": 0}, USER, {**ASSISTANT, "weight": 0}]},
-        {"messages": [USER, {**ASSISTANT, "weight": 0}, USER, {**ASSISTANT, "weight": 1}]},
-    ),
-    Case(
-        "FT307",
-        "warning",
-        "messages[2].role",
-        {"messages": [USER, ASSISTANT, USER]},
-        {"messages": [USER, ASSISTANT, USER, ASSISTANT]},
-    ),
-    Case(
-        "FT308",
-        "error",
-        "messages[0].tool_call_id",
-        {"messages": [{**USER, "tool_call_id": "call_1"}, ASSISTANT]},
-        CLEAN_CHAT,
-    ),
-    Case(
-        "FT308",
-        "error",
-        "messages[0].tool_calls",
-        {"messages": [{**USER, "tool_calls": [call()]}, ASSISTANT], "tools": [WEATHER_TOOL]},
-        {"messages": [USER, ASSISTANT], "tools": [WEATHER_TOOL]},
-    ),
-    Case(
-        "FT308",
-        "error",
-        "input.messages[0].content[0]",
-        preference(input={"messages": [{"role": "user", "content": [
-            {"type": "refusal", "refusal": "no"}]}]}),
-        preference(input={"messages": [{"role": "user", "content": [
-            {"type": "text", "text": "no"}]}]}),
-        "preference",
-    ),
-    # FT4xx: tools
-    Case(
-        "FT406",
-        "error",
-        "messages[1].tool_calls[1].id",
-        tool_chat([call(), call(arguments='{"city": "Rome"}')]),
-        tool_chat([call(), call(arguments='{"city": "Rome"}', id_="call_2")])
-        | {"messages": [*tool_chat([call(), call(id_="call_2")])["messages"][:3],
-                        {"role": "tool", "tool_call_id": "call_2", "content": "20"}, ASSISTANT]},
-    ),
-    Case(
-        "FT406",
-        "error",
-        "preferred_output[0].tool_calls[0].id",
-        preference(input={"messages": [USER, {"role": "assistant", "tool_calls": [call()]},
-                                       {"role": "tool", "tool_call_id": "call_1", "content": "18"},
-                                       USER], "tools": [WEATHER_TOOL]},
-                   preferred_output=[{"role": "assistant", "tool_calls": [call()]}]),
-        preference(input={"messages": [USER, {"role": "assistant", "tool_calls": [call()]},
-                                       {"role": "tool", "tool_call_id": "call_1", "content": "18"},
-                                       USER], "tools": [WEATHER_TOOL]},
-                   preferred_output=[{"role": "assistant", "tool_calls": [call(id_="call_2")]}]),
-        "preference",
-    ),
-    Case(
-        "FT401",
-        "error",
-        "messages[2].tool_call_id",
-        tool_chat([call()], "call_9"),
-        tool_chat([call()]),
-    ),
-    Case("FT401", "error", "messages[2]", tool_chat([call()], None), tool_chat([call()])),
-    Case(
-        "FT402",
-        "error",
-        "messages[1].tool_calls[0].function.name",
-        tool_chat([call("get_wether")]),
-        tool_chat([call()]),
-    ),
-    Case(
-        "FT402",
-        "error",
-        "messages[1].tool_calls[0].function.name",
-        tool_chat([call()], tools=[]) | {"tools": []},
-        tool_chat([call()]),
-    ),
-    Case(
-        "FT403",
-        "error",
-        "messages[1].tool_calls[0].function.arguments",
-        tool_chat([call(arguments="{city: Paris}")]),
-        tool_chat([call()]),
-    ),
-    Case(
-        "FT403",
-        "error",
-        "messages[1].tool_calls[0].function.arguments",
-        tool_chat([call(arguments='["Paris"]')]),
-        tool_chat([call(arguments="{}")]),
-    ),
-    Case(
-        "FT405",
-        "error",
-        "messages[1].tool_calls[0].id",
-        {
-            "messages": [USER, {"role": "assistant", "tool_calls": [call()]}, ASSISTANT],
-            "tools": [WEATHER_TOOL],
-        },
-        {
-            "messages": [USER, {"role": "assistant", "tool_calls": [call()]}],
-            "tools": [WEATHER_TOOL],
-        },
-    ),
-    Case(
-        "FT404",
-        "warning",
-        "functions",
-        {
-            "messages": [
-                USER,
-                {
-                    "role": "assistant",
-                    "function_call": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-                },
-            ],
-            "functions": [WEATHER_TOOL["function"]],
-        },
-        {
-            "messages": [USER, {"role": "assistant", "tool_calls": [call()]}],
-            "tools": [WEATHER_TOOL],
-        },
-    ),
-    # FT5xx: content
-    Case(
-        "FT501",
-        "error",
-        "messages[1].content",
-        {"messages": [USER, {**ASSISTANT, "content": "  \n"}]},
-        CLEAN_CHAT,
-    ),
-    Case(
-        "FT501",
-        "error",
-        "messages[0].content",
-        {"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}, ASSISTANT]},
-        {"messages": [{"role": "user", "content": [image()]}, ASSISTANT]},
-    ),
-    Case(
-        "FT501",
-        "error",
-        "messages[1].content",
-        {"messages": [USER, {"role": "assistant", "content": None}]},
-        {
-            "messages": [USER, {"role": "assistant", "content": None, "tool_calls": [call()]}],
-            "tools": [WEATHER_TOOL],
-        },
-    ),
-    Case(
-        "FT501",
-        "error",
-        "completion",
-        {"prompt": "Capital of France ->", "completion": " "},
-        CLEAN_COMPLETION,
-        "completion",
-    ),
-    Case(
-        "FT501",
-        "error",
-        "preferred_output[0].content",
-        preference(preferred_output=[{"role": "assistant", "content": ""}]),
-        CLEAN_PREFERENCE,
-        "preference",
-    ),
-    Case(
-        "FT502",
-        "error",
-        "messages[1].content",
-        {"messages": [USER, {**ASSISTANT, "content": "Paris.<|endoftext|>"}]},
-        CLEAN_CHAT,
-    ),
-    Case(
-        "FT502",
-        "error",
-        "messages[0].content",
-        {
-            "messages": [
-                {"role": "user", "content": [{"type": "text", "text": "<|im_start|>user"}]},
-                ASSISTANT,
-            ]
-        },
-        {
-            "messages": [
-                {"role": "user", "content": [{"type": "text", "text": "<| im_start |> user"}]},
-                ASSISTANT,
-            ]
-        },
-    ),
-    Case(
-        "FT502",
-        "error",
-        "prompt",
-        {"prompt": "<|fim_prefix|>def f(", "completion": " x"},
-        CLEAN_COMPLETION,
-        "completion",
-    ),
-    Case(
-        "FT503",
-        "error",
-        "messages[1].content[1]",
-        {
-            "messages": [
-                USER,
-                {"role": "assistant", "content": [{"type": "text", "text": "Here:"}, image()]},
-            ]
-        },
-        {
-            "messages": [
-                {"role": "user", "content": [{"type": "text", "text": "What is it?"}, image()]},
-                ASSISTANT,
-            ]
-        },
-    ),
-    Case(
-        "FT504",
-        "error",
-        "messages[0].content[10]",
-        {
-            "messages": [
-                {"role": "user", "content": [image(f"https://e.x/{i}.png") for i in range(11)]},
-                ASSISTANT,
-            ]
-        },
-        {
-            "messages": [
-                {"role": "user", "content": [image(f"https://e.x/{i}.png") for i in range(10)]},
-                ASSISTANT,
-            ]
-        },
-    ),
-    # FT6xx: preference
-    Case(
-        "FT601",
-        "error",
-        "preferred_output",
-        preference(preferred_output=[{"role": "assistant", "content": "Paris."}, ASSISTANT]),
-        CLEAN_PREFERENCE,
-        "preference",
-    ),
-    Case(
-        "FT601",
-        "error",
-        "non_preferred_output[0].role",
-        preference(non_preferred_output=[{"role": "user", "content": "Lyon?"}]),
-        CLEAN_PREFERENCE,
-        "preference",
-    ),
-    Case(
-        "FT602",
-        "error",
-        "input.messages[1].role",
-        preference(input={"messages": [USER, ASSISTANT]}),
-        preference(input={"messages": [USER, ASSISTANT, {"role": "user", "content": "Sure?"}]}),
-        "preference",
-    ),
-    Case(
-        "FT603",
-        "warning",
-        "non_preferred_output",
-        preference(non_preferred_output=[{"content": "Paris.", "role": "assistant"}]),
-        CLEAN_PREFERENCE,
-        "preference",
-    ),
-]
+def run_example(example: RuleExample, text: bytes, tmp_path: Path) -> list[tuple[Any, ...]]:
+    path = tmp_path / "example.jsonl"
+    path.write_bytes(text)
+    registries: dict[str, Any] = {}
+    for name, toml in (("models_file", example.models), ("targets_file", example.targets)):
+        if toml:
+            registries[name] = tmp_path / f"{name}.toml"
+            registries[name].write_text(toml, encoding="utf-8")
+    report = validate_file(path, model=example.model, target=example.target,
+                           ignore=[*(c for c in COUNT_RULES if c != example.code), *example.also],
+                           **registries)
+    return [(f.code, f.line, f.path, f.severity.value) for f in report.findings]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: f"{e.code}-{e.path or 'record'}")
+def test_example_triggers_exactly_its_rule(example: RuleExample, tmp_path: Path) -> None:
+    severity = load_rules()[example.code].severity.value
+    found = run_example(example, example.bad_bytes(), tmp_path)
+    assert found == [(example.code, example.line, example.path, severity)]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: f"{e.code}-{e.path or 'record'}")
+def test_fixed_example_triggers_nothing(example: RuleExample, tmp_path: Path) -> None:
+    assert run_example(example, example.good_bytes(), tmp_path) == []
+
+
+def test_every_rule_has_an_example() -> None:
+    examples = load_examples()
+    missing = sorted(set(load_rules()) - {c for c, e in examples.items() if e.examples}
+                     - UNTESTABLE)
+    assert not missing, (f"rules without an example: {', '.join(missing)}; add a [[CODE]] entry "
+                         "with bad and good to ftprep/rules/examples.toml (see CONTRIBUTING.md)")
+    assert set(examples) <= set(load_rules()), "examples for rules that do not exist"
+    assert {c for c, e in examples.items() if e.untestable} == UNTESTABLE
+    assert all(examples[c].untestable for c in UNTESTABLE)
 
 
 def findings_for(tmp_path: Path, record: dict, fmt: str) -> list[Finding]:
@@ -445,40 +129,6 @@ def findings_for(tmp_path: Path, record: dict, fmt: str) -> list[Finding]:
     report = validate_file(path, ignore=["FT107"])
     assert report.format == fmt
     return report.findings
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_failing_record_gives_exactly_this_finding(case: Case, tmp_path: Path) -> None:
-    findings = findings_for(tmp_path, case.bad, case.fmt)
-    assert [(f.code, f.line, f.path, f.severity.value) for f in findings] == [
-        (case.code, 2, case.path, case.severity)
-    ], [f.message for f in findings]
-    assert findings[0].message
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_fixed_record_gives_no_finding(case: Case, tmp_path: Path) -> None:
-    assert findings_for(tmp_path, case.good, case.fmt) == []
-
-
-def test_every_record_rule_has_a_case() -> None:
-    from ftprep.rules import load_rules
-
-    engine_codes = {
-        "FT101",
-        "FT102",
-        "FT103",
-        "FT104",
-        "FT105",
-        "FT106",
-        "FT107",
-        "FT108",
-        "FT109",
-        "FT110",
-    }  # line and file rules: tests/test_validate_engine.py
-    token_codes = {c for c in load_rules() if c.startswith("FT7")}  # owned by the token rules
-    target_codes = {c for c in load_rules() if c.startswith("FT8")}  # tests/test_targets_rules.py
-    assert set(load_rules()) - engine_codes - token_codes - target_codes == {c.code for c in CASES}
 
 
 def test_all_findings_of_one_record_are_reported(tmp_path: Path) -> None:
@@ -590,3 +240,44 @@ def test_text_part_without_text_is_reported(tmp_path: Path) -> None:
     assert [(f.code, f.path) for f in findings_for(tmp_path, record, "chat")] == [
         ("FT202", "messages[0].content[0].text")
     ]
+
+
+# -- `ftprep rules`: the examples and prefixes ---------------------------------------------------
+
+def rules_cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from ftprep.cli import main
+
+    return CliRunner().invoke(main, ["rules", *args])
+
+
+def test_rules_code_prints_the_first_example_and_its_fix() -> None:
+    example = load_examples()["FT401"].examples[0]
+    result = rules_cli("FT401")
+    assert result.exit_code == 0
+    text = result.output
+    assert "Example (FT401 at line 1, messages[2].tool_call_id):" in text
+    assert text.index("    " + example.bad) < text.index("Fixed:") < text.index("    " + example.good)
+
+
+def test_rules_code_names_the_flags_an_example_needs() -> None:
+    text = rules_cli("FT701").output
+    assert "with --model gpt-4o-mini --models-file M (below)" in text
+    assert "max_example_tokens = 40" in text.split("\nM:\n")[1]
+
+
+def test_rules_json_carries_the_examples() -> None:
+    data = json.loads(rules_cli("FT102", "--format", "json").output)
+    assert data["code"] == "FT102" and data["examples"][0]["line"] == 2
+    assert data["examples"][0]["bad"] == load_examples()["FT102"].examples[0].bad
+
+
+def test_rules_prefix_lists_the_family_like_select() -> None:
+    result = rules_cli("ft7")
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()] == ["FT701", "FT702"]
+    listed = json.loads(rules_cli("FT7", "--format", "json").output)
+    assert [r["code"] for r in listed] == ["FT701", "FT702"]
+    missing = rules_cli("FT99")
+    assert missing.exit_code == 2 and "no rule 'FT99'" in missing.output

@@ -112,6 +112,7 @@ def test_installed_wheel_finds_its_schemas(tmp_path: Path) -> None:
         "completion.schema.json",
         "preference.schema.json",
     ]
+    assert (site / "ftprep" / "rules" / "examples.toml").is_file()  # `ftprep rules CODE` reads it
     # The wheel's copy must win over the editable install of this checkout: PYTHONPATH comes
     # first on sys.path, and the cwd is elsewhere. The dependencies come from this venv.
     env = {**os.environ, "PYTHONPATH": str(site)}

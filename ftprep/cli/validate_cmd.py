@@ -8,7 +8,8 @@ import click
 from ftprep.cli.common import emit_json, format_option, split_codes
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.findings import Finding
-from ftprep.rules import load_rules
+from ftprep.rules import Rule, load_rules
+from ftprep.rules.examples import RuleExample, load_examples
 from ftprep.text import printable
 from ftprep.validate import ValidationReport, validate_file
 
@@ -75,24 +76,58 @@ def _print_report(report: ValidationReport) -> None:
 @click.argument("code", required=False)
 @format_option
 def rules(code: str | None, fmt: str) -> None:
-    """List every validation rule, or explain one (ftprep rules FT301)."""
+    """List every validation rule, or explain one with an example (ftprep rules FT301);
+    a prefix lists its family (ftprep rules FT7)."""
     registry = load_rules()
     if code:
         rule = registry.get(code.upper()) or next((r for r in registry.values() if r.name == code), None)
         if rule is None:
-            raise UsageError(f"no rule {code!r} (see `ftprep rules`)")
+            family = {c: r for c, r in registry.items() if c.startswith(code.upper())}
+            if not family:
+                raise UsageError(f"no rule {code!r} (see `ftprep rules`)")
+            _list_rules(family, fmt)
+            return
+        found = load_examples().get(rule.code)
+        examples = found.examples if found else ()
         if fmt == "json":
-            emit_json(rule.to_dict())
+            emit_json({**rule.to_dict(), "examples": [e.to_dict() for e in examples]})
         else:
             click.echo(f"{rule.code} {rule.name} ({rule.severity.value})\n\n{rule.summary}\n\n"
                        f"Why: {rule.why}\n\nFix: {rule.fix}")
+            if examples:
+                _print_example(examples[0])
         return
+    _list_rules(registry, fmt)
+
+
+def _list_rules(registry: dict[str, Rule], fmt: str) -> None:
     if fmt == "json":
         emit_json([r.to_dict() for r in registry.values()])
         return
     width = max((len(r.name) for r in registry.values()), default=0)
     for r in registry.values():
         click.echo(f"{r.code}  {r.name:<{width}} {r.severity.value:<8} {r.summary}")
+
+
+def _print_example(example: RuleExample) -> None:
+    where = f"line {example.line}" if example.line else "the file"
+    where += f", {example.path}" if example.path else ""
+    flags = f" with {' '.join(example.options())}" if example.options() else ""
+    click.echo(f"\nExample ({example.code} at {where}{flags}):")
+    _print_text(example.bad, example.bad_encoding)
+    click.echo("\nFixed:")
+    _print_text(example.good, example.good_encoding)
+    for name, toml in (("M", example.models), ("T", example.targets)):
+        if toml:
+            click.echo(f"\n{name}:")
+            _print_text(toml.rstrip("\n"), "utf-8")
+
+
+def _print_text(text: str, encoding: str) -> None:
+    for line in text.split("\n"):
+        click.echo(f"    {line}")
+    if encoding != "utf-8":
+        click.echo(f"    (saved as {encoding})")
 
 
 COMMANDS: list[click.Command] = [validate, rules]
