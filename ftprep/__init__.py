@@ -28,6 +28,7 @@ _EXPORTS = {
     "ExportResult": "ftprep.targets.export",
     "SplitOptions": "ftprep.split",
     "TrainGPT": "ftprep.platform.sdk",
+    "from_dataframe": "ftprep.frames",
     "Finding": "ftprep.findings",
     "Severity": "ftprep.findings",
 }
@@ -37,7 +38,7 @@ __all__ = [  # noqa: RUF022 - grouped by pipeline step, like _EXPORTS
     "convert", "ConvertOptions", "validate_file", "ValidationReport", "count_file",
     "count_example", "get_encoding", "get_model", "estimate_file", "split_file", "SplitOptions",
     "export_file", "ExportResult",
-    "TrainGPT", "Finding", "Severity",
+    "TrainGPT", "Finding", "Severity", "from_dataframe",
 ]
 
 

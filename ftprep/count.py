@@ -206,6 +206,15 @@ class CountReport:
         """False when some example's final answer would be cut away entirely."""
         return self.answer_cut == 0
 
+    def to_pandas(self) -> Any:
+        """Per-example counts as a pandas DataFrame: line, tokens, trainable, messages,
+        over_limit (needs pandas)."""
+        from ftprep.frames import counts_frame
+
+        if self.counts is None:
+            raise UsageError("this report kept no per-example counts")
+        return counts_frame(self.counts, self.max_tokens)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,

@@ -61,6 +61,12 @@ class ValidationReport:
     def ok(self) -> bool:
         return self.errors == 0 and not (self.strict and self.warnings)
 
+    def to_pandas(self) -> Any:
+        """The findings as a pandas DataFrame, one row each (needs pandas)."""
+        from ftprep.frames import findings_frame
+
+        return findings_frame(self.findings)
+
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(f.code for f in self.findings).items()))
 

@@ -167,6 +167,12 @@ def plan_conversion(input_path: str | Path, options: ConvertOptions) -> Plan:
     table = open_table(input_path, input_format=options.input_format, encoding=options.encoding,
                        delimiter=options.delimiter, sheet=options.sheet,
                        header_row=options.header_row)
+    return plan_table(table, options)
+
+
+def plan_table(table: Table, options: ConvertOptions) -> Plan:
+    """Check the options against an opened table's columns (a file's, or a DataFrame's)."""
+    _check_option_values(options)
     options = _resolve_columns(table, options)
     source = _source_format(table.columns, options)
     target = options.target_format or (PREFERENCE if source == PREFERENCE else CHAT)
