@@ -92,6 +92,7 @@ def validate_file(
     model: str | None = None,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
+    extend_select: Iterable[str] | None = None,
     strict: bool = False,
     models_file: str | Path | None = None,
     workers: int | None = None,
@@ -101,17 +102,20 @@ def validate_file(
     """Check a JSONL file against the schema and every selected rule.
 
     `model` adds the token rules (limit per example) for that model; `select`/`ignore` take
-    rule codes or prefixes (`FT3` = all role rules). `workers` processes check the records
-    (default: every core for files over 4 MB, in-process otherwise); the report is the same
-    whatever the number. `target` (default openai) applies that platform's or trainer's rules
-    instead: its own FT8xx rules, without the OpenAI rules whose limits it does not share."""
+    rule codes or prefixes (`FT3` = all role rules); without `select`, the default rules run,
+    plus the opt-in ones `extend_select` names (e.g. `FT91` for every personal-data rule).
+    `workers` processes check the records (default: every core for files over 4 MB,
+    in-process otherwise); the report is the same whatever the number. `target` (default
+    openai) applies that platform's or trainer's rules instead: its own FT8xx rules, without
+    the OpenAI rules whose limits it does not share."""
     from ftprep.targets import DEFAULT_TARGET, get_target
 
     rules = load_rules()
     select = None if select is None else list(select)
     _check_token_rules_have_a_model(select, model)
     target_info = get_target(target or DEFAULT_TARGET, targets_file)
-    enabled = frozenset(T.enabled_codes(select_codes(rules, select, ignore), target_info))
+    enabled = frozenset(T.enabled_codes(select_codes(rules, select, ignore, extend_select),
+                                        target_info))
     ctx_model, encoding_name = _model_and_encoding(model, models_file)
     chunks = iter_line_chunks(path, CHUNK_BYTES)
     head = _head(chunks)
@@ -313,7 +317,7 @@ class _ChunkChecker:
             self._add(out, Hit(L.MIXED_FORMATS.code, "", f"a {own} record in a {fmt} file"), line)
             return
         ctx = Context(line=line, format=fmt, model=self.plan.model, encoding=self.encoding,
-                      target=self.plan.target)
+                      target=self.plan.target, enabled=self.plan.enabled)
         for hit in schema_hits(record, fmt):
             self._add(out, hit, line)
         for formats, check in RECORD_CHECKS:

@@ -3,7 +3,7 @@
     python sample_data/make_samples.py
 
 Writes qa.csv, qa.parquet, support.jsonl, conversations_flat.csv, chinese_gb18030.csv and
-sharegpt.json. Two Q/A rows have empty answers on purpose: `ftprep convert` must reject them.
+sharegpt.json and leaky.jsonl. Two Q/A rows have empty answers on purpose: `ftprep convert` must reject them.
 """
 from __future__ import annotations
 
@@ -91,6 +91,20 @@ CHINESE = [
 ]
 
 
+# Secrets and personal data for `validate` (FT9xx) and `convert --redact`; the AWS key is AWS's
+# documented example key, the card a test number, the OpenAI key made up.
+LEAKY = [
+    {"messages": [{"role": "user", "content": "My OpenAI key is sk-proj-Q7vX2mN9pL4kJ8hG3fD6sA1zR5tY0uW2eB7c, why does it fail?"},
+                  {"role": "assistant", "content": "Never share keys. Revoke it in the dashboard now."}]},
+    {"messages": [{"role": "user", "content": "Can you deploy it?"},
+                  {"role": "assistant", "content": "Use the key AKIAIOSFODNN7EXAMPLE for now."}]},
+    {"messages": [{"role": "user", "content": "Charge my card 4111 1111 1111 1111 for Pro"},
+                  {"role": "assistant", "content": "I cannot take card numbers in chat; use Settings > Billing."}]},
+    {"messages": [{"role": "user", "content": "Email the invoice to jane.doe@example.com"},
+                  {"role": "assistant", "content": "Done: it goes to the address on your account."}]},
+]
+
+
 def write_text(name: str, text: str, encoding: str = "utf-8") -> None:
     (HERE / name).write_bytes(text.encode(encoding))
 
@@ -138,6 +152,7 @@ def main() -> None:
     write_text("conversations_flat.csv", csv_text(header, flat_conversation_rows()))
     write_text("chinese_gb18030.csv", csv_text(["问题", "回答"], CHINESE), encoding="gb18030")
     write_text("sharegpt.json", json.dumps(SHAREGPT, ensure_ascii=False, indent=2) + "\n")
+    write_text("leaky.jsonl", "".join(json.dumps(r) + "\n" for r in LEAKY))
 
 
 if __name__ == "__main__":

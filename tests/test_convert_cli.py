@@ -74,6 +74,7 @@ def test_format_json_summary(tmp_path: Path) -> None:
         "read": 6, "written": 5, "rejected": 1, "reasons": {"missing": 1},
         "format_from": "alpaca", "format_to": "chat", "rows": 6, "unit": "row",
         "dropped_turns": 0, "unknown_speakers": {}, "warnings": [], "lines": None,
+        "redacted": {},
     }
 
 

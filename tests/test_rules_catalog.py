@@ -95,6 +95,7 @@ def run_example(example: RuleExample, text: bytes, tmp_path: Path) -> list[tuple
             registries[name].write_text(toml, encoding="utf-8")
     report = validate_file(path, model=example.model, target=example.target,
                            ignore=[*(c for c in COUNT_RULES if c != example.code), *example.also],
+                           extend_select=[example.code],  # opt-in rules (FT912...) run when shown
                            **registries)
     return [(f.code, f.line, f.path, f.severity.value) for f in report.findings]
 

@@ -421,7 +421,7 @@ def test_rules_catalog_is_complete_and_unique() -> None:
     result = CliRunner().invoke(main, ["rules", "--format", "json"])
     listed = json.loads(result.output)
     assert [r["code"] for r in listed] == sorted(rules)
-    assert all(set(r) == {"code", "name", "severity", "summary", "why", "fix"} for r in listed)
+    assert all(set(r) == {"code", "name", "severity", "summary", "why", "fix", "default"} for r in listed)
 
 
 def test_rules_text_lists_one_line_per_rule() -> None:

@@ -75,6 +75,9 @@ def _unescape_newlines(template: str | None) -> str | None:
 @click.option("--model", "-m", help="Take the token limit and encoding from this model.")
 @click.option("--on-overflow", type=click.Choice(OVERFLOW_POLICIES), default="keep",
               show_default=True, help="What to do with examples over the limit.")
+@click.option("--redact", is_flag=True,
+              help="Replace API keys, private keys, card numbers, e-mail addresses, phone numbers, "
+              "IBANs and IP addresses with placeholders such as <EMAIL> (see FT9xx rules).")
 @format_option
 def convert_command(
     input_path: str,
@@ -126,6 +129,9 @@ def _report(result: ConvertResult, fmt: str, *, to_stderr: bool) -> None:
         f"({result.format_from} → {result.format_to}) → {result.output}",
         err=to_stderr,
     )
+    if result.redacted:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in result.redacted.items())
+        click.echo(f"redacted: {kinds}", err=to_stderr)
     if result.rejected:
         reasons = ", ".join(f"{reason} {n}" for reason, n in result.reasons.items())
         click.echo(f"rejects: {result.rejects} ({reasons})", err=to_stderr)

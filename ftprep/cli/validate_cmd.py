@@ -28,6 +28,8 @@ _COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
               help="A targets.toml that overrides the built-in target facts.")
 @click.option("--select", multiple=True, help="Only these rule codes or prefixes (FT3,FT501).")
 @click.option("--ignore", multiple=True, help="Skip these rule codes or prefixes.")
+@click.option("--extend-select", multiple=True,
+              help="Add these codes or prefixes to the default rules (opt-in rules, e.g. FT91).")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes (default: all cores for files over 4 MB, else 1); "
@@ -35,10 +37,12 @@ _COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
 @format_option
 def validate(file: str, model: str | None, models_file: str | None, target: str,
              targets_file: str | None, select: tuple[str, ...], ignore: tuple[str, ...],
-             strict: bool, workers: int | None, fmt: str) -> None:
+             extend_select: tuple[str, ...], strict: bool, workers: int | None,
+             fmt: str) -> None:
     """Check FILE (JSONL) against the format's schema and every rule; report all findings."""
     report = validate_file(file, model=model, select=split_codes(select),
-                           ignore=split_codes(ignore), strict=strict, models_file=models_file,
+                           ignore=split_codes(ignore), extend_select=split_codes(extend_select),
+                           strict=strict, models_file=models_file,
                            workers=workers, target=target, targets_file=targets_file)
     if fmt == "json":
         emit_json(report.to_dict())
@@ -92,7 +96,8 @@ def rules(code: str | None, fmt: str) -> None:
         if fmt == "json":
             emit_json({**rule.to_dict(), "examples": [e.to_dict() for e in examples]})
         else:
-            click.echo(f"{rule.code} {rule.name} ({rule.severity.value})\n\n{rule.summary}\n\n"
+            opt_in = "" if rule.default else ", opt-in: --extend-select " + rule.code
+            click.echo(f"{rule.code} {rule.name} ({rule.severity.value}{opt_in})\n\n{rule.summary}\n\n"
                        f"Why: {rule.why}\n\nFix: {rule.fix}")
             if examples:
                 _print_example(examples[0])
@@ -106,7 +111,8 @@ def _list_rules(registry: dict[str, Rule], fmt: str) -> None:
         return
     width = max((len(r.name) for r in registry.values()), default=0)
     for r in registry.values():
-        click.echo(f"{r.code}  {r.name:<{width}} {r.severity.value:<8} {r.summary}")
+        opt_in = "" if r.default else " (opt-in)"
+        click.echo(f"{r.code}  {r.name:<{width}} {r.severity.value:<8} {r.summary}{opt_in}")
 
 
 def _print_example(example: RuleExample) -> None:

@@ -12,6 +12,7 @@ memory; see `ftprep.convert.grouping`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import json
 import os
@@ -63,6 +64,7 @@ class ConvertResult:
     unknown_speakers: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # what the reader noticed (sheets, quotes)
     lines: int | None = None  # physical lines read (CSV/TSV), to compare with rows
+    redacted: dict[str, int] = field(default_factory=dict)  # kind → values replaced (--redact)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class ConvertResult:
             "format_to": self.format_to, "rows": self.rows, "unit": self.unit,
             "dropped_turns": self.dropped_turns, "unknown_speakers": dict(self.unknown_speakers),
             "warnings": list(self.warnings), "lines": self.lines,
+            "redacted": dict(self.redacted),
         }
 
 
@@ -131,10 +134,35 @@ def _with_record_rules(outcomes: Iterator[Outcome], fmt: str) -> Iterator[Outcom
         yield outcome
 
 
-def _outcomes(plan: Plan, options: ConvertOptions) -> Iterator[Outcome]:
-    # Rules last: what a token-limit trim leaves must pass them too.
-    fitted = _with_token_limit(plan.outcomes(options.spill_threshold), options)
+def _outcomes(plan: Plan, options: ConvertOptions,
+              redacted: Counter[str] | None = None) -> Iterator[Outcome]:
+    # Redaction first (the token limit sees the final text); rules last: what a token-limit
+    # trim leaves must pass them too.
+    clean = _with_redaction(plan.outcomes(options.spill_threshold), options,
+                            Counter() if redacted is None else redacted)
+    fitted = _with_token_limit(clean, options)
     return _with_record_rules(fitted, plan.target)
+# ---------------------------------------------------------------- redaction
+
+
+def _with_redaction(outcomes: Iterator[Outcome], options: ConvertOptions,
+                    counts: Counter[str]) -> Iterator[Outcome]:
+    """--redact: every string of every record, and of every reject's source (the rejects file
+    is output too), with secrets and personal data replaced by placeholders; `counts` tallies
+    the replacements by kind. Runs before the token limit, which then sees the final text."""
+    if not options.redact:
+        yield from outcomes
+        return
+    from ftprep.quality.redact import Redactor
+
+    redactor, uncounted = Redactor(counts), Redactor()  # sources are counted through records
+    for outcome in outcomes:
+        if isinstance(outcome, Converted):
+            yield Converted(redactor.record(outcome.record), outcome.row, outcome.line,
+                            uncounted.record(outcome.source))
+        else:
+            yield dataclasses.replace(outcome, source=uncounted.record(outcome.source),
+                                      detail=uncounted.text(outcome.detail))
 
 
 # ---------------------------------------------------------------- running
@@ -163,7 +191,8 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
     rejects_path = options.rejects_path or default_rejects_path(output_path)
     _check_paths(str(input_path), str(output_path), rejects_path)
     plan = plan_conversion(input_path, options)
-    outcomes = _outcomes(plan, options)
+    redacted: Counter[str] = Counter()
+    outcomes = _outcomes(plan, options, redacted)
     reasons: Counter[str] = Counter()
     speakers: Counter[str] = Counter()
     written = dropped_turns = 0
@@ -202,6 +231,7 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
         dropped_turns=dropped_turns,
         unknown_speakers=dict(speakers.most_common(UNKNOWN_SPEAKERS_SHOWN)),
         warnings=list(plan.table.notes.warnings), lines=plan.table.notes.lines,
+        redacted=dict(sorted(redacted.items())),
     )
 
 

@@ -97,6 +97,7 @@ class ConvertOptions:
     max_tokens: int | None = None
     model: str | None = None
     on_overflow: str = "keep"
+    redact: bool = False  # replace secrets and personal data with typed placeholders
     spill_threshold: int = DEFAULT_SPILL_THRESHOLD
 
     @property

@@ -2,6 +2,7 @@
 `load_rules()` imports them all (sorted, so registration order is stable)."""
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 
@@ -21,13 +22,20 @@ def load_rules() -> dict[str, Rule]:
     return dict(sorted(RULES.items()))
 
 
+@functools.cache
+def _format_codes() -> frozenset[str]:
+    return frozenset(c for c in load_rules() if not c.startswith("FT9"))
+
+
 def record_errors(record: dict, fmt: str) -> list[Hit]:
     """The error-severity findings one record has on its own (schema and record rules, no
     token limits, no whole-file checks): what `convert` must never write."""
     from ftprep.rules.schema import schema_hits  # jsonschema: only when records are checked
 
     load_rules()
-    ctx = Context(line=0, format=fmt)
+    # Secrets and personal data (FT9xx) are left to `validate` and `convert --redact`: whether
+    # text may hold them is the user's call, and scanning here would double convert's cost.
+    ctx = Context(line=0, format=fmt, enabled=_format_codes())
     hits = list(schema_hits(record, fmt))
     for formats, check in RECORD_CHECKS:
         if fmt in formats:

@@ -29,8 +29,9 @@ class Rule:
     summary: str  # one line: what is wrong
     why: str  # why it matters (what the platform or the model does with it)
     fix: str  # how to fix it
+    default: bool = True  # False: only run when selected by code/prefix (costly or noisy rules)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str | bool]:
         return {
             "code": self.code,
             "name": self.name,
@@ -38,6 +39,7 @@ class Rule:
             "summary": self.summary,
             "why": self.why,
             "fix": self.fix,
+            "default": self.default,
         }
 
 
@@ -60,6 +62,7 @@ class Context:
     encoding: Any = None  # tiktoken.Encoding of that model
     target: Any = None  # ftprep.targets.TargetInfo when validating --target (FT8xx rules)
     extra: dict[str, Any] = field(default_factory=dict)
+    enabled: frozenset[str] | None = None  # the selected rule codes (None = all): costly checks skip work
 
 
 RecordCheck = Callable[[dict, Context], Iterable[Hit]]
@@ -81,14 +84,16 @@ FILE_CHECKS: list[Callable[[], FileCheck]] = []
 
 
 def rule(
-    code: str, name: str, severity: Severity, summary: str, *, why: str, fix: str
+    code: str, name: str, severity: Severity, summary: str, *, why: str, fix: str,
+    default: bool = True,
 ) -> Rule:
-    """Declare a rule; codes and names must be unique."""
+    """Declare a rule; codes and names must be unique. `default=False` rules run only when
+    selected explicitly (`--select FT912`, `--extend-select FT91`, `--select ALL`)."""
     if code in RULES:
         raise ValueError(f"duplicate rule code {code}")
     if any(r.name == name for r in RULES.values()):
         raise ValueError(f"duplicate rule name {name}")
-    RULES[code] = r = Rule(code, name, severity, summary, why, fix)
+    RULES[code] = r = Rule(code, name, severity, summary, why, fix, default)
     return r
 
 
@@ -108,17 +113,26 @@ def file_check(factory: Callable[[], FileCheck]) -> Callable[[], FileCheck]:
 
 
 def select_codes(
-    codes: Iterable[str], select: Iterable[str] | None, ignore: Iterable[str] | None
+    rules: dict[str, Rule], select: Iterable[str] | None, ignore: Iterable[str] | None,
+    extend_select: Iterable[str] | None = None,
 ) -> set[str]:
-    """Ruff-style selection by code prefix: `--select FT3` keeps FT3xx; ignore wins."""
+    """Ruff-style selection by code prefix: `--select FT3` keeps FT3xx (opt-in rules too);
+    without select, the default rules; `extend_select` adds to either; ignore wins."""
     selected = [s.upper() for s in (select or [])]
+    extended = [s.upper() for s in (extend_select or [])]
     ignored = [s.upper() for s in (ignore or [])]
-    unknown = [p for p in selected + ignored if p != "ALL" and not any(c.startswith(p) for c in codes)]
+    unknown = [p for p in selected + extended + ignored
+               if p != "ALL" and not any(c.startswith(p) for c in rules)]
     if unknown:
         from ftprep.errors import UsageError
 
         raise UsageError(f"unknown rule code(s): {', '.join(unknown)} (see `ftprep rules`)")
-    keep = {c for c in codes if not selected or "ALL" in selected or any(c.startswith(p) for p in selected)}
+
+    def matches(code: str, prefixes: list[str]) -> bool:
+        return "ALL" in prefixes or any(code.startswith(p) for p in prefixes)
+
+    keep = {c for c, r in rules.items()
+            if (matches(c, selected) if selected else r.default) or matches(c, extended)}
     return {c for c in keep if not any(c.startswith(p) for p in ignored)}
 
 

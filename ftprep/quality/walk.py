@@ -1,0 +1,30 @@
+"""Every string in a record with its JSON path, and a copy of a record with strings replaced."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+
+def iter_strings(record: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, text) for every string value in `record`, in document order (keys are not
+    values). Iterative, so that deeply nested input cannot exhaust the stack."""
+    stack: list[tuple[str, Any]] = [(path, record)]
+    while stack:
+        at, value = stack.pop()
+        if isinstance(value, str):
+            yield at, value
+        elif isinstance(value, dict):
+            stack.extend((f"{at}.{k}" if at else str(k), v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{at}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+
+
+def map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """A copy of `value` with `fn` applied to every string value (keys stay as they are)."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_strings(v, fn) for v in value]
+    return value
