@@ -422,3 +422,24 @@ def test_metadata_is_kept_where_accepted_and_reported_where_dropped(tmp_path: Pa
     else:
         assert "metadata" not in out and result.dropped_keys == {"metadata": 1}
     assert result.written == 1
+
+
+def test_cli_summary_text_json_and_rejects_path(tmp_path: Path) -> None:
+    src = write(tmp_path / "in.jsonl", [qa(1), weight0_example()])
+    runner = CliRunner()
+    r = runner.invoke(main, ["export", str(src), "--to", "bedrock", "-o", str(tmp_path / "b.jsonl"),
+                             "--weight0", "keep-as-context", "--rejects", str(tmp_path / "why.jsonl")])
+    assert r.exit_code == 0, r.output
+    assert "read 2, written 1, rejected 1" in r.output
+    assert "rejected: weight0-not-expressible ×1" in r.output
+    assert read_jsonl(tmp_path / "why.jsonl")[0]["path"] == "messages[1].weight"
+    r = runner.invoke(main, ["export", str(src), "--to", "trl", "-o", str(tmp_path / "t.jsonl"),
+                             "--weight0", "drop-example", "--format", "json"])
+    summary = json.loads(r.output)
+    assert list(summary) == ["input", "output", "target", "file_format", "record_format", "read",
+                             "written", "rejected", "reconciled", "blank_lines", "bom_added",
+                             "reasons", "changes", "dropped_keys", "rejects_path", "companions"]
+    r = runner.invoke(main, ["export", str(write(tmp_path / "p.jsonl", [preference(1)])),
+                             "--to", "vertex", "-o", str(tmp_path / "v.jsonl")])
+    assert r.exit_code == 2 and "holds preference data; vertex accepts: chat" in r.output
+    assert not (tmp_path / "v.jsonl").exists()
