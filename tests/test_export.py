@@ -321,6 +321,14 @@ def test_llama_factory_sharegpt_and_dataset_info(tmp_path: Path, offline: Path) 
 
 TEXT = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}},
         "additionalProperties": False}
+S3_IMAGE = {"type": "object", "required": ["image"], "additionalProperties": False,
+            "properties": {"image": {
+                "type": "object", "required": ["format", "source"], "additionalProperties": False,
+                "properties": {"format": {"enum": ["jpeg", "png", "gif", "webp"]},
+                               "source": {"type": "object", "required": ["s3Location"],
+                                          "properties": {"s3Location": {
+                                              "type": "object", "required": ["uri"],
+                                              "properties": {"uri": {"pattern": "^s3://"}}}}}}}}}
 BEDROCK_SCHEMA = {
     "type": "object", "required": ["schemaVersion", "messages"], "additionalProperties": False,
     "properties": {
@@ -329,7 +337,8 @@ BEDROCK_SCHEMA = {
         "messages": {"type": "array", "minItems": 1, "items": {
             "type": "object", "required": ["role", "content"], "additionalProperties": False,
             "properties": {"role": {"enum": ["user", "assistant"]},
-                           "content": {"type": "array", "minItems": 1, "items": TEXT}}}}}}
+                           "content": {"type": "array", "minItems": 1, "items": {
+                               "oneOf": [TEXT, S3_IMAGE]}}}}}}}
 PART = {"type": "object", "oneOf": [
     {"required": ["text"], "properties": {"text": {"type": "string"}}, "additionalProperties": False},
     {"required": ["fileData"], "additionalProperties": False, "properties": {"fileData": {
@@ -350,7 +359,15 @@ VERTEX_SCHEMA = {
 def test_bedrock_matches_its_schema(tmp_path: Path) -> None:
     from jsonschema import Draft202012Validator
 
-    src = write(tmp_path / "in.jsonl", [qa(1), tool_example(), qa(2, metadata={"a": 1})])
+    def with_image(url: str) -> dict:
+        return {"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "What is it?"},
+            {"type": "image_url", "image_url": {"url": url}}]},
+            {"role": "assistant", "content": "A cat."}]}
+
+    src = write(tmp_path / "in.jsonl", [qa(1), tool_example(), qa(2, metadata={"a": 1}),
+                                        with_image("s3://bucket/cat.jpg"),
+                                        with_image("https://example.com/cat.png")])
     result = export_file(src, "bedrock", tmp_path / "out.jsonl")
     out = read_jsonl(tmp_path / "out.jsonl")
     for record in out:
@@ -359,7 +376,10 @@ def test_bedrock_matches_its_schema(tmp_path: Path) -> None:
                       "system": [{"text": "You are terse."}],
                       "messages": [{"role": "user", "content": [{"text": "question 1"}]},
                                    {"role": "assistant", "content": [{"text": "answer 1"}]}]}
-    assert result.reasons == {"tool-calls-unsupported": 1}
+    assert out[2]["messages"][0]["content"] == [
+        {"text": "What is it?"},
+        {"image": {"format": "jpeg", "source": {"s3Location": {"uri": "s3://bucket/cat.jpg"}}}}]
+    assert result.reasons == {"image-source-unsupported": 1, "tool-calls-unsupported": 1}
     assert result.dropped_keys == {"metadata": 1}
 
 

@@ -189,6 +189,9 @@ CASES: list[tuple[str, str, dict, dict, str]] = [
     ("FT807", "vertex", chat(("user", [image()]), ("assistant", "a cat")),
      chat(("user", [image("gs://bucket/cat.png")]), ("assistant", "a cat")),
      "messages[0].content[0].image_url.url"),
+    ("FT807", "bedrock", chat(("user", [image()]), ("assistant", "a cat")),
+     chat(("user", [image("s3://bucket/cat.png")]), ("assistant", "a cat")),
+     "messages[0].content[0].image_url.url"),
     ("FT812", "vertex", chat(("user", "q"), ("system", "Now be brief."), ("assistant", "a")),
      chat(("system", "Be brief."), ("user", "q"), ("assistant", "a")), "messages[1].role"),
     ("FT813", "trl", {"messages": [

@@ -239,13 +239,15 @@ def too_many_images(record: dict, ctx: Context) -> Iterator[Hit]:
 
 
 def image_source(url: Any) -> str | None:
-    """Where an image URL points: base64 (data: URI), gcs (gs://), url (http/https)."""
+    """Where an image URL points: base64 (data: URI), gcs (gs://), s3 (s3://), url (http/https)."""
     if not isinstance(url, str):
         return None
     if url.startswith("data:"):
         return "base64"
     if url.startswith("gs://"):
         return "gcs"
+    if url.startswith("s3://"):
+        return "s3"
     return "url" if url.startswith(("http://", "https://")) else None
 
 

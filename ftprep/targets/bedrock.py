@@ -1,9 +1,11 @@
 """Amazon Bedrock (Nova): the `bedrock-conversation-2024` schema — `system: [{text}]` and
-`messages: [{role: user|assistant, content: [{text}]}]`, turns alternating from the user."""
+`messages: [{role: user|assistant, content: [{text} | {image: s3Location}]}]`, turns
+alternating from the user."""
 from __future__ import annotations
 
 from typing import Any
 
+from ftprep.rules.targets import image_source
 from ftprep.targets.base import (
     ExportContext,
     NoCompanions,
@@ -17,6 +19,7 @@ from ftprep.targets.base import (
 from ftprep.targets.openai_like import check_alternation
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
+IMAGE_FORMATS = ("jpeg", "png", "gif", "webp")
 
 
 class BedrockWriter(NoCompanions):
@@ -40,8 +43,31 @@ class BedrockWriter(NoCompanions):
         return out
 
     def _turn(self, m: dict, path: str, ctx: ExportContext) -> dict:
-        text = text_of(m.get("content"), f"{path}.content", ctx)
         for key in m:
             if key not in ("role", "content"):
                 ctx.drop(f"messages[].{key}")
-        return {"role": m["role"], "content": [{"text": text}]}
+        content = m.get("content")
+        if not isinstance(content, list) or not any(_is_image(p) for p in content):
+            return {"role": m["role"], "content": [{"text": text_of(content, f"{path}.content", ctx)}]}
+        blocks = []
+        for j, part in enumerate(content):
+            if _is_image(part):
+                blocks.append(_image(part["image_url"].get("url"), f"{path}.content[{j}]"))
+            else:
+                blocks.append({"text": text_of([part], f"{path}.content[{j}]", ctx)})
+        return {"role": m["role"], "content": blocks}
+
+
+def _is_image(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "image_url" and isinstance(
+        part.get("image_url"), dict)
+
+
+def _image(url: Any, path: str) -> dict:
+    """An S3 image as Nova's image block; images elsewhere cannot be referenced."""
+    ext = url.rsplit(".", 1)[-1].lower() if isinstance(url, str) else ""
+    fmt = {"jpg": "jpeg"}.get(ext, ext)
+    if image_source(url) != "s3" or fmt not in IMAGE_FORMATS:
+        raise Refuse("image-source-unsupported", f"{path}.image_url.url", "bedrock reads "
+                     "images only from S3 (s3://...jpeg|png|gif|webp)")
+    return {"image": {"format": fmt, "source": {"s3Location": {"uri": url}}}}

@@ -22,7 +22,7 @@ TARGETS_FILE_ENV = "FTPREP_TARGETS_FILE"
 DEFAULT_TARGET = "openai"
 ENCODINGS = ("utf-8", "utf-8-bom")
 WEIGHTS = ("binary", "int01", "none")
-IMAGE_SOURCES = ("url", "base64", "gcs")
+IMAGE_SOURCES = ("url", "base64", "gcs", "s3")
 FILE_FORMATS = ("jsonl", "parquet")
 KINDS = ("platform", "trainer")
 
