@@ -46,6 +46,7 @@ class ValidationReport:
     strict: bool = False
     model: str | None = None
     target: str = "openai"
+    target_notes: list[str] = field(default_factory=list)  # limits beyond one file (quotas)
     suppressed: int = 0  # line errors hidden behind a file-level finding (FT105/FT106)
     severities: dict[str, str] = field(default_factory=dict)
 
@@ -79,6 +80,7 @@ class ValidationReport:
             "lines": self.lines,
             "model": self.model,
             "target": self.target,
+            "target_notes": self.target_notes,
             "errors": self.errors,
             "warnings": self.warnings,
             "counts": self.counts(),
@@ -148,6 +150,7 @@ def validate_file(
         strict=strict,
         model=getattr(ctx_model, "id", model),
         target=target_info.name,
+        target_notes=list(target_info.notes) if target_info.name != DEFAULT_TARGET else [],
         suppressed=run.suppressed,
         severities={c: r.severity.value for c, r in rules.items()},
     )

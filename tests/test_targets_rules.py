@@ -267,3 +267,13 @@ def test_target_rules_are_the_same_in_worker_processes(tmp_path: Path) -> None:
     parallel = validate_file(path, target="together", workers=2)
     assert serial.findings == parallel.findings
     assert [f.line for f in serial.findings if f.code == "FT802"] == [1, 8, 15, 22, 29, 36, 43, 50, 57]
+
+
+def test_azure_account_limits_are_shown_with_the_report(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.jsonl", [qa(i) for i in range(10)], bom=True)
+    report = validate_file(path, target="azure")
+    assert any("3 fine-tuning jobs" in n for n in report.target_notes)
+    assert report.to_dict()["target_notes"] == report.target_notes
+    assert validate_file(path).target_notes == []  # the default target adds nothing
+    r = CliRunner().invoke(main, ["validate", str(path), "--target", "azure"])
+    assert "note (azure): At most 3 fine-tuning jobs run at once per resource." in r.output

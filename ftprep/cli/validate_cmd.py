@@ -72,6 +72,8 @@ def _print_report(report: ValidationReport) -> None:
     model = f", model {report.model}" if report.model else ""
     if report.target != "openai":
         model += f", target {report.target}"
+    for note in report.target_notes:
+        click.echo(f"note ({report.target}): {note}")
     click.echo(f"{report.path}: {verdict} — {report.format}, {report.examples} examples{model}, "
                f"{report.errors} errors, {report.warnings} warnings")
 
