@@ -83,19 +83,27 @@ def export(file: str, to: str, output: str, rejects: str | None, weight0: str | 
            file_format: str, targets_file: str | None, fmt: str) -> None:
     """Write FILE in the shape TARGET reads, atomically, with a summary of what changed and a
     rejects file for what cannot be expressed (read = written + rejected)."""
-    from ftprep.targets.base import Weight0Required
     from ftprep.targets.export import export_file
 
     try:
         result = export_file(file, to, output, rejects=rejects, weight0=weight0,
                              file_format=file_format, targets_file=targets_file)
-    except Weight0Required as e:
-        raise UsageError(str(Weight0Required(e.path, e.target, e.line, flag="--weight0 "))) from None
+    except UsageError as e:  # the library names its parameters; the user typed flags
+        raise UsageError(_as_flags(str(e))) from None
     if fmt == "json":
         emit_json(result.to_dict())
     else:
         _print_export(result)
     raise SystemExit(EXIT_OK)
+
+
+_FLAGS = {"out=": "--output ", "weight0=": "--weight0 ", "file_format=": "--file-format "}
+
+
+def _as_flags(message: str) -> str:
+    for param, flag in _FLAGS.items():
+        message = message.replace(param, flag)
+    return message
 
 
 def _print_export(result: Any) -> None:

@@ -26,10 +26,10 @@ class Refuse(Exception):  # a signal rather than an error: the example goes to t
 class Weight0Required(UsageError):
     """A weight-0 assistant turn, a target that cannot express it, and no `weight0` choice."""
 
-    def __init__(self, path: str, target: str, line: int | None = None, flag: str = "weight0=") -> None:
+    def __init__(self, path: str, target: str, line: int | None = None) -> None:
         where = f"line {line} " if line is not None else ""
         super().__init__(f"{where}{path}: weight 0 cannot be expressed in {target}; choose "
-                         f"{flag}drop-example or {flag}keep-as-context")
+                         "weight0=drop-example or weight0=keep-as-context")
         self.path, self.target, self.line = path, target, line
 
 
