@@ -377,3 +377,35 @@ def test_credentials_in_the_base_url_are_never_stored_or_shown(platform_env: Fak
     failed = run("files", "list", "--base-url", dead, "--max-retries", "0", "--debug")
     assert failed.exit_code == 2 and "cannot reach http://127.0.0.1:9/v1" in failed.stderr
     assert "hunter2secret" not in failed.output
+
+
+def test_odd_fields_ftprep_does_not_read_are_shown_as_sent(platform_env: FakeOpenAI) -> None:
+    job = {"object": "fine_tuning.job", "id": "ftjob-1", "status": "running", "model": "m",
+           "created_at": 10**20, "hyperparameters": "x", "result_files": [], "error": None}
+    page = json.dumps({"object": "list", "data": [job], "has_more": False}).encode()
+    platform_env.faults.append(Fault("GET", "/fine_tuning/jobs", kind="body", status=200,
+                                     body=page, times=2))
+    table = run("jobs", "list")
+    assert table.exit_code == 0, table.output
+    assert "100000000000000000000" in table.stdout and "Pydantic" not in table.output
+    as_json = run("jobs", "list", "--format", "json")
+    assert json.loads(as_json.stdout)["data"][0]["hyperparameters"] == "x"
+    assert "Pydantic" not in as_json.output
+    checkpoint = {"object": "fine_tuning.job.checkpoint", "id": "c", "step_number": 1,
+                  "fine_tuned_model_checkpoint": "ft:x", "metrics": None}
+    platform_env.faults.append(Fault(
+        "GET", r"/fine_tuning/jobs/.*/checkpoints", kind="body", status=200,
+        body=json.dumps({"object": "list", "data": [checkpoint], "has_more": False}).encode()))
+    checkpoints = run("jobs", "checkpoints", "ftjob-1")
+    assert checkpoints.exit_code == 0 and "ft:x" in checkpoints.stdout, checkpoints.output
+
+
+def test_only_a_lost_answer_or_gateway_error_waits_for_a_late_store() -> None:
+    from ftprep.platform.client import Unanswered
+    from ftprep.platform.resend import look_before_resend
+
+    for may_land_late, looks in ((False, 1), (True, 5)):
+        seen: list[int] = []
+        found = look_before_resend(lambda seen=seen: seen.append(1), Unanswered("x", None,
+                                   may_land_late), _no_sleep)
+        assert found is None and len(seen) == looks

@@ -18,6 +18,7 @@ from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.platform.client import PlatformClient, is_fine_tuned
 from ftprep.platform.config import PROVIDERS, ProviderConfig, resolve_config
 from ftprep.platform.jobs import TERMINAL, JobOptions, job_metrics, parse_metadata, watch_job
+from ftprep.platform.shapes import as_dict
 from ftprep.platform.uploads import DEFAULT_PART_SIZE, SINGLE_REQUEST_LIMIT, upload_file
 from ftprep.text import printable
 
@@ -73,7 +74,7 @@ def platform_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 # -- output helpers ------------------------------------------------------------------------
 def _as_dict(obj: Any) -> Any:
-    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+    return as_dict(obj)
 
 
 def _emit_list(items: Iterable[Any]) -> None:
@@ -104,7 +105,10 @@ def _cell(value: Any, is_time: bool) -> str:
     if value is None:
         return ""
     if is_time and isinstance(value, int):
-        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        try:
+            return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        except (OverflowError, OSError, ValueError):
+            return str(value)  # a time no calendar can show: the number as sent
     return printable(value)  # ids, names and messages come from the server
 
 
@@ -264,7 +268,8 @@ def jobs_checkpoints(job_id: str, fmt: str, conn: Connection) -> None:
     """List a job's checkpoints (usable models at intermediate steps)."""
     items = conn.client.list_checkpoints(job_id)
     _emit_items(items, fmt, ["STEP", "CHECKPOINT_MODEL", "TRAIN_LOSS"],
-                lambda c: [c.step_number, c.fine_tuned_model_checkpoint, c.metrics.train_loss])
+                lambda c: [c.step_number, c.fine_tuned_model_checkpoint,
+                           getattr(c.metrics, "train_loss", None)])
 
 
 @jobs.command("watch")

@@ -5,6 +5,7 @@ import click
 
 from ftprep.cli.common import emit_json, format_option
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK
+from ftprep.text import printable
 
 
 @click.command()
@@ -56,7 +57,7 @@ def _print_summary(stats: dict, out_dir: str) -> None:
         click.echo(f"tokens ({tokens['model']}): train {tokens['train']}, test {tokens['test']}")
     for row in (stats["strata"] or {}).get("classes", []):
         label = "(missing)" if row["class"] is None else row["class"]
-        click.echo(f"  class {label}: {row['train']} train, {row['test']} test")
+        click.echo(f"  class {printable(label)}: {row['train']} train, {row['test']} test")
     if leakage["ok"]:
         click.echo("leakage check: ok (0 examples and 0 groups in both splits)")
     else:

@@ -138,10 +138,12 @@ class Unanswered(PlatformError):
     or the server answered 429/5xx. Callers of `send_once` check the server before re-sending.
     `delay` is how long the server asked to wait (seconds), when it said."""
 
-    def __init__(self, message: str, delay: float | None, refused: bool) -> None:
+    def __init__(self, message: str, delay: float | None, may_land_late: bool) -> None:
         super().__init__(message)
         self.delay = delay
-        self.refused = refused  # 429: the server turned it away, so nothing can be stored late
+        # No answer at all, or a gateway's 502/504: the server may still be working on it.
+        # (An application's own 429/500/503 came after it had finished with the request.)
+        self.may_land_late = may_land_late
 
 
 class PlatformClient:
@@ -182,7 +184,9 @@ class PlatformClient:
             failure = self._failure(endpoint, e)
             if isinstance(e, openai.OpenAIError) and retryable(e):
                 wait = asked_wait(e) if isinstance(e, openai.APIStatusError) else None
-                raise Unanswered(str(failure), wait, isinstance(e, openai.RateLimitError)) from None
+                late = isinstance(e, openai.APIConnectionError) or (
+                    isinstance(e, openai.APIStatusError) and e.status_code in (502, 504))
+                raise Unanswered(str(failure), wait, late) from None
             raise failure from None
 
     def _failure(self, endpoint: str, exc: Exception) -> PlatformError:

@@ -20,9 +20,10 @@ def look_before_resend(find: Callable[[], T | None], exc: Unanswered,
                        sleep: Callable[[float], None],
                        settle: tuple[float, ...] = SETTLE_DELAYS) -> T | None:
     """What the unanswered request created, if the server has it: looked for at once and,
-    unless the server refused the request outright (429), again after each `settle` delay."""
+    when the server may still store it (no answer, a gateway error), again after each
+    `settle` delay."""
     found = find()
-    if found is not None or exc.refused:
+    if found is not None or not exc.may_land_late:
         return found
     for delay in settle:
         sleep(delay)

@@ -24,10 +24,12 @@ SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
     "upload part": {"id": (str,)},
     "job": {"id": (str,), "status": (str,), "model": (str, _OPTIONAL),
             "fine_tuned_model": (str, _OPTIONAL), "result_files": (list, _OPTIONAL),
-            "metadata": (dict, _OPTIONAL), "training_file": (str, _OPTIONAL)},
+            "metadata": (dict, _OPTIONAL), "training_file": (str, _OPTIONAL),
+            "error": (dict, _OPTIONAL)},
     "event": {"id": (str,), "created_at": (int,), "level": (str, _OPTIONAL),
               "message": (str,), "data": (dict, _OPTIONAL)},
-    "checkpoint": {"step_number": (int,), "fine_tuned_model_checkpoint": (str,)},
+    "checkpoint": {"step_number": (int,), "fine_tuned_model_checkpoint": (str,),
+                   "metrics": (dict, _OPTIONAL)},
     "model": {"id": (str,), "owned_by": (str, _OPTIONAL)},
     "deleted": {"id": (str,)},
 }
@@ -62,6 +64,14 @@ def check_page(page: Any, kind: str, endpoint: str) -> Any:
     for item in data:
         check(item, kind, endpoint)
     return page
+
+
+def as_dict(obj: Any) -> Any:
+    """An SDK object as plain data, exactly as the server sent it: no serializer warnings on
+    stderr for fields ftprep does not read and the server typed differently."""
+    if hasattr(obj, "model_fields_set"):
+        return obj.to_dict(warnings=False)
+    return obj.to_dict() if hasattr(obj, "to_dict") else obj
 
 
 def broken(endpoint: str, problem: str) -> PlatformError:

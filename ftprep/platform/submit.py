@@ -15,6 +15,7 @@ from ftprep.findings import Severity
 from ftprep.models import get_model
 from ftprep.platform.client import PlatformClient
 from ftprep.platform.jobs import CreatedJob, JobOptions, build_job_request, create_job
+from ftprep.platform.shapes import as_dict
 from ftprep.platform.uploads import (
     DEFAULT_PART_SIZE,
     SINGLE_REQUEST_LIMIT,
@@ -94,7 +95,7 @@ class SubmitResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "job": self.job.to_dict(),
+            "job": as_dict(self.job),
             "files": {
                 "training_file": self.uploads[0].to_dict(),
                 "validation_file": self.uploads[1].to_dict() if len(self.uploads) > 1 else None,
