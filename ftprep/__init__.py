@@ -3,6 +3,7 @@
 The library is the product; the `ftprep` command is a thin layer over these functions::
 
     from ftprep import convert, validate_file, count_file, split_file, estimate_file, TrainGPT
+    from ftprep import evaluate, Candidate  # eval: did the fine-tune work?
 
 Names are imported lazily so that `import ftprep` (and the CLI) start fast.
 """
@@ -29,6 +30,9 @@ _EXPORTS = {
     "SplitOptions": "ftprep.split",
     "TrainGPT": "ftprep.platform.sdk",
     "from_dataframe": "ftprep.frames",
+    "evaluate": "ftprep.eval.evaluate",
+    "EvalReport": "ftprep.eval.results",
+    "Candidate": "ftprep.eval.candidates",
     "Finding": "ftprep.findings",
     "Severity": "ftprep.findings",
 }
@@ -38,7 +42,8 @@ __all__ = [  # noqa: RUF022 - grouped by pipeline step, like _EXPORTS
     "convert", "ConvertOptions", "validate_file", "ValidationReport", "count_file",
     "count_example", "get_encoding", "get_model", "estimate_file", "split_file", "SplitOptions",
     "export_file", "ExportResult",
-    "TrainGPT", "Finding", "Severity", "from_dataframe",
+    "TrainGPT", "evaluate", "EvalReport", "Candidate", "Finding", "Severity",
+    "from_dataframe",
 ]
 
 

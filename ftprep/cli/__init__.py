@@ -27,6 +27,8 @@ LAZY_COMMANDS = {
     "files": "platform_cmd",
     "jobs": "platform_cmd",
     "models": "platform_cmd",
+    "eval": "eval_cmd",
+    "try": "eval_cmd",
 }
 
 

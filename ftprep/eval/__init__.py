@@ -1,5 +1,34 @@
-"""`ftprep eval`: run test prompts through candidate models and say, with statistics, which is better.
+"""Evaluate fine-tunes against their alternatives on the held-out split (`ftprep eval`).
 
-answers (what a model said), metrics (how close it is to the reference), stats (confidence
-intervals, paired tests, verdicts); the engine modules run the requests and build the report.
+    from ftprep.eval import evaluate, Candidate
+    report = evaluate("split/test.jsonl", ["gpt-4o-mini", "ft:gpt-4o-mini:acme::abc"])
+    report.to_dict()  # what `ftprep eval --format json` prints
+
+Modules: `examples` (prompts and references), `candidates` (model, endpoint, prompt variant),
+`runner` (concurrency, retries, back-pressure), `cache` (persistent responses), `metrics`,
+`stats`, `judge`, `cost`, `results` (dataclasses), `evaluate` (the pipeline), `chat` (`try`).
+Names are imported lazily so that `import ftprep.eval` stays cheap.
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "evaluate": "ftprep.eval.evaluate",
+    "plan_eval": "ftprep.eval.evaluate",
+    "EvalOptions": "ftprep.eval.evaluate",
+    "EvalPlan": "ftprep.eval.evaluate",
+    "EvalReport": "ftprep.eval.results",
+    "Candidate": "ftprep.eval.candidates",
+    "load_candidates": "ftprep.eval.candidates",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ftprep.eval' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

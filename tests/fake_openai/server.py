@@ -1,4 +1,5 @@
-"""Local OpenAI-compatible API (files, uploads, fine-tuning jobs, models) on 127.0.0.1.
+"""Local OpenAI-compatible API (files, uploads, fine-tuning jobs, models, chat completions)
+on 127.0.0.1.
 
 Faithful to the OpenAPI spec's shapes (object types, list envelopes with first_id/last_id/
 has_more, `after`/`limit` pagination). Deterministic: a job advances exactly one state per
@@ -16,7 +17,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -69,10 +70,12 @@ class Request:
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str, code: str | None = None,
-                 type_: str = "invalid_request_error", param: str | None = None) -> None:
+                 type_: str = "invalid_request_error", param: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.type, self.param = (
             status, message, code, type_, param)
+        self.headers = headers or {}
 
     def body(self) -> dict:
         return {"error": {"message": self.message, "type": self.type, "param": self.param,
@@ -97,6 +100,9 @@ class FakeOpenAI:
         self.hidden: dict[str, int] = {}  # object id → list calls it stays out of ("late")
         self.requests: list[Request] = []
         self.fail_jobs = False  # new jobs end in "failed" instead of "succeeded"
+        self.chat_models: dict[str, ChatModel] = {"echo": ChatModel(echo_reply)}
+        # Called with (request body, number of chat requests so far) before each chat answer.
+        self.on_chat: Callable[[dict, int], None] | None = None
         self._counter = 0
         self._clock = 1_764_000_000
         for model_id, owner in BASE_MODELS:
@@ -182,6 +188,9 @@ class FakeOpenAI:
     # -- dispatch ------------------------------------------------------------------------
     def handle(self, req: Request) -> tuple[int, Any, dict[str, str]]:
         """(status, JSON-able body or raw bytes, extra headers)."""
+        chat = re.fullmatch(r"(?:/deployments/(?P<deployment>[^/]+))?/chat/completions", req.path)
+        if chat and req.method == "POST":  # not under the lock: a slow model must not block
+            return 200, self.chat_completion(req, chat.group("deployment")), {}
         routes = [
             ("GET", r"/models", self.list_models),
             ("GET", r"/models/(?P<id>[^/]+)", self.get_model),
@@ -458,6 +467,141 @@ class FakeOpenAI:
         return self._page(list(reversed(self.checkpoints[id])), req.query, 10)
 
 
+    # -- chat completions ----------------------------------------------------------------
+    def add_chat_model(self, name: str, reply: Callable[[dict], dict], *, delay: float = 0.0,
+                       refusals: int = 0, retry_after: str = "0") -> ChatModel:
+        """Serve `name`: `reply(request body)` → the assistant message. The first `refusals`
+        requests get 429 with `Retry-After: retry_after`; each answer waits `delay` seconds."""
+        model = ChatModel(reply, delay, refusals, retry_after)
+        with self.lock:
+            self.chat_models[name] = model
+        return model
+
+    def chat_calls(self, model: str | None = None) -> list[dict]:
+        """Bodies of the chat completion requests received (for `model`, or all)."""
+        bodies = [json.loads(r.body) for r in self.calls("POST", r"(/deployments/[^/]+)?/chat/completions")]
+        return [b for b in bodies if model is None or b.get("model") == model]
+
+    def chat_completion(self, req: Request, deployment: str | None = None) -> Any:
+        body = json.loads(req.body or b"{}")
+        name = deployment or body.get("model")
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            raise ApiError(400, "'messages' is required", param="messages")
+        with self.lock:
+            model = self.chat_models.get(str(name))
+            if model is None:
+                raise ApiError(404, f"The model '{name}' does not exist", "model_not_found")
+            count = len(self.calls("POST", r"(/deployments/[^/]+)?/chat/completions"))
+            refuse = model.refusals > 0
+            if refuse:
+                model.refusals -= 1
+        if refuse:
+            raise ApiError(429, "Rate limit reached for requests", "rate_limit_exceeded",
+                           "requests", headers={"retry-after": model.retry_after})
+        if self.on_chat:
+            self.on_chat(body, count)
+        if model.delay:
+            time.sleep(model.delay)
+        message = {"role": "assistant", "content": None, "refusal": None, **model.reply(body)}
+        with self.lock:
+            completion_id = self._id("chatcmpl")
+            created = self._now()
+        usage = _chat_usage(body["messages"], message)
+        if body.get("stream"):
+            return _event_stream(completion_id, created, str(name), message, usage,
+                                 bool((body.get("stream_options") or {}).get("include_usage")))
+        finish = "tool_calls" if message.get("tool_calls") else "stop"
+        return {"id": completion_id, "object": "chat.completion", "created": created,
+                "model": name, "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "message": message, "logprobs": None,
+                             "finish_reason": finish}],
+                "usage": usage}
+
+
+@dataclass
+class ChatModel:
+    """A deterministic chat model of the fake server (see FakeOpenAI.add_chat_model)."""
+
+    reply: Callable[[dict], dict]
+    delay: float = 0.0
+    refusals: int = 0
+    retry_after: str = "0"
+
+
+class EventStream(bytes):
+    """A text/event-stream body (server-sent events), sent as it is."""
+
+
+def last_user_text(body: dict) -> str:
+    """The content of the last user message of a chat request (the question asked)."""
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else json.dumps(content)
+    return ""
+
+
+def echo_reply(body: dict) -> dict:
+    return {"content": f"echo: {last_user_text(body)}"}
+
+
+def reference_reply(references: dict[str, Any], knows: Collection[str],
+                    fallback: str = "I don't know.") -> Callable[[dict], dict]:
+    """A model that gives the reference (text, or a message dict with tool calls) for the
+    questions in `knows` and `fallback` for the others. `references` maps the question (the
+    last user message) to its reference."""
+    def reply(body: dict) -> dict:
+        question = last_user_text(body)
+        if question in knows and question in references:
+            ref = references[question]
+            return {"content": ref} if isinstance(ref, str) else dict(ref)
+        return {"content": fallback}
+    return reply
+
+
+def tool_call_reply(body: dict) -> dict:
+    """Calls the request's first tool with the question as its argument."""
+    tools = body.get("tools") or []
+    if not tools:
+        return {"content": "no tools"}
+    name = tools[0]["function"]["name"]
+    return {"tool_calls": [{"id": "call_1", "type": "function", "function": {
+        "name": name, "arguments": json.dumps({"query": last_user_text(body)})}}]}
+
+
+def _chat_usage(messages: list, message: dict) -> dict:
+    """Deterministic stand-in for token counts: words + 3 per message."""
+    prompt = sum(len(str(m.get("content") or "").split()) + 3 for m in messages)
+    completion = len(str(message.get("content") or "").split()) + 5 * len(
+        message.get("tool_calls") or [])
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
+
+
+def _event_stream(completion_id: str, created: int, model: str, message: dict, usage: dict,
+                  include_usage: bool) -> EventStream:
+    """The answer as chat.completion.chunk events: the role, the content a word at a time,
+    then the finish reason (and usage when asked), then [DONE]."""
+    def chunk(delta: dict, finish: str | None = None, with_usage: dict | None = None) -> bytes:
+        data = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                "model": model, "system_fingerprint": "fp_fake",
+                "choices": [] if with_usage else [{"index": 0, "delta": delta,
+                                                   "logprobs": None, "finish_reason": finish}]}
+        if with_usage:
+            data["usage"] = with_usage
+        return b"data: " + json.dumps(data).encode() + b"\n\n"
+    parts = [chunk({"role": "assistant", "content": ""})]
+    words = re.findall(r"\S+\s*|\s+", message.get("content") or "")
+    parts += [chunk({"content": w}) for w in words]
+    if message.get("tool_calls"):
+        parts.append(chunk({"tool_calls": [{"index": i, **c} for i, c in
+                                           enumerate(message["tool_calls"])]}))
+    parts.append(chunk({}, "tool_calls" if message.get("tool_calls") else "stop"))
+    if include_usage:
+        parts.append(chunk({}, with_usage=usage))
+    return EventStream(b"".join(parts) + b"data: [DONE]\n\n")
+
+
 def _public(job: dict) -> dict:
     return {k: v for k, v in job.items() if not k.startswith("_")}
 
@@ -497,6 +641,12 @@ def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
             pass
 
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes: without this, Nagle's algorithm and the
+            # client's delayed ACK add ~40 ms to every keep-alive request.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def _serve(self) -> None:
             split = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
@@ -532,7 +682,7 @@ def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             except ApiError as e:
                 # State conflicts are final; tell the SDK not to retry them (it would on 409).
                 self._send(e.status, e.body(), {"x-should-retry": "false"} if e.status == 409
-                           else {})
+                           else e.headers)
 
         def _authenticate(self, headers: dict[str, str], azure: bool) -> None:
             bearer = headers.get("authorization", "").removeprefix("Bearer ")
@@ -548,7 +698,9 @@ def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
 
         def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-            if isinstance(payload, bytes):
+            if isinstance(payload, EventStream):
+                data, ctype = bytes(payload), "text/event-stream"
+            elif isinstance(payload, bytes):
                 data, ctype = payload, "application/octet-stream"
             else:
                 data, ctype = json.dumps(payload).encode(), "application/json"
