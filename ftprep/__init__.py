@@ -30,7 +30,7 @@ _EXPORTS = {
     "SplitOptions": "ftprep.split",
     "TrainGPT": "ftprep.platform.sdk",
     "from_dataframe": "ftprep.frames",
-    "evaluate": "ftprep.eval.evaluate",
+    "evaluate": "ftprep.eval.pipeline",
     "EvalReport": "ftprep.eval.results",
     "Candidate": "ftprep.eval.candidates",
     "Finding": "ftprep.findings",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -18,17 +17,10 @@ import click
 from ftprep.cli.common import emit_json, format_option, usd
 from ftprep.cli.platform_cmd import Connection, platform_options
 from ftprep.errors import EXIT_FINDINGS, InputError, UsageError
+from ftprep.text import printable as neutral
 
 DEFAULT_CONFIRM_ABOVE = 1.0
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-
-def neutral(text: str | None) -> str:
-    """Text from a server or a data file, safe to print: control and bidi characters become
-    visible escapes instead of acting on the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", text or "")
 
 
 def _stdin_is_tty() -> bool:
@@ -86,7 +78,7 @@ def eval_command(test: str, models: tuple[str, ...], candidates_file: str | None
     baseline on the examples both answered (paired bootstrap CI, sign test or permutation).
     Answers are cached: a re-run sends nothing, an interrupted run resumes."""
     from ftprep.eval.candidates import Candidate, load_candidates
-    from ftprep.eval.evaluate import EvalOptions, plan_eval
+    from ftprep.eval.pipeline import EvalOptions, plan_eval
 
     candidates = load_candidates(candidates_file) if candidates_file else []
     candidates += [Candidate(model=m) for m in models]
@@ -354,16 +346,16 @@ def try_command(model: str, prompt: str | None, system: str | None, from_file: s
     for piece in stream_chat(conn.client, body):
         if isinstance(piece, str):
             if text:
-                click.echo(neutral(piece), nl=False)
+                click.echo(neutral(piece, keep_newlines=True), nl=False)
         else:
             result = piece
     assert result is not None
     if text:
         calls = format_tool_calls(result.tool_calls)
-        click.echo(("\n" + neutral(calls)) if calls else "")
+        click.echo(("\n" + neutral(calls, keep_newlines=True)) if calls else "")
         if example is not None:
             click.echo(f"--- reference ({from_file}:{line}) ---")
-            click.echo(neutral(reference_text(example.reference_message)))
+            click.echo(neutral(reference_text(example.reference_message), keep_newlines=True))
         return
     payload = {"request": body, "answer": result.to_dict()}
     if example is not None:

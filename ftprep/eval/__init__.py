@@ -6,7 +6,7 @@
 
 Modules: `examples` (prompts and references), `candidates` (model, endpoint, prompt variant),
 `runner` (concurrency, retries, back-pressure), `cache` (persistent responses), `metrics`,
-`stats`, `judge`, `cost`, `results` (dataclasses), `evaluate` (the pipeline), `chat` (`try`).
+`stats`, `judge`, `cost`, `results` (dataclasses), `pipeline` (`evaluate`), `chat` (`try`).
 Names are imported lazily so that `import ftprep.eval` stays cheap.
 """
 from __future__ import annotations
@@ -15,10 +15,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "evaluate": "ftprep.eval.evaluate",
-    "plan_eval": "ftprep.eval.evaluate",
-    "EvalOptions": "ftprep.eval.evaluate",
-    "EvalPlan": "ftprep.eval.evaluate",
+    "evaluate": "ftprep.eval.pipeline",
+    "plan_eval": "ftprep.eval.pipeline",
+    "EvalOptions": "ftprep.eval.pipeline",
+    "EvalPlan": "ftprep.eval.pipeline",
     "EvalReport": "ftprep.eval.results",
     "Candidate": "ftprep.eval.candidates",
     "load_candidates": "ftprep.eval.candidates",
