@@ -170,3 +170,48 @@ def test_submit_dpo_on_spec(prism_env: str, preference_file: Path) -> None:
     data = json.loads(ok("submit", str(preference_file), "--model", "gpt-4o-mini-2024-07-18",
                          "--yes", "--beta", "0.1"))
     assert data["job"]["object"] == "fine_tuning.job"
+
+
+# -- eval and try: the chat completion requests they send ----------------------------------------
+def _eval_test_file(path: Path) -> Path:
+    tools = [{"type": "function", "function": {
+        "name": "lookup", "description": "Find an order",
+        "parameters": {"type": "object", "properties": {"id": {"type": "string"}}}}}]
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "lookup", "arguments": '{"id": "7"}'}}
+    records = [
+        {"messages": [{"role": "system", "content": "Be brief."},
+                      {"role": "user", "content": "Capital of France?"},
+                      {"role": "assistant", "content": "Paris", "weight": 1}]},
+        {"messages": [{"role": "user", "content": "Where is order 7?"},
+                      {"role": "assistant", "tool_calls": [call]}], "tools": tools},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_eval_requests_on_spec(prism_env: str, tmp_path: Path) -> None:
+    """Every request eval sends (answers with and without tools, seed, judge) passes Prism's
+    validation: a 422 would be a failed request, and eval would exit 1."""
+    test = _eval_test_file(tmp_path / "test.jsonl")
+    shots = tmp_path / "train.jsonl"
+    shots.write_text(test.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "eval.toml").write_text(
+        '[[candidates]]\nmodel = "gpt-4o-mini"\n\n[[candidates]]\nlabel = "shots"\n'
+        'model = "gpt-4.1-mini"\nsystem_prompt = "Answer exactly."\nfew_shot = 1\n'
+        'shots_from = "train.jsonl"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, [
+        "eval", str(test), "--candidates", str(tmp_path / "eval.toml"), "--seed", "3",
+        "--judge", "gpt-4o", "--metric", "exact", "--no-cache", "--yes", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [m["errors"] for m in data["models"]] == [0, 0]
+
+
+def test_try_request_on_spec(prism_env: str, tmp_path: Path) -> None:
+    test = _eval_test_file(tmp_path / "test.jsonl")
+    for args in (["try", "gpt-4o-mini", "hello", "--system", "Be brief.", "--temperature", "0",
+                  "--max-tokens", "20", "--seed", "1"],
+                 ["try", "gpt-4o-mini", "--from", str(test), "--line", "2"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
