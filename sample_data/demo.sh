@@ -48,4 +48,9 @@ echo; echo "== 6. submit (dry run: shows exactly what would be sent, sends nothi
 run 0 ftprep submit "$out/split/train.jsonl" --validation "$out/split/test.jsonl" \
     --model gpt-4.1-mini --epochs 3 --suffix demo --dry-run --yes
 
+echo; echo "== 7. eval (dry run: requests, upper-bound cost and the first requests exactly; sends nothing)"
+# A real eval needs a served model; the demo stays offline (README: a session against a local server).
+run 0 ftprep eval "$out/split/test.jsonl" --model gpt-4.1-mini \
+    --model ft:gpt-4.1-mini-2025-04-14:acme:demo:abc123 --limit 1 --dry-run
+
 echo; echo "demo finished: outputs in $out/"

@@ -85,7 +85,7 @@ class ApiError(Exception):
 class FakeOpenAI:
     """State + HTTP server. Use `.url` (OpenAI base URL) or `.root` (Azure endpoint)."""
 
-    def __init__(self, api_key: str = "sk-test-key") -> None:
+    def __init__(self, api_key: str = "sk-test-key", port: int = 0) -> None:
         self.api_key = api_key
         self.lock = threading.RLock()
         self.files: dict[str, dict[str, Any]] = {}
@@ -107,7 +107,7 @@ class FakeOpenAI:
         self._clock = 1_764_000_000
         for model_id, owner in BASE_MODELS:
             self.models[model_id] = self._model(model_id, owner)
-        self._httpd = _QuietServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _QuietServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
