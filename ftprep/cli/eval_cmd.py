@@ -113,6 +113,8 @@ def _print_plan(plan: Any) -> None:
     data = plan.data
     cost = "unknown (a model's price is not in the registry)" if plan.estimate_usd is None \
         else f"at most {usd(plan.estimate_usd)}"
+    if plan.requests == 0:
+        cost = "nothing (every answer is cached)"
     judge = f" + {plan.judge_requests} judge requests" if plan.judge_requests else ""
     click.echo(f"eval: {len(data.examples)} examples ({len(data.skipped)} skipped) × "
                f"{len(plan.candidates)} candidates; {len(plan.jobs) - plan.cached} requests to "
@@ -258,6 +260,11 @@ def _print_report(report: Any, show: int) -> None:
         click.echo(f"  rests on: {c.reason}")
     click.echo(f"\n{report.requests_sent} requests sent, {report.cached_replies} answers from "
                "the cache")
+    for problem in report.scoring_errors[:5]:
+        click.echo(f"not scored: line {problem['line']}, {neutral(problem['candidate'])}, "
+                   f"{problem['metric']}: {neutral(problem['error'])}")
+    if len(report.scoring_errors) > 5:
+        click.echo(f"... {len(report.scoring_errors) - 5} more not scored (summary.json lists all)")
     _print_disagreements(report, show)
 
 

@@ -33,7 +33,13 @@ from ftprep.eval.judge import (
     load_rubric,
     parse_grade,
 )
-from ftprep.eval.metrics import Metric, MetricContext, default_metrics, resolve_metrics
+from ftprep.eval.metrics import (
+    Metric,
+    MetricContext,
+    ScoreError,
+    default_metrics,
+    resolve_metrics,
+)
 from ftprep.eval.results import (
     ComparisonResult,
     EvalReport,
@@ -104,6 +110,7 @@ class EvalPlan:
     judge_requests: int = 0
     rubric: str = ""
     sender: Sender | None = None
+    scoring_errors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -214,7 +221,8 @@ class EvalPlan:
             references={e.line: e.reference_message for e in self.data.examples},
             skipped_lines=[s.to_dict() for s in self.data.skipped],
             requests_sent=sender.sent,
-            cached_replies=sum(r.cached for r in replies.values()), judge=judge_info)
+            cached_replies=sum(r.cached for r in replies.values()), judge=judge_info,
+            scoring_errors=list(self.scoring_errors))
 
     def _score(self, example: Example, candidate: Candidate, reply: Reply,
                grades: dict[tuple[str, int], float | None]) -> ExampleResult:
@@ -224,7 +232,12 @@ class EvalPlan:
             output = answer_from_message(message)
             context = MetricContext(prompt=example.prompt)
             for metric in self.metrics:
-                scores[metric.name] = _score_one(metric, output, example.reference, context)
+                try:
+                    scores[metric.name] = _score_one(metric, output, example.reference, context)
+                except ScoreError as e:  # the data or a custom scorer, not the answer
+                    scores[metric.name] = None
+                    self.scoring_errors.append({"line": example.line, "candidate": candidate.name,
+                                                "metric": metric.name, "error": str(e)})
         else:
             scores = {m.name: None for m in self.metrics}
         if self.options.judge:

@@ -111,6 +111,7 @@ class EvalReport:
     requests_sent: int = 0
     cached_replies: int = 0
     judge: dict[str, Any] | None = None  # judge model, its errors and cost, when used
+    scoring_errors: list[dict[str, Any]] = field(default_factory=list)  # unscored, and why
 
     def to_dict(self) -> dict[str, Any]:
         return {"examples": self.examples, "skipped": self.skipped, "metrics": list(self.metrics),
@@ -155,7 +156,7 @@ class EvalReport:
                                          "reason": c.reason} for c in self.comparisons],
                             "requests_sent": self.requests_sent,
                             "cached_replies": self.cached_replies,
-                            "judge": self.judge}}
+                            "judge": self.judge, "scoring_errors": self.scoring_errors}}
 
 
 def percentile(values: list[float], q: float) -> float | None:
