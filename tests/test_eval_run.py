@@ -386,3 +386,13 @@ def test_candidate_objects_in_the_python_api(platform_env: FakeOpenAI, split200:
     report = evaluate(split200, [Candidate("weak", label="W"), "strong"], ["exact"], limit=10)
     assert [m.model for m in report.models] == ["W", "strong"]
     assert report.to_dict()["comparisons"][0]["baseline"] == "W"
+
+
+def test_identical_requests_in_one_run_are_sent_once(
+        platform_env: FakeOpenAI, split200: Path) -> None:
+    """Two labels for the same model and prompt ask exactly the same thing: one request."""
+    report = evaluate(split200, [Candidate("weak", label="A"), Candidate("weak", label="B")],
+                      ["exact"], limit=10, use_cache=False)
+    assert len(platform_env.chat_calls()) == 10
+    assert [m.scores["exact"] for m in report.models] == [1.0, 1.0]
+    assert report.comparisons[0].verdict == "insufficient_evidence"

@@ -149,13 +149,13 @@ class Sender:
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Reply]]:
         """Send every job (cached ones first, without a thread), yielding (job, reply) as they
-        finish. Interrupting the consumer stops new requests; those in flight complete and are
-        cached, so nothing already paid for is lost."""
-        pending: list[Job] = []
+        finish. Identical requests in one run are sent once. Interrupting the consumer stops
+        new requests; those in flight complete and are cached, so nothing paid for is lost."""
+        pending: dict[str, list[Job]] = {}  # request key → the jobs that ask exactly that
         for job in jobs:
             hit = self.cached(job)
             if hit is None:
-                pending.append(job)
+                pending.setdefault(request_key(job.endpoint.key, job.body), []).append(job)
             else:
                 yield job, hit
         if not pending:
@@ -163,12 +163,15 @@ class Sender:
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="ftprep-eval")
         finished = False
         try:
-            futures = {pool.submit(self.send, j): (i, j) for i, j in enumerate(pending)}
+            futures = {pool.submit(self.send, same[0]): (i, same)
+                       for i, same in enumerate(pending.values())}
             remaining: set[Future[Reply]] = set(futures)
             while remaining:
                 done, remaining = wait(remaining, timeout=0.5, return_when="FIRST_COMPLETED")
                 for future in sorted(done, key=lambda f: futures[f][0]):
-                    yield futures[future][1], future.result()
+                    reply = future.result()
+                    for job in futures[future][1]:
+                        yield job, reply
             finished = True
         finally:
             if not finished:  # interrupted: start nothing new; in-flight answers get cached
