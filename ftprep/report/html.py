@@ -117,7 +117,7 @@ def bar_chart(items: Sequence[tuple[str, float | None]], *, max_value: float | N
         if value is not None and math.isfinite(value):
             w = max(0.0, min(1.0, value / top)) * plot
             parts.append(tag("rect", x=label_width, y=y, width=f"{w:.1f}", height=bar_height,
-                             fill="var(--bar)", rx=2))
+                             style="fill: var(--bar)", rx=2))
             parts.append(tag("text", _fmt(value), x=f"{label_width + w + 6:.1f}",
                              y=y + bar_height - 4))
         interval = intervals[i] if intervals and i < len(intervals) else None
@@ -125,7 +125,7 @@ def bar_chart(items: Sequence[tuple[str, float | None]], *, max_value: float | N
             lo, hi = (label_width + max(0.0, min(1.0, x / top)) * plot for x in interval)
             mid = y + bar_height / 2
             parts.append(tag("line", x1=f"{lo:.1f}", x2=f"{hi:.1f}", y1=mid, y2=mid,
-                             stroke="var(--fg)", stroke_width=2))
+                             style="stroke: var(--fg); stroke-width: 2"))
         rows.append(tag("g", *parts))
     height = max(1, len(items)) * (bar_height + 8)
     return tag("svg", *rows, width=width, height=height,
@@ -148,7 +148,7 @@ def histogram(values: Sequence[float], *, bins: int = 10, low: float | None = No
     col = width / bins
     bars = [tag("rect", x=f"{i * col + 1:.1f}", y=f"{height - 16 - c / peak * (height - 30):.1f}",
                 width=f"{col - 2:.1f}", height=f"{c / peak * (height - 30):.1f}",
-                fill="var(--bar)") for i, c in enumerate(counts)]
+                style="fill: var(--bar)") for i, c in enumerate(counts)]
     labels = [tag("text", _fmt(lo), x=0, y=height - 2),
               tag("text", _fmt(hi), x=width, y=height - 2, text_anchor="end")]
     return tag("svg", *bars, *labels, width=width,
