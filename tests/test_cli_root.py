@@ -72,7 +72,8 @@ def test_commands_load_lazily_and_in_pipeline_order() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["convert", "validate", "rules", "count", "estimate", "split",
-                                "targets", "export", "submit", "files", "jobs", "models"]
+                                "targets", "export", "submit", "files", "jobs", "models", "eval",
+                                "try"]
 
 
 def test_models_group_carries_the_offline_info_command() -> None:

@@ -360,10 +360,18 @@ def test_text_output_shows_tables_verdicts_and_disagreements(
 
 def test_unknown_model_is_an_error_per_request_and_key_never_printed(
         platform_env: FakeOpenAI, split200: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, err = run_cli("eval", str(split200), "--model", "nope", "--limit", "2",
-                             "--metric", "exact", "--format", "json")
+    code, out, err = run_cli("eval", str(split200), "--model", "weak", "--model", "nope",
+                             "--limit", "2", "--metric", "exact", "--format", "json")
     assert code == 1
-    assert json.loads(out)["models"][0]["errors"] == 2
+    data = json.loads(out)
+    assert [m["errors"] for m in data["models"]] == [0, 2]
+    assert data["models"][1]["scores"] == {"exact": None}
+    assert data["comparisons"][0] | {"model": "-"} == {
+        "model": "-", "baseline": "weak", "metric": "exact", "n": 0, "delta": None,
+        "ci": [None, None], "p_value": None, "verdict": "insufficient_evidence"}
+    code, out, err = run_cli("eval", str(split200), "--model", "weak", "--model", "nope",
+                             "--limit", "2", "--metric", "exact")
+    assert code == 1 and "INSUFFICIENT EVIDENCE (no paired examples)" in out
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-1234567890")
     code, out, err = run_cli("eval", str(split200), "--model", "weak", "--limit", "1",
                              "--no-cache", "--output-dir", str(split200.parent / "o"))

@@ -254,9 +254,11 @@ def _print_report(report: Any, show: int) -> None:
     if report.comparisons:
         click.echo("")
     for c in report.comparisons:
+        figures = "no paired examples" if c.n == 0 else (
+            f"Δ {c.delta:+.3f}, 95% CI [{c.low:+.3f}, {c.high:+.3f}], p = {c.p_value:.3g}, "
+            f"n = {c.n}")
         click.echo(f"{neutral(c.model)} vs {neutral(c.baseline)} on {c.metric}: "
-                   f"{c.verdict.upper().replace('_', ' ')} (Δ {c.delta:+.3f}, 95% CI "
-                   f"[{c.low:+.3f}, {c.high:+.3f}], p = {c.p_value:.3g}, n = {c.n})")
+                   f"{c.verdict.upper().replace('_', ' ')} ({figures})")
         click.echo(f"  rests on: {c.reason}")
     click.echo(f"\n{report.requests_sent} requests sent, {report.cached_replies} answers from "
                "the cache")

@@ -281,6 +281,12 @@ class EvalPlan:
         cand_scores = [float(mine[line]) for line in lines]  # type: ignore[arg-type]
         base_scores = [float(base[line]) for line in lines]  # type: ignore[arg-type]
         binary = metric != JUDGE_METRIC and _metric(self.metrics, metric).binary
+        if not lines:  # nothing both answered: there is no comparison to make
+            return ComparisonResult(
+                model=candidate.name, baseline=self.baseline.name, metric=metric, n=0,
+                delta=math.nan, low=math.nan, high=math.nan, p_value=math.nan,
+                verdict="insufficient_evidence",
+                reason=f"{metric}: no example was scored for both candidates")
         comparison = compare_paired(cand_scores, base_scores, binary=binary,
                                     seed=self.options.bootstrap_seed, resamples=RESAMPLES)
         total = len(self.data.examples) or 1
