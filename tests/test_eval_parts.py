@@ -69,7 +69,7 @@ def test_system_prompt_replacement_and_shots() -> None:
     assert isinstance(example, Example) and isinstance(shot, Example)
     sent = Candidate("m", system_prompt="New", shots=(shot,)).messages(example)
     assert [m["content"] for m in sent] == ["New", "sq", "sa", "Q1", "A1", "Q2"]
-    assert [m["content"] for m in Candidate("m", system_prompt="").messages(example)][0] == "Q1"
+    assert Candidate("m", system_prompt="").messages(example)[0]["content"] == "Q1"
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -259,7 +259,7 @@ def _print_report(report: Any, show: int) -> None:
             f"n = {c.n}")
         click.echo(f"{neutral(c.model)} vs {neutral(c.baseline)} on {c.metric}: "
                    f"{c.verdict.upper().replace('_', ' ')} ({figures})")
-        click.echo(f"  rests on: {c.reason}")
+        click.echo(f"  {neutral(c.reason)}")
     click.echo(f"\n{report.requests_sent} requests sent, {report.cached_replies} answers from "
                "the cache")
     for problem in report.scoring_errors[:5]:

@@ -48,13 +48,12 @@ from ftprep.eval.results import (
     percentile,
 )
 from ftprep.eval.runner import Endpoint, Job, Reply, Sender
-from ftprep.eval.stats import compare_paired, mean_ci, verdict
+from ftprep.eval.stats import compare_paired, mean_ci, verdict, verdict_reason
 from ftprep.platform.config import resolve_config
 from ftprep.platform.uploads import state_dir
 
 DEFAULT_CONCURRENCY = 4
 RESAMPLES = 2000
-MIN_PAIRED = 30  # below this many paired examples a tie is "insufficient evidence"
 
 
 @dataclass(frozen=True)
@@ -281,25 +280,18 @@ class EvalPlan:
         cand_scores = [float(mine[line]) for line in lines]  # type: ignore[arg-type]
         base_scores = [float(base[line]) for line in lines]  # type: ignore[arg-type]
         binary = metric != JUDGE_METRIC and _metric(self.metrics, metric).binary
-        if not lines:  # nothing both answered: there is no comparison to make
-            return ComparisonResult(
-                model=candidate.name, baseline=self.baseline.name, metric=metric, n=0,
-                delta=math.nan, low=math.nan, high=math.nan, p_value=math.nan,
-                verdict="insufficient_evidence",
-                reason=f"{metric}: no example was scored for both candidates")
         comparison = compare_paired(cand_scores, base_scores, binary=binary,
                                     seed=self.options.bootstrap_seed, resamples=RESAMPLES)
         total = len(self.data.examples) or 1
         fail_c = _failures(by_candidate[candidate.name]) / total
         fail_b = _failures(by_candidate[self.baseline.name]) / total
-        word = verdict(comparison, candidate_failure_rate=fail_c, baseline_failure_rate=fail_b)
+        rates = {"candidate_failure_rate": fail_c, "baseline_failure_rate": fail_b}
         return ComparisonResult(
             model=candidate.name, baseline=self.baseline.name, metric=metric, n=comparison.n,
             delta=comparison.delta, low=comparison.low, high=comparison.high,
-            p_value=comparison.p_value, verdict=word,
-            reason=_reason(word, comparison.n, metric, comparison.low, comparison.high,
-                           fail_c, fail_b))
-
+            p_value=comparison.p_value, verdict=verdict(comparison, **rates),
+            reason=verdict_reason(comparison, metric=metric, candidate=candidate.name,
+                                  baseline=self.baseline.name, **rates))
 
 _JUDGE = "\0judge"  # the judge's endpoint key in EvalPlan.endpoints
 
@@ -324,23 +316,6 @@ def _cost(price: Price | None, reply: Reply) -> float | None:
     if reply.cached:
         return 0.0  # paid for on an earlier run
     return price.cost(reply.prompt_tokens, reply.completion_tokens)
-
-
-def _reason(word: str, n: int, metric: str, low: float, high: float, fail_c: float,
-            fail_b: float) -> str:
-    ci = f"95% CI of the difference [{low:+.3f}, {high:+.3f}]"
-    if word == "better":
-        return f"{metric}: the whole {ci} is above 0 over {n} paired examples"
-    if word == "worse":
-        return f"{metric}: the whole {ci} is below 0 over {n} paired examples"
-    if word == "insufficient_evidence":
-        why = []
-        if n < MIN_PAIRED:
-            why.append(f"only {n} paired examples (< {MIN_PAIRED})")
-        if max(fail_c, fail_b) > 0.10:
-            why.append(f"failed requests: candidate {fail_c:.0%}, baseline {fail_b:.0%} (> 10%)")
-        return f"{metric}: {ci} includes 0 and " + "; ".join(why or ["too little data"])
-    return f"{metric}: {ci} includes 0 over {n} paired examples"
 
 
 # -- planning ------------------------------------------------------------------------------
@@ -408,7 +383,8 @@ def plan_eval(path: str | Path, candidates: Sequence[Candidate | str],
     data = read_examples(path, options.limit)
     names = list(options.metrics) or default_metrics([e.reference for e in data.examples])
     names = [n for n in names if n != JUDGE_METRIC]  # judge is added by `judge=MODEL`
-    metrics = resolve_metrics(names, pattern=options.pattern, schema=options.schema,
+    metrics = resolve_metrics(names, pattern=options.pattern,
+                              schema=Path(options.schema) if options.schema else None,
                               scorer=options.scorer)
     max_tokens = options.max_tokens or default_max_tokens(
         [e.reference_message for e in data.examples])

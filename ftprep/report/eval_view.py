@@ -107,7 +107,7 @@ def _comparisons(report: EvalReport) -> Html:
              _num(c.p_value, 4), tag("span", c.verdict, class_=VERDICT_CLASS.get(c.verdict)),
              c.reason] for c in report.comparisons]
     return section("Comparisons", table(
-        ["candidate", "baseline", "metric", "n", "Δ", "95% CI", "p", "verdict", "rests on"],
+        ["candidate", "baseline", "metric", "n", "Δ", "95% CI", "p", "verdict", "why"],
         rows, numeric=(3, 4, 6)), note="Paired over the examples both answered.")
 
 
