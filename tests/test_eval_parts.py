@@ -15,7 +15,6 @@ from ftprep.eval.candidates import Candidate, load_candidates
 from ftprep.eval.cost import default_max_tokens, inference_price
 from ftprep.eval.examples import Example, example_from_record, read_examples
 from ftprep.eval.judge import parse_grade
-from ftprep.eval.runner import retry_after
 from ftprep.report.html import Page, bar_chart, esc, histogram, table, tag
 from tests.fake_openai import FakeOpenAI, tool_call_reply
 
@@ -108,14 +107,6 @@ def test_cache_keys_cover_endpoint_and_whole_body(tmp_path: Path) -> None:
     cache.put(key, "openai http://a/v1", "m", {"message": {"content": "x"}})
     again = ResponseCache(tmp_path / "c.sqlite3")  # persistent
     assert again.get(key) == {"message": {"content": "x"}} and len(again) == 1
-
-
-@pytest.mark.parametrize(("headers", "seconds"), [
-    ({"retry-after": "2"}, 2.0), ({"retry-after-ms": "250"}, 0.25),
-    ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0), ({"retry-after": "soon"}, None),
-    ({}, None), ({"retry-after": "99999"}, 300.0)])
-def test_retry_after(headers: dict[str, str], seconds: float | None) -> None:
-    assert retry_after(headers) == seconds
 
 
 def test_prices_come_from_the_registry() -> None:

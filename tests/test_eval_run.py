@@ -403,3 +403,20 @@ def test_identical_requests_in_one_run_are_sent_once(
     assert len(platform_env.chat_calls()) == 10
     assert [m.scores["exact"] for m in report.models] == [1.0, 1.0]
     assert report.comparisons[0].verdict == "insufficient_evidence"
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (b'{"id": "chatcmpl-1", "choi', "not valid JSON"),
+    (b"<html>502 Bad Gateway</html>", "not valid JSON"),
+])
+def test_a_broken_answer_is_an_error_for_that_example_not_a_crash(
+        platform_env: FakeOpenAI, split200: Path, body: bytes, expected: str) -> None:
+    platform_env.faults.append(Fault("POST", "/chat/completions", kind="body", status=200,
+                                     body=body, content_type="application/json"))
+    code, out, err = run_cli("eval", str(split200), "--model", "weak", "--limit", "3",
+                             "--concurrency", "1", "--metric", "exact", "--output-dir",
+                             str(split200.parent / "o"))
+    assert code == 1, err
+    first = json.loads((split200.parent / "o" / "results.jsonl").read_text().splitlines()[0])
+    assert expected in first["error"] and "Traceback" not in err
+    assert len(platform_env.chat_calls()) == 3  # an answer arrived: never re-sent

@@ -12,9 +12,7 @@ Money is safe:
 """
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import email.utils
+import json
 import random
 import threading
 import time
@@ -28,11 +26,14 @@ import openai
 from ftprep.eval.cache import ResponseCache, request_key
 from ftprep.platform.client import PlatformClient
 from ftprep.platform.config import ProviderConfig
+from ftprep.platform.errors import asked_wait, translate
+from ftprep.platform.shapes import broken
 
 REFUSAL_RETRIES = 12  # 429s and 503s: the server asks us to wait, we wait (and slow down)
 BACKOFF_BASE = 0.5  # seconds, doubled per attempt, jittered
 BACKOFF_CAP = 60.0
-RETRY_AFTER_CAP = 300.0  # never sleep longer than this on a server's word
+RETRY_AFTER_CAP = 120.0  # a longer Retry-After is waited out in steps of this (never failed)
+CHAT_ENDPOINT = "POST /chat/completions"
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,7 @@ class Endpoint:
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> Endpoint:
-        # Our loop does the retrying (it must not re-send received answers, and it shares
-        # back-off between workers), so the SDK's own retries are off.
-        return cls(PlatformClient(dataclasses.replace(config, max_retries=0)), config.max_retries)
+        return cls(PlatformClient(config), config.max_retries)
 
 
 @dataclass(frozen=True)
@@ -182,6 +181,7 @@ class Sender:
     def _request(self, job: Job) -> Reply:
         attempts = refusals = failures = 0
         client = job.endpoint.client
+        sdk = client.sdk.with_options(max_retries=0)  # this loop retries (see module doc)
         while True:
             if not self.throttle.acquire(self.stop):
                 return Reply(None, error="interrupted before it was sent", attempts=attempts)
@@ -191,10 +191,11 @@ class Sender:
             try:
                 with self._lock:
                     self.sent += 1
-                completion = client.sdk.chat.completions.create(**job.body)
+                completion = sdk.chat.completions.create(**job.body)
                 success = True
             except openai.APIStatusError as e:
-                delay = retry_after(e.response.headers)
+                delay = asked_wait(e)
+                delay = None if delay is None else min(max(delay, 0.0), RETRY_AFTER_CAP)
                 refusal = e.status_code == 429 or (e.status_code == 503 and delay is not None)
                 if refusal and refusals < REFUSAL_RETRIES:
                     refusals += 1
@@ -204,17 +205,30 @@ class Sender:
                     failures += 1
                     self.throttle.refused(delay if delay is not None else _backoff(failures))
                     continue
-                return Reply(None, error=str(client.error(e)), attempts=attempts)
+                return _failed(client, e, attempts)
             except openai.APIConnectionError as e:
                 if _never_connected(e) and failures < job.endpoint.max_retries:
                     failures += 1
                     time.sleep(_backoff(failures))
                     continue
-                return Reply(None, error=str(client.error(e)), attempts=attempts)
+                return _failed(client, e, attempts)
+            except (openai.OpenAIError, json.JSONDecodeError) as e:  # an answer, but broken
+                return _failed(client, e, attempts)
             finally:
                 self.throttle.release(success)
             latency = (time.monotonic() - start) * 1000
             return _reply_from_completion(completion, latency, attempts)
+
+
+def _failed(client: PlatformClient, exc: Exception, attempts: int) -> Reply:
+    """The error Reply, worded by the platform's translation with the retries really made."""
+    if isinstance(exc, json.JSONDecodeError):
+        message = str(broken(CHAT_ENDPOINT, f"the response is not valid JSON ({exc.msg})"))
+    else:
+        config = client.config
+        message = str(translate(exc, secret=config.api_key, key_env=config.api_key_env,
+                                base_url=config.base_url, retries=attempts - 1))
+    return Reply(None, error=message, attempts=attempts)
 
 
 def _never_connected(exc: openai.APIConnectionError) -> bool:
@@ -225,26 +239,6 @@ def _never_connected(exc: openai.APIConnectionError) -> bool:
 
 def _backoff(attempt: int) -> float:
     return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-
-
-def retry_after(headers: Any) -> float | None:
-    """Seconds the server asked us to wait (`retry-after-ms`, `retry-after` in seconds or as
-    an HTTP date), capped; None when it did not say."""
-    with contextlib.suppress(TypeError, ValueError):
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            return min(max(float(ms) / 1000, 0.0), RETRY_AFTER_CAP)
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return min(max(float(raw), 0.0), RETRY_AFTER_CAP)
-    except ValueError:
-        pass
-    with contextlib.suppress(TypeError, ValueError):
-        when = email.utils.parsedate_to_datetime(raw).timestamp()
-        return min(max(when - time.time(), 0.0), RETRY_AFTER_CAP)
-    return None
 
 
 def _reply_from_completion(completion: Any, latency_ms: float, attempts: int) -> Reply:
