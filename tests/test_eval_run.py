@@ -413,7 +413,7 @@ def test_a_broken_answer_is_an_error_for_that_example_not_a_crash(
         platform_env: FakeOpenAI, split200: Path, body: bytes, expected: str) -> None:
     platform_env.faults.append(Fault("POST", "/chat/completions", kind="body", status=200,
                                      body=body, content_type="application/json"))
-    code, out, err = run_cli("eval", str(split200), "--model", "weak", "--limit", "3",
+    code, _, err = run_cli("eval", str(split200), "--model", "weak", "--limit", "3",
                              "--concurrency", "1", "--metric", "exact", "--output-dir",
                              str(split200.parent / "o"))
     assert code == 1, err
