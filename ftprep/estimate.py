@@ -14,7 +14,14 @@ from typing import Any
 
 from ftprep.count import TokenCounts, count_tokens
 from ftprep.errors import UsageError
-from ftprep.models import AVAILABLE, ModelInfo, get_model, lifecycle_status, list_models
+from ftprep.models import (
+    AVAILABLE,
+    OPENAI_PROVIDER,
+    ModelInfo,
+    get_model,
+    lifecycle_status,
+    list_models,
+)
 
 DEFAULT_EPOCHS = 3
 MAX_EPOCHS = 25
@@ -182,7 +189,8 @@ def estimate_all(
     """One estimate per model that can still be fine-tuned, cheapest first. The file is
     counted once per tokenizer, not once per model."""
     _refuse_stdin_twice(path, validation)
-    models = [m for m in list_models(models_file) if lifecycle_status(m, today).can_fine_tune]
+    models = [m for m in list_models(models_file)
+              if m.provider == OPENAI_PROVIDER and lifecycle_status(m, today).can_fine_tune]
     encodings = sorted({m.encoding for m in models})
     if len(encodings) > 1 and "-" in (str(path), str(validation)):
         # stdin can be read once; the second tokenizer would silently see 0 examples

@@ -24,6 +24,9 @@ else:  # Python 3.10
     import tomli as tomllib
 
 MODELS_FILE_ENV = "FTPREP_MODELS_FILE"
+TODAY_ENV = "FTPREP_TODAY"  # the date lifecycle checks use (default: the real date)
+OPENAI_PROVIDER, AZURE_PROVIDER = "openai", "azure"
+PROVIDER_PREFIXES = {AZURE_PROVIDER: "azure/"}  # registry ids of Azure rows: azure/<model id>
 PRICE_FIELDS = ("training", "ft_input", "ft_output", "base_input", "base_output")
 FIGURES = ("encoding", "max_example_tokens", "methods", "lifecycle",
            *(f"prices.{p}" for p in PRICE_FIELDS))
@@ -47,16 +50,31 @@ class Prices:
 
 @dataclass(frozen=True)
 class Lifecycle:
+    """Dates that end things. `shutdown`: fine-tuning (training) ends; `model_shutdown`: the
+    base model retires; `fine_tuned_shutdown`: models fine-tuned from it stop serving (when
+    not given, at `model_shutdown`: a fine-tuned model stops when its base model does)."""
+
     fine_tuning_available: bool
     new_jobs_closed: dt.date | None = None
     shutdown: dt.date | None = None
     notes: str = ""
+    model_shutdown: dt.date | None = None
+    fine_tuned_shutdown: dt.date | None = None
+    dates_uncertain: bool = False  # reported, not confirmed by the provider's own page
+
+    @property
+    def serving_ends(self) -> dt.date | None:
+        """The day models fine-tuned from this one stop serving, if known."""
+        return self.fine_tuned_shutdown or self.model_shutdown
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "fine_tuning_available": self.fine_tuning_available,
             "new_jobs_closed": _iso(self.new_jobs_closed),
             "shutdown": _iso(self.shutdown),
+            "model_shutdown": _iso(self.model_shutdown),
+            "fine_tuned_shutdown": _iso(self.serving_ends),
+            "dates_uncertain": self.dates_uncertain,
             "notes": self.notes,
         }
 
@@ -82,10 +100,18 @@ class ModelInfo:
     methods: tuple[str, ...]
     lifecycle: Lifecycle
     sources: dict[str, Source] = field(default_factory=dict)  # figure → where it comes from
+    provider: str = OPENAI_PROVIDER
+
+    @property
+    def api_id(self) -> str:
+        """The id the provider's API takes (`azure/gpt-4.1-…` → `gpt-4.1-…`)."""
+        prefix = PROVIDER_PREFIXES.get(self.provider, "")
+        return self.id[len(prefix):] if prefix and self.id.startswith(prefix) else self.id
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "provider": self.provider,
             "aliases": list(self.aliases),
             "encoding": self.encoding,
             "max_example_tokens": self.max_example_tokens,
@@ -100,13 +126,22 @@ class ModelInfo:
 class LifecycleStatus:
     state: str  # available | closing | closed | shutdown
     message: str
+    today: dt.date | None = None
+    days_to_close: int | None = None  # until no new jobs (closing), else None
+    serving_ends: dt.date | None = None  # when models fine-tuned from it stop serving
+    serving_days_left: int | None = None  # 0 once stopped; None when not known
+    dates_uncertain: bool = False
 
     @property
     def can_fine_tune(self) -> bool:
         return self.state in (AVAILABLE, CLOSING)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"state": self.state, "message": self.message}
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "message": self.message, "today": _iso(self.today),
+                "days_to_close": self.days_to_close,
+                "fine_tuned_serving_ends": _iso(self.serving_ends),
+                "fine_tuned_serving_days_left": self.serving_days_left,
+                "dates_uncertain": self.dates_uncertain}
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -207,9 +242,13 @@ def _build(model_id: str, raw: Any, sources: dict[str, Any]) -> ModelInfo:
                 _parse_date(life.get("new_jobs_closed"), f"{where} new_jobs_closed"),
                 _parse_date(life.get("shutdown"), f"{where} shutdown"),
                 str(life.get("notes", "")),
+                _parse_date(life.get("model_shutdown"), f"{where} model_shutdown"),
+                _parse_date(life.get("fine_tuned_shutdown"), f"{where} fine_tuned_shutdown"),
+                bool(life.get("dates_uncertain", False)),
             ),
             sources=_figure_sources(
                 model_id, _table(raw.get("sources", {}), f"{where} sources"), sources),
+            provider=str(raw.get("provider", OPENAI_PROVIDER)),
         )
     except KeyError as e:
         raise UsageError(f"model registry: {where} lacks the field {e.args[0]!r}") from None
@@ -245,8 +284,11 @@ def list_models(models_file: str | Path | None = None) -> list[ModelInfo]:
     return [_build(mid, raw, sources) for mid, raw in sorted(models.items())]
 
 
-def get_model(model_id: str, models_file: str | Path | None = None) -> ModelInfo:
-    """A model by id, alias (`gpt-4o-mini`) or fine-tuned name (`ft:gpt-4o-mini:org::id`)."""
+def get_model(model_id: str, models_file: str | Path | None = None,
+              provider: str | None = None) -> ModelInfo:
+    """A model by id, alias (`gpt-4o-mini`) or fine-tuned name (`ft:gpt-4o-mini:org::id`,
+    Azure's `gpt-4.1-2025-04-14.ft-abc`). With `provider="azure"` the Azure row of the model
+    (`azure/gpt-4.1-…`) is preferred where the registry has one."""
     models = list_models(models_file)
     by_name: dict[str, ModelInfo] = {}
     for info in models:
@@ -254,6 +296,9 @@ def get_model(model_id: str, models_file: str | Path | None = None) -> ModelInfo
         for alias in info.aliases:
             by_name.setdefault(alias, info)
     name = base_model_name(model_id.strip())
+    prefix = PROVIDER_PREFIXES.get(provider or "", "")
+    if prefix and prefix + name in by_name:
+        return by_name[prefix + name]
     if name in by_name:
         return by_name[name]
     close = difflib.get_close_matches(name, list(by_name), n=4, cutoff=0.5)
@@ -267,39 +312,150 @@ def base_model_name(model_id: str) -> str:
     if model_id.startswith("ft:"):
         parts = model_id.split(":")
         return parts[1] if len(parts) > 1 else model_id
+    if ".ft-" in model_id:  # Azure: gpt-4.1-2025-04-14.ft-b044a9d3…
+        return model_id.split(".ft-", 1)[0]
     return model_id
 
 
 # -- lifecycle ----------------------------------------------------------------------------------
 
 
+def resolve_today(today: dt.date | None = None) -> dt.date:
+    """`today`, else the date in FTPREP_TODAY (reproducible output), else the real date."""
+    if today is not None:
+        return today
+    raw = os.environ.get(TODAY_ENV)
+    if raw:
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            raise UsageError(f"{TODAY_ENV} must be a YYYY-MM-DD date, not {raw!r}") from None
+    return dt.date.today()
+
+
+def days_until(day: dt.date | None, today: dt.date) -> int | None:
+    """Whole days from `today` to `day` (0 once it has come), None when `day` is unknown."""
+    return None if day is None else max(0, (day - today).days)
+
+
 def lifecycle_status(info: ModelInfo, today: dt.date | None = None) -> LifecycleStatus:
-    """Whether fine-tuning `info` is possible on `today`, in plain words with the dates."""
-    today = today or dt.date.today()
+    """Whether fine-tuning `info` is possible on `today`, in plain words with the dates, and
+    how long models fine-tuned from it keep serving."""
+    today = resolve_today(today)
     life = info.lifecycle
     if not life.fine_tuning_available or (life.shutdown and life.shutdown <= today):
         when = f" since {life.shutdown.isoformat()}" if life.shutdown else " (date not recorded)"
-        return LifecycleStatus(SHUTDOWN, f"fine-tuning {info.id} is shut down{when}. {life.notes}".strip())
+        return _status(SHUTDOWN, f"fine-tuning {info.id} is shut down{when}.", info, today)
     if life.new_jobs_closed and life.new_jobs_closed <= today:
-        return LifecycleStatus(
-            CLOSED, f"no new fine-tuning jobs for {info.id} since "
-            f"{life.new_jobs_closed.isoformat()}. {life.notes}".strip())
+        return _status(CLOSED, f"no new fine-tuning jobs for {info.id} since "
+                       f"{life.new_jobs_closed.isoformat()}.", info, today)
     if life.new_jobs_closed:
-        return LifecycleStatus(
-            CLOSING, f"fine-tuning {info.id} is closing: no new jobs after "
-            f"{life.new_jobs_closed.isoformat()}. {life.notes}".strip())
-    return LifecycleStatus(AVAILABLE, f"fine-tuning {info.id} is available. {life.notes}".strip())
+        left = days_until(life.new_jobs_closed, today)
+        return _status(CLOSING, f"fine-tuning {info.id} is closing: no new jobs after "
+                       f"{life.new_jobs_closed.isoformat()} ({_days(left)} left).", info, today,
+                       days_to_close=left)
+    return _status(AVAILABLE, f"fine-tuning {info.id} is available.", info, today)
+
+
+def _status(state: str, first: str, info: ModelInfo, today: dt.date,
+            days_to_close: int | None = None) -> LifecycleStatus:
+    life = info.lifecycle
+    message = f"{first}{_serving_sentence(info, today)} {life.notes}".strip()
+    return LifecycleStatus(state, message, today, days_to_close, life.serving_ends,
+                           days_until(life.serving_ends, today), life.dates_uncertain)
+
+
+def _days(n: int | None) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _serving_sentence(info: ModelInfo, today: dt.date) -> str:
+    serving = info.lifecycle.serving_ends
+    if serving is None:
+        return ""
+    hedge = " (reported, not confirmed)" if info.lifecycle.dates_uncertain else ""
+    if serving <= today:
+        return f" Models fine-tuned from it stopped serving on {serving.isoformat()}{hedge}."
+    return (f" Models fine-tuned from it stop serving on {serving.isoformat()}{hedge}, "
+            f"in {_days(days_until(serving, today))}.")
+
+
+@dataclass(frozen=True)
+class FineTunedLifecycle:
+    """When a fine-tuned model stops serving: when its base model shuts down."""
+
+    model: str
+    base_model: str | None  # the registry id of its base, None when the registry lacks it
+    stops_serving: dt.date | None
+    days_left: int | None
+    uncertain: bool
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "base_model": self.base_model,
+                "stops_serving": _iso(self.stops_serving), "days_left": self.days_left,
+                "uncertain": self.uncertain, "message": self.message}
+
+
+def fine_tuned_lifecycle(model_id: str, today: dt.date | None = None,
+                         models_file: str | Path | None = None,
+                         provider: str | None = None) -> FineTunedLifecycle:
+    """The stop date and days left of a fine-tuned model (`ft:…` or Azure's `….ft-…`),
+    from its base model's row in the registry."""
+    today = resolve_today(today)
+    try:
+        info = get_model(model_id, models_file, provider)
+    except UsageError:
+        return FineTunedLifecycle(model_id, None, None, None, False,
+                                  "base model not in the registry: stop date unknown")
+    life = info.lifecycle
+    end = life.serving_ends
+    left = days_until(end, today)
+    if end is None:
+        message = f"{info.id} has no published shutdown date"
+    elif left == 0:
+        message = f"stopped serving on {end.isoformat()} ({info.id} shut down)"
+    else:
+        message = f"stops serving on {end.isoformat()}, in {_days(left)} ({info.id} shuts down)"
+    if end is not None and life.dates_uncertain:
+        message += "; date reported, not confirmed"
+    return FineTunedLifecycle(model_id, info.id, end, left, life.dates_uncertain, message)
+
+
+class FineTuningRefused(UsageError):
+    """Fine-tuning this model is shut down or closed, or it does not support the method."""
+
+
+def check_can_fine_tune(info: ModelInfo, method: str | None = None,
+                        today: dt.date | None = None) -> None:
+    """Raise `FineTuningRefused` (one line) when a job for `info` with `method` cannot start
+    on `today`: fine-tuning shut down or closed to new jobs, or the method not supported."""
+    status = lifecycle_status(info, today)
+    if not status.can_fine_tune:
+        raise FineTuningRefused(f"not submitting: {status.message}",
+                                hint="pass --force to submit anyway")
+    if method is not None and method not in info.methods:
+        supported = ", ".join(info.methods) or "none"
+        raise FineTuningRefused(
+            f"not submitting: {info.id} does not support {method} fine-tuning "
+            f"(supported: {supported})", hint="pass --force to submit anyway")
 
 
 __all__ = [
+    "FineTunedLifecycle",
+    "FineTuningRefused",
     "Lifecycle",
     "LifecycleStatus",
     "ModelInfo",
     "Prices",
     "Source",
     "base_model_name",
+    "check_can_fine_tune",
+    "days_until",
+    "fine_tuned_lifecycle",
     "get_model",
     "lifecycle_status",
     "list_models",
     "load_registry",
+    "resolve_today",
 ]

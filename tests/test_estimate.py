@@ -122,8 +122,9 @@ def test_estimate_all_only_open_models_counted_once_per_encoding(
                         lambda p, e, **kw: calls.append(e) or real(p, e, **kw))
     results = estimate_all(path, today=dt.date(2026, 11, 24))
     ids = {e.model for e in results}
+    # gpt-4.1-nano retired on 2026-10-23; Azure rows are not OpenAI price comparisons
     assert ids == {"gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14",
-                   "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14"}
+                   "gpt-4.1-mini-2025-04-14"}
     assert calls == ["o200k_base"]
     assert [e.cost_usd for e in results] == sorted(e.cost_usd for e in results)
 
@@ -149,7 +150,8 @@ def test_cli_estimate_json_and_all(tmp_path: Path) -> None:
     listing = json.loads(every.output)
     from ftprep.models import lifecycle_status, list_models
 
-    open_models = {m.id for m in list_models() if lifecycle_status(m).can_fine_tune}
+    open_models = {m.id for m in list_models()
+                   if m.provider == "openai" and lifecycle_status(m).can_fine_tune}
     assert isinstance(listing, list) and {e["model"] for e in listing} == open_models
     table = runner.invoke(main, ["estimate", str(path), "-m", "all"])
     assert table.exit_code == 0, table.output
@@ -247,7 +249,7 @@ def test_cli_bad_epochs_names_the_option(tmp_path: Path, value: str) -> None:
 @pytest.mark.parametrize(("today", "state", "warning"), [
     (dt.date(2026, 12, 31), "available", None),
     (dt.date(2027, 1, 5), "closing", ("fine-tuning my-model is closing: no new jobs after "
-                                     "2027-01-06. Our note.")),
+                                     "2027-01-06 (1 day left). Our note.")),
     (dt.date(2027, 1, 6), "closed", ("no new fine-tuning jobs for my-model since 2027-01-06. "
                                     "Our note.")),
     (dt.date(2027, 6, 1), "shutdown", ("fine-tuning my-model is shut down since 2027-06-01. "

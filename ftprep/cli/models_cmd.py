@@ -34,13 +34,14 @@ def _print_registry(models: list[Any]) -> None:
 
     table = Table(title="model registry (USD per 1M tokens)")
     table.add_column("model", no_wrap=True)
-    for name in ("aliases", "limit", "train $", "ft in/out $", "status"):
+    for name in ("aliases", "limit", "train $", "ft in/out $", "status", "ft models stop"):
         table.add_column(name)
     for m in models:
         p = m.prices
+        status = lifecycle_status(m)
         table.add_row(m.id, ", ".join(m.aliases), f"{m.max_example_tokens:,}",
                       f"{p.training:.2f}", f"{p.ft_input:.2f}/{p.ft_output:.2f}",
-                      lifecycle_status(m).state)
+                      status.state, _serving_text(status.to_dict()))
     print_table(table)
 
 
@@ -54,6 +55,10 @@ def _print_model(entry: dict[str, Any]) -> None:
         *((f"{k} $/1M", f"{v:,.2f}") for k, v in prices.items()),
         ("status", entry["status"]["state"]),
     ]
+    status = entry["status"]
+    if status["days_to_close"] is not None:
+        rows.append(("days left to start jobs", status["days_to_close"]))
+    rows.append(("fine-tuned models stop serving", _serving_text(status) or "not published"))
     print_rows(entry["id"], rows)
     click.echo(entry["status"]["message"])
     seen: dict[tuple[str, str, str, str], list[str]] = {}
@@ -62,6 +67,18 @@ def _print_model(entry: dict[str, Any]) -> None:
     for (title, url, date, note), figures in seen.items():
         suffix = f" — {note}" if note else ""
         click.echo(f"source for {', '.join(figures)}: {title} <{url}> ({date}){suffix}")
+
+
+def _serving_text(status: dict[str, Any]) -> str:
+    """'2027-01-14 (46 days left)', '~' first when reported but unconfirmed; '' if unknown."""
+    day = status["fine_tuned_serving_ends"]
+    if day is None:
+        return ""
+    mark = "~" if status["dates_uncertain"] else ""
+    left = status["fine_tuned_serving_days_left"]
+    if left == 0:
+        return f"stopped {mark}{day}"
+    return f"{mark}{day} ({left} day{'' if left == 1 else 's'} left)"
 
 
 COMMANDS: list[click.Command] = [info]

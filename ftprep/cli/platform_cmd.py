@@ -16,8 +16,15 @@ import click
 from ftprep.cli.common import emit_json, format_option, usd
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.platform.client import PlatformClient, is_fine_tuned
-from ftprep.platform.config import PROVIDERS, ProviderConfig, resolve_config
-from ftprep.platform.jobs import TERMINAL, JobOptions, job_metrics, parse_metadata, watch_job
+from ftprep.platform.config import AZURE, PROVIDERS, ProviderConfig, resolve_config
+from ftprep.platform.jobs import (
+    TERMINAL,
+    TRAINING_TYPES,
+    JobOptions,
+    job_metrics,
+    parse_metadata,
+    watch_job,
+)
 from ftprep.platform.shapes import as_dict
 from ftprep.platform.uploads import DEFAULT_PART_SIZE, SINGLE_REQUEST_LIMIT, upload_file
 from ftprep.text import printable
@@ -57,7 +64,8 @@ def platform_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--provider", type=click.Choice(PROVIDERS), default=None,
                      help="openai (default), azure (AZURE_OPENAI_*), or compatible (--base-url)."),
         click.option("--base-url", default=None,
-                     help="API base URL (OPENAI_BASE_URL; the endpoint for Azure)."),
+                     help="API base URL (OPENAI_BASE_URL; for Azure the resource endpoint, or "
+                          "its v1 endpoint https://RESOURCE.openai.azure.com/openai/v1/)."),
         click.option("--api-key-env", default=None, metavar="NAME",
                      help="Read the API key from this environment variable."),
         click.option("--api-version", default=None, help="Azure API version (OPENAI_API_VERSION)."),
@@ -366,20 +374,44 @@ def models() -> None:
 
 
 @models.command("list")
-@click.option("--fine-tuned", "kind", flag_value="fine-tuned", help="Only models you trained.")
+@click.option("--fine-tuned", "kind", flag_value="fine-tuned",
+              help="Only models you trained (with the date each stops serving).")
 @click.option("--base", "kind", flag_value="base", help="Only the provider's base models.")
 @click.option("--owner", default=None, help="Only models owned by this owner.")
 @format_option
 @platform_options
 def models_list(kind: str | None, owner: str | None, fmt: str, conn: Connection) -> None:
-    """List models (sorted by id)."""
-    items = sorted(conn.client.list_models(), key=lambda m: m.id)
-    if kind:
-        items = [m for m in items if is_fine_tuned(m) == (kind == "fine-tuned")]
-    if owner:
-        items = [m for m in items if m.owned_by == owner]
-    _emit_items(items, fmt, ["ID", "OWNER", "CREATED"],
-                lambda m: [m.id, m.owned_by, m.created])
+    """List models (sorted by id); fine-tuned ones with the day they stop serving (when their
+    base model shuts down) and the days left."""
+    from ftprep.platform.sdk import TrainGPT
+
+    sdk = TrainGPT(client=conn.client)
+    fine_tuned = None if kind is None else kind == "fine-tuned"
+    items = sorted(sdk.list_models(fine_tuned=fine_tuned, owner=owner), key=lambda m: m.id)
+    lives = {m.id: sdk.model_lifecycle(m.id) for m in items if is_fine_tuned(m)}
+    if fmt == "json":
+        emit_json({"data": [{**_as_dict(m), "lifecycle": _lifecycle_dict(lives.get(m.id))}
+                            for m in items]})
+        return
+    if kind == "base":
+        _table([[m.id, m.owned_by, m.created] for m in items], ["ID", "OWNER", "CREATED"])
+        return
+    _table([[m.id, m.owned_by, m.created, *_serving_cells(lives.get(m.id))] for m in items],
+           ["ID", "OWNER", "CREATED", "STOPS_SERVING", "DAYS_LEFT"])
+
+
+def _lifecycle_dict(life: Any) -> dict[str, Any] | None:
+    return None if life is None else life.to_dict()
+
+
+def _serving_cells(life: Any) -> list[str]:
+    """STOPS_SERVING, DAYS_LEFT cells: '?' when unknown, a '~' when reported, not confirmed."""
+    if life is None:
+        return ["", ""]
+    if life.stops_serving is None:
+        return ["?", "?"]
+    mark = "~" if life.uncertain else ""
+    return [f"{mark}{life.stops_serving.isoformat()}", f"{mark}{life.days_left}"]
 
 
 @models.command("summary")
@@ -387,17 +419,34 @@ def models_list(kind: str | None, owner: str | None, fmt: str, conn: Connection)
 @platform_options
 def models_summary(fmt: str, conn: Connection) -> None:
     """Count models per owner."""
-    groups: dict[str, list[str]] = {}
-    for m in conn.client.list_models():
-        groups.setdefault(str(m.owned_by), []).append(m.id)
-    summary = {owner: sorted(groups[owner]) for owner in sorted(groups)}
+    from ftprep.platform.sdk import TrainGPT
+
+    summary = TrainGPT(client=conn.client).list_models_by_owner()
     if fmt == "json":
         emit_json({"owners": {o: {"count": len(ids), "models": ids} for o, ids in summary.items()}})
         return
     _table([[o, len(ids)] for o, ids in summary.items()], ["OWNER", "MODELS"])
 
 
-_id_command(models, "get", "model_id", "Show one model.", PlatformClient.get_model)
+@models.command("get")
+@click.argument("model_id")
+@format_option
+@platform_options
+def models_get(model_id: str, fmt: str, conn: Connection) -> None:
+    """Show one model; a fine-tuned one with the day it stops serving and the days left."""
+    from ftprep.platform.sdk import TrainGPT
+
+    sdk = TrainGPT(client=conn.client)
+    model = sdk.get_model_details(model_id)
+    life = sdk.model_lifecycle(model.id) if is_fine_tuned(model) else None
+    if fmt == "json":
+        emit_json({**_as_dict(model), "lifecycle": _lifecycle_dict(life)})
+        return
+    _show(model, fmt)
+    if life is not None:
+        click.echo(printable(f"stops serving: {life.message}"))
+
+
 _id_command(models, "delete", "model_id", "Delete a fine-tuned model you own.",
             PlatformClient.delete_model, _deleted)
 
@@ -424,7 +473,10 @@ def _stdin_is_tty() -> bool:
 @click.option("--seed", type=int, default=None)
 @click.option("--metadata", multiple=True, metavar="K=V", help="Job metadata (repeatable).")
 @click.option("--wandb-project", default=None, help="Report to this Weights & Biases project.")
-@click.option("--force", is_flag=True, help="Submit even if validation finds errors.")
+@click.option("--training-type", type=click.Choice(TRAINING_TYPES, case_sensitive=False),
+              default=None, help="Azure OpenAI training tier (sent as trainingType).")
+@click.option("--force", is_flag=True, help="Submit even if validation finds errors, the "
+              "model's fine-tuning is closed or shut down, or it lacks the method.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, help="Show the requests that would be sent; send nothing.")
 @click.option("--wait", is_flag=True, help="Follow the job until it ends.")
@@ -438,7 +490,8 @@ def _stdin_is_tty() -> bool:
 def submit(train: str, validation: str | None, model: str, method: str | None,
            epochs: int | None, batch_size: int | None, learning_rate_multiplier: float | None,
            beta: float | None, suffix: str | None, seed: int | None,
-           metadata: tuple[str, ...], wandb_project: str | None, force: bool, yes: bool,
+           metadata: tuple[str, ...], wandb_project: str | None, training_type: str | None,
+           force: bool, yes: bool,
            dry_run: bool, wait: bool, poll_interval: float | None, part_threshold: int,
            part_size: int, fmt: str, conn: Connection) -> None:
     """Validate, estimate, upload (once) and start a fine-tuning job on TRAIN."""
@@ -448,9 +501,12 @@ def submit(train: str, validation: str | None, model: str, method: str | None,
         model=model, method=method, epochs=epochs, batch_size=batch_size,
         learning_rate_multiplier=learning_rate_multiplier, beta=beta, suffix=suffix, seed=seed,
         metadata=parse_metadata(metadata), wandb_project=wandb_project,
+        training_type=training_type,
     )
     config = conn.config(require_key=not dry_run)
-    plan = plan_submission(train, validation, options, force=force)
+    if training_type and config.provider != AZURE:
+        raise UsageError("--training-type is an Azure OpenAI option; add --provider azure")
+    plan = plan_submission(train, validation, options, force=force, provider=config.provider)
     requests = plan.dry_run()  # builds the job body now: option conflicts fail before asking
     text = fmt == "text"
     if text:

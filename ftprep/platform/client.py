@@ -22,6 +22,7 @@ T = TypeVar("T")
 
 # Owners that mean "a model OpenAI (or the provider) ships", as opposed to one you trained.
 BASE_OWNERS = frozenset({"openai", "system", "openai-internal", "azure", ""})
+EXTRA_JOB_FIELDS = ("trainingType",)  # job fields the openai SDK has no parameter for
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -99,6 +100,9 @@ def build_sdk_client(config: ProviderConfig) -> openai.OpenAI:
     if config.debug:
         common["http_client"] = openai.DefaultHttpx2Client(
             event_hooks={"request": [_log_request], "response": [_log_response]})
+    if config.provider == AZURE and config.api_version is None:  # the v1 endpoint
+        return openai.OpenAI(api_key=config.api_key, base_url=config.base_url,
+                             default_headers={"api-key": config.api_key}, **common)
     if config.provider == AZURE:
         return openai.AzureOpenAI(
             api_key=config.api_key,
@@ -289,8 +293,12 @@ class PlatformClient:
         """POST /fine_tuning/jobs, one attempt (see jobs.create_job for the retries)."""
         endpoint = "POST /fine_tuning/jobs"
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        # Fields the SDK does not know (Azure's trainingType) travel in the JSON body as given
+        extra = {k: body[k] for k in EXTRA_JOB_FIELDS if k in body}
+        known = {k: v for k, v in body.items() if k not in EXTRA_JOB_FIELDS}
         return check(self.send_once(endpoint, lambda sdk: sdk.fine_tuning.jobs.create(
-            **body, extra_headers=headers)), "job", endpoint)
+            **known, extra_headers=headers, extra_body=extra or None)),
+            "job", endpoint)
 
     def iterate_jobs(self) -> Iterator[Any]:
         """All jobs, newest first, page by page (bounded like every listing)."""

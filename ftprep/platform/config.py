@@ -1,5 +1,9 @@
 """Where the fine-tuning API lives and how to authenticate: OpenAI, Azure OpenAI or any
-OpenAI-compatible server, resolved from options first and the environment second."""
+OpenAI-compatible server, resolved from options first and the environment second.
+
+Azure has two URL styles: the resource endpoint with an api-version
+(`https://RESOURCE.openai.azure.com` + `?api-version=...`) and the v1 endpoint
+(`https://RESOURCE.openai.azure.com/openai/v1/`), which takes no api-version."""
 from __future__ import annotations
 
 import os
@@ -84,7 +88,7 @@ def resolve_config(
         if not url:
             raise UsageError(
                 "Azure OpenAI needs an endpoint: set AZURE_OPENAI_ENDPOINT or --base-url")
-        version: str | None = api_version or _env("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
+        version: str | None = _azure_api_version(url, api_version)
     else:
         url = base_url or _env("OPENAI_BASE_URL") or DEFAULT_OPENAI_URL
         key_env = api_key_env or "OPENAI_API_KEY"
@@ -121,6 +125,21 @@ def public_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def is_azure_v1(url: str) -> bool:
+    """`https://RESOURCE.openai.azure.com/openai/v1/`: Azure's versionless, OpenAI-shaped API."""
+    return url.rstrip("/").endswith("/openai/v1")
+
+
+def _azure_api_version(url: str, api_version: str | None) -> str | None:
+    """None for the v1 endpoint (it takes no api-version); else the given or default one."""
+    if is_azure_v1(url):
+        if api_version:
+            raise UsageError(f"api_version={api_version!r} does not apply to the v1 endpoint "
+                             f"{url} (it has no api-version); drop one of them")
+        return None
+    return api_version or _env("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
 
 
 def _int_env(name: str, default: int) -> int:

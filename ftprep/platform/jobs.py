@@ -20,6 +20,8 @@ from ftprep.platform.shapes import broken
 SUPERVISED = "supervised"
 DPO = "dpo"
 SUPPORTED_METHODS = (SUPERVISED, DPO)  # the methods ftprep builds jobs for
+# Azure OpenAI's training tiers (the job's `trainingType`), spelled as Azure's docs send them.
+TRAINING_TYPES = ("Standard", "GlobalStandard", "developerTier")
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -37,6 +39,15 @@ class JobOptions:
     seed: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     wandb_project: str | None = None
+    training_type: str | None = None  # Azure OpenAI only: Standard | GlobalStandard | developerTier
+
+
+def training_type_name(value: str) -> str:
+    """`value` spelled as Azure expects it (case-insensitive match against TRAINING_TYPES)."""
+    for name in TRAINING_TYPES:
+        if value.lower() == name.lower():
+            return name
+    raise UsageError(f"training_type={value!r} is not one of {', '.join(TRAINING_TYPES)}")
 
 
 def choose_method(requested: str | None, data_format: str | None) -> str:
@@ -84,6 +95,8 @@ def build_job_request(
     body.update({k: v for k, v in optional.items() if v is not None})
     if options.wandb_project:
         body["integrations"] = [{"type": "wandb", "wandb": {"project": options.wandb_project}}]
+    if options.training_type:
+        body["trainingType"] = training_type_name(options.training_type)
     return body
 
 

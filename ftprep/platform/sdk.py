@@ -7,10 +7,12 @@
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ftprep.models import FineTunedLifecycle, fine_tuned_lifecycle
 from ftprep.platform.client import PlatformClient, is_fine_tuned
 from ftprep.platform.config import resolve_config
 from ftprep.platform.jobs import JobOptions, build_job_request, create_job
@@ -85,7 +87,8 @@ class TrainGPT:
         (epochs, batch_size, learning_rate_multiplier, beta, suffix, seed, metadata,
         wandb_project). An alias is sent as its snapshot id, as `ftprep submit` does. Sent
         once: a lost answer is recovered by the request id in the job's metadata."""
-        job_options = JobOptions(model=resolve_models(model)[0], method=method, **options)
+        job_options = JobOptions(model=resolve_models(model, self.client.config.provider)[0],
+                                 method=method, **options)
         body = build_job_request(training_file, validation_file, job_options, data_format)
         return create_job(self.client, body).job
 
@@ -124,6 +127,11 @@ class TrainGPT:
 
     def get_model_details(self, model_id: str) -> Any:
         return self.client.get_model(model_id)
+
+    def model_lifecycle(self, model_id: str, today: dt.date | None = None) -> FineTunedLifecycle:
+        """When a fine-tuned model stops serving (its base model's shutdown) and the days
+        left, from the offline registry (no API call)."""
+        return fine_tuned_lifecycle(model_id, today, provider=self.client.config.provider)
 
     def delete_model(self, model_id: str) -> Any:
         return self.client.delete_model(model_id)

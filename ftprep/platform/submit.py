@@ -5,6 +5,7 @@ through the registry first (see `resolve_models`).
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,15 @@ from typing import Any
 from ftprep.errors import DataError, FtprepError, UsageError
 from ftprep.estimate import estimate_file
 from ftprep.findings import Severity
-from ftprep.models import get_model
+from ftprep.models import check_can_fine_tune, get_model
 from ftprep.platform.client import PlatformClient
-from ftprep.platform.jobs import CreatedJob, JobOptions, build_job_request, create_job
+from ftprep.platform.jobs import (
+    CreatedJob,
+    JobOptions,
+    build_job_request,
+    choose_method,
+    create_job,
+)
 from ftprep.platform.shapes import as_dict
 from ftprep.platform.uploads import (
     DEFAULT_PART_SIZE,
@@ -28,18 +35,20 @@ from ftprep.platform.uploads import (
 from ftprep.validate import validate_file
 
 
-def resolve_models(model: str) -> tuple[str, str | None]:
+def resolve_models(model: str, provider: str | None = None) -> tuple[str, str | None]:
     """The model id to send and the registry id to check the data against.
 
-    Aliases become their snapshot (fine-tuning takes snapshot ids); `ft:` names are sent as
-    given (continuing a fine-tune) and checked as their base. A model the registry does not
-    know (a custom model on an OpenAI-compatible server) is sent as given and checked without
-    token limits or price: (model, None)."""
+    Aliases become their snapshot (fine-tuning takes snapshot ids); fine-tuned names (`ft:`,
+    Azure's `.ft-`) are sent as given (continuing a fine-tune) and checked as their base. For
+    `provider="azure"` the registry's Azure row is used where there is one. A model the
+    registry does not know (a custom model on an OpenAI-compatible server) is sent as given
+    and checked without token limits or price: (model, None)."""
     try:
-        info = get_model(model)
+        info = get_model(model, provider=provider)
     except UsageError:
         return model, None
-    return (model if model.startswith("ft:") else info.id), info.id
+    fine_tuned = model.startswith("ft:") or ".ft-" in model
+    return (model if fine_tuned else info.api_id), info.id
 
 
 @dataclass
@@ -117,15 +126,24 @@ def _to_dict(obj: Any) -> Any:
 
 
 def plan_submission(
-    train: str | Path, validation: str | Path | None, options: JobOptions, *, force: bool = False
+    train: str | Path, validation: str | Path | None, options: JobOptions, *, force: bool = False,
+    today: dt.date | None = None, provider: str | None = None,
 ) -> SubmitPlan:
     """Validate both files (refusing on errors unless `force`) and estimate the cost.
-    Sends nothing. With `force`, data too broken to estimate gets no estimate, and says why."""
-    send_model, check_model = resolve_models(options.model)
+    Sends nothing. Refuses (`FineTuningRefused`, unless `force`) a model whose fine-tuning is
+    shut down or closed on `today`, or that does not support the method the data needs. With
+    `force`, data too broken to estimate gets no estimate, and says why."""
+    send_model, check_model = resolve_models(options.model, provider)
     options = replace(options, model=send_model)
+    info = get_model(check_model) if check_model is not None and not force else None
+    if info is not None:
+        check_can_fine_tune(info, today=today)  # before reading the data: it cannot help
     paths = [train] if validation is None else [train, validation]
     reports = [validate_file(p, model=check_model) for p in paths]
     refuse_if_invalid(reports, force)
+    if info is not None:
+        fmt = getattr(reports[0], "format", None)
+        check_can_fine_tune(info, choose_method(options.method, fmt), today)
     train, validation, copies = _without_refused_keys(train, validation)
     estimate, estimate_error = None, None
     if check_model is None:

@@ -658,7 +658,8 @@ def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             with api.lock:
                 api.requests.append(req)
             try:
-                if azure and "api-version" not in query:
+                v1 = split.path.startswith("/openai/v1/")  # Azure's versionless endpoint
+                if azure and not v1 and "api-version" not in query:
                     raise ApiError(404, "Resource not found (missing api-version)")
                 self._authenticate(headers, azure)
                 fault = api.take_fault(self.command, path)
@@ -722,7 +723,9 @@ def _handler_for(api: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
 
 def _strip_prefix(path: str) -> tuple[str, bool]:
-    """('/v1/files' or '/openai/files') → ('/files', is_azure)."""
+    """('/v1/files', '/openai/files' or Azure's '/openai/v1/files') → ('/files', is_azure)."""
+    if path.startswith("/openai/v1/"):
+        return path[len("/openai/v1"):], True
     if path.startswith("/openai/"):
         return path[len("/openai"):], True
     return path.removeprefix("/v1"), False
