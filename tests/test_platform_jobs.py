@@ -190,8 +190,10 @@ def test_models_list_filters_summary_get_delete(platform_env: FakeOpenAI) -> Non
     assert summary["system"]["count"] == 3
     assert "OWNER" in run("models", "summary").stdout
     got = json.loads(run("models", "get", tuned, "--format", "json").stdout)
+    lifecycle = got.pop("lifecycle")  # when it stops serving: see tests/test_lifecycle.py
     assert got == {"id": tuned, "object": "model", "created": 1_700_000_000,
                    "owned_by": "org-fake"}
+    assert lifecycle["base_model"] == BASE
     refused = run("models", "delete", BASE)
     assert refused.exit_code == 2 and "permission denied (403)" in refused.stderr
     assert run("models", "delete", tuned).stdout.strip() == f"deleted {tuned}"
