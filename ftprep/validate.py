@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ftprep.errors import UsageError
-from ftprep.findings import Finding, Severity
+from ftprep.findings import NO_FACTS, Facts, Finding, Severity
 from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format, json_type
 from ftprep.io.jsonl import BAD_JSON, BAD_UTF8, BLANK, JsonLine, iter_line_chunks, parse_line
 from ftprep.parallel import file_size, ordered_map, worker_count
@@ -48,7 +48,6 @@ class ValidationReport:
     target: str = "openai"
     target_notes: list[str] = field(default_factory=list)  # limits beyond one file (quotas)
     suppressed: int = 0  # line errors hidden behind a file-level finding (FT105/FT106)
-    severities: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -152,7 +151,6 @@ def validate_file(
         target=target_info.name,
         target_notes=list(target_info.notes) if target_info.name != DEFAULT_TARGET else [],
         suppressed=run.suppressed,
-        severities={c: r.severity.value for c, r in rules.items()},
     )
 
 
@@ -166,7 +164,8 @@ def _check_token_rules_have_a_model(select: list[str] | None, model: str | None)
 
 def _whole_file_hits(size: int | None, file_mode: str | None) -> Iterator[Hit]:
     if size is not None and size > MAX_FILE_BYTES:
-        yield Hit(L.FILE_TOO_LARGE.code, "", f"file is {size / 1e6:.0f} MB; the limit is 512 MB", 0)
+        yield Hit(L.FILE_TOO_LARGE.code, "", f"file is {size / 1e6:.0f} MB; the limit is 512 MB", 0,
+                  Facts(file_bytes=size, limit=MAX_FILE_BYTES))
     if file_mode == L.JSON_ARRAY_FILE.code:
         yield Hit(file_mode, "", "the file is a JSON array; JSONL needs one object per line", 1)
     elif file_mode:
@@ -270,8 +269,8 @@ def _finding(hit: Hit, line: int | None, enabled: frozenset[str]) -> Finding | N
     if hit.code not in enabled:
         return None
     at = hit.line if hit.line is not None else (line or 0)
-    return Finding(hit.code, RULES[hit.code].severity, at, _printable(hit.path),
-                   _printable(hit.message))
+    return Finding.of(hit.code, RULES[hit.code].severity, at, _printable(hit.path),
+                      _printable(hit.message), hit.facts or NO_FACTS)
 
 
 class _ChunkChecker:

@@ -83,6 +83,11 @@ def test_json_output_shape(tmp_path: Path) -> None:
             "line": 11,
             "path": "messages",
             "message": report["issues"][0]["message"],
+            "related_line": None,
+            "tokens": None,
+            "count": None,
+            "file_bytes": None,
+            "limit": None,
         }
     ]
     assert report["errors"] == 1 and report["counts"] == {"FT302": 1}

@@ -198,4 +198,4 @@ def test_lone_surrogates_in_paths_are_printable(tmp_path: Path) -> None:
     path.write_text(NASTY["lone surrogate key"] + "\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["validate", str(path), "--format", "json"])
     issue = next(i for i in json.loads(result.output)["issues"] if i["code"] == "FT203")
-    assert issue["path"] == "messages[1].\\ud800"
+    assert issue["path"] == "messages[1]['\\ud800']"  # not an identifier: quoted

@@ -14,7 +14,7 @@ from ftprep.text import printable
 from ftprep.validate import ValidationReport, validate_file
 
 SHOWN_PER_CODE = 5
-_COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
+_COLORS = {"error": "red", "warning": "yellow"}
 
 
 @click.command()

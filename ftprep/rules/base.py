@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from ftprep.findings import Severity
+from ftprep.findings import Facts, Severity
 from ftprep.formats import CHAT, FORMATS, PREFERENCE
 
 
@@ -50,6 +50,7 @@ class Hit(NamedTuple):
     path: str
     message: str
     line: int | None = None  # only file checks set it (they report on earlier lines)
+    facts: Facts | None = None  # the numbers behind the message (counts, limits, the other line)
 
 
 @dataclass(slots=True)

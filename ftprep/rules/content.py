@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ftprep.findings import Severity
+from ftprep.findings import Facts, Severity
 from ftprep.formats import CHAT, COMPLETION, PREFERENCE
 from ftprep.rules.base import Context, Hit, iter_messages, record_check, role_of, rule
 from ftprep.rules.roles import ROLES
@@ -166,4 +166,5 @@ def too_many_images(record: dict, ctx: Context) -> Iterator[Hit]:
     if len(images) > MAX_IMAGES:
         # Positioned at the first image over the limit: that is where trimming starts.
         yield Hit(TOO_MANY_IMAGES.code, images[MAX_IMAGES],
-                  f"{len(images)} images in one example; the limit is {MAX_IMAGES}")
+                  f"{len(images)} images in one example; the limit is {MAX_IMAGES}",
+                  facts=Facts(count=len(images), limit=MAX_IMAGES))

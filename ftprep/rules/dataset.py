@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ftprep.findings import Severity
+from ftprep.findings import Facts, Severity
 from ftprep.rules.base import Hit, file_check, rule
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -67,7 +67,8 @@ class ExampleCount:
     def finish(self) -> Iterator[Hit]:
         if self.examples < MIN_EXAMPLES:
             yield Hit(TOO_FEW_EXAMPLES.code, "",
-                      f"{self.examples} example(s); the platform needs at least {MIN_EXAMPLES}", 0)
+                      f"{self.examples} example(s); the platform needs at least {MIN_EXAMPLES}", 0,
+                      Facts(count=self.examples, limit=MIN_EXAMPLES))
 
 
 @file_check
@@ -85,7 +86,8 @@ class Duplicates:
             return
         first = self.first_line.setdefault(key, line)
         if first != line:
-            yield Hit(DUPLICATE_EXAMPLE.code, "", f"duplicate of line {first}", line)
+            yield Hit(DUPLICATE_EXAMPLE.code, "", f"duplicate of line {first}", line,
+                      Facts(related_line=first))
 
     def finish(self) -> Iterator[Hit]:
         return iter(())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ftprep.findings import Severity
+from ftprep.findings import Facts, Severity
 from ftprep.rules.base import Context, Hit, record_check, rule
 
 OVER_TOKEN_LIMIT = rule(
@@ -37,12 +37,13 @@ def token_limit(record: dict, ctx: Context) -> Iterator[Hit]:
     yield Hit(
         OVER_TOKEN_LIMIT.code, "",
         f"{counted.total} tokens; {ctx.model.id} keeps {limit}, "
-        f"{counted.total - limit} would be cut",
+        f"{counted.total - limit} would be cut", facts=Facts(tokens=counted.total, limit=limit),
     )
     if counted.answer_start is not None and counted.answer_start >= limit:
         yield Hit(
             ANSWER_TRUNCATED.code, _answer_path(record),
             f"the final answer starts at token {counted.answer_start}, past the limit of {limit}",
+            facts=Facts(tokens=counted.total, limit=limit),
         )
 
 

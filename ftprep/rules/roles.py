@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ftprep.findings import Severity
+from ftprep.findings import Severity, child_path
 from ftprep.formats import CHAT, PREFERENCE
 from ftprep.rules.base import (
     Context,
@@ -147,7 +147,7 @@ def key_not_for_role(record: dict, ctx: Context) -> Iterator[Hit]:
             # null is how serialisers write "absent" (`refusal: null`); a null of the wrong
             # type is the schema's finding.
             if message.get(key) is not None and role != owner:
-                yield Hit(KEY_NOT_FOR_ROLE.code, f"{path}.{key}",
+                yield Hit(KEY_NOT_FOR_ROLE.code, child_path(path, key),
                           f"`{key}` on a {role} message; only {owner} messages have it")
         content = message.get("content")
         for j, part in enumerate(content if isinstance(content, list) else []):

@@ -10,13 +10,12 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
-from ftprep.findings import Severity
+from ftprep.findings import Severity, child_path, json_path
 from ftprep.formats import CHAT, COMPLETION, PREFERENCE, json_type
 from ftprep.rules.base import Hit, rule
 
@@ -79,14 +78,6 @@ def validator(fmt: str) -> Draft202012Validator:
     return Draft202012Validator(schemas[fmt], registry=registry)
 
 
-def json_path(parts: Any) -> str:
-    """deque(['messages', 2, 'content']) → 'messages[2].content'."""
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
 def schema_hits(record: dict, fmt: str) -> Iterator[Hit]:
     """Every schema violation of a record, mapped to the most specific rule code."""
     if _plainly_valid(record, fmt):
@@ -136,14 +127,12 @@ def _to_hit(error: ValidationError) -> Hit:
         # jsonschema raises one error per missing key ("'input' is a required property"):
         # name that key only, or two missing keys would give two identical findings.
         missing = [k for k in missing if error.message.startswith(repr(k))][:1] or missing
-        where = f"{path}." if path else ""
-        return Hit(MISSING_KEY.code, f"{where}{missing[0]}" if missing else path,
+        return Hit(MISSING_KEY.code, child_path(path, missing[0]) if missing else path,
                    f"missing required key {', '.join(repr(m) for m in missing)}")
     if kind == "additionalProperties":
         allowed = set(error.schema.get("properties", {}))
         extra = sorted(k for k in error.instance if k not in allowed)
-        where = f"{path}." if path else ""
-        return Hit(UNKNOWN_KEY.code, f"{where}{extra[0]}" if extra else path,
+        return Hit(UNKNOWN_KEY.code, child_path(path, extra[0]) if extra else path,
                    f"unknown key {', '.join(repr(k) for k in extra)}; allowed: {', '.join(sorted(allowed))}")
     if last == "role" and kind == "enum":
         return Hit(UNKNOWN_ROLE.code, path, f"unknown role {error.instance!r}")

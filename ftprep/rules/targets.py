@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ftprep.findings import Severity
+from ftprep.findings import Facts, Severity, child_path
 from ftprep.formats import CHAT, PREFERENCE
 from ftprep.rules.base import Context, Hit, iter_messages, message_lists, record_check, role_of, rule
 
@@ -124,7 +124,7 @@ def file_hits(target: Any, fmt: str, size: int | None, has_bom: bool | None) -> 
                   f"(it accepts: {', '.join(target.formats)})", 0)
     if size is not None and target.max_file_bytes is not None and size > target.max_file_bytes:
         yield Hit(FILE_TOO_LARGE.code, "", f"file is {_mb(size)}; {target.name} accepts at most "
-                  f"{_mb(target.max_file_bytes)}", 0)
+                  f"{_mb(target.max_file_bytes)}", 0, Facts(file_bytes=size, limit=target.max_file_bytes))
     if target.needs_bom and has_bom is False:
         yield Hit(MISSING_BOM.code, "", f"{target.name} requires UTF-8 with a byte-order mark", 0)
 
@@ -132,10 +132,10 @@ def file_hits(target: Any, fmt: str, size: int | None, has_bom: bool | None) -> 
 def count_hits(target: Any, examples: int) -> Iterator[Hit]:
     if target.min_examples is not None and examples < target.min_examples:
         yield Hit(TOO_FEW_EXAMPLES.code, "", f"{examples} examples; {target.name} needs at least "
-                  f"{target.min_examples:,}", 0)
+                  f"{target.min_examples:,}", 0, Facts(count=examples, limit=target.min_examples))
     if target.max_examples is not None and examples > target.max_examples:
         yield Hit(TOO_MANY_EXAMPLES.code, "", f"{examples:,} examples; {target.name} accepts at "
-                  f"most {target.max_examples:,}", 0)
+                  f"most {target.max_examples:,}", 0, Facts(count=examples, limit=target.max_examples))
 
 
 def _mb(n: int) -> str:
@@ -192,19 +192,14 @@ def key_refused(record: dict, ctx: Context) -> Iterator[Hit]:
     if target.record_keys:
         for key in record:
             if key not in target.record_keys:
-                yield Hit(KEY_REFUSED.code, _key_path("", key),
+                yield Hit(KEY_REFUSED.code, child_path("", key),
                           f"{target.name} does not accept the key `{key}`")
     if target.message_keys:
         for path, message in iter_messages(record, ctx.format):
             for key in message:
                 if key not in target.message_keys:
-                    yield Hit(KEY_REFUSED.code, _key_path(path, key),
+                    yield Hit(KEY_REFUSED.code, child_path(path, key),
                               f"{target.name} does not accept `{key}` in a message")
-
-
-def _key_path(prefix: str, key: str) -> str:
-    name = key if key.isidentifier() else repr(key)
-    return f"{prefix}.{name}" if prefix else name
 
 
 @record_check(CHAT, PREFERENCE)
@@ -235,7 +230,7 @@ def too_many_images(record: dict, ctx: Context) -> Iterator[Hit]:
     images = [path for path, _ in _images(record, ctx.format)]
     if len(images) > limit:
         yield Hit(TOO_MANY_IMAGES.code, images[limit], f"{len(images)} images in one example; "
-                  f"{ctx.target.name} accepts at most {limit}")
+                  f"{ctx.target.name} accepts at most {limit}", facts=Facts(count=len(images), limit=limit))
 
 
 def image_source(url: Any) -> str | None:
