@@ -257,8 +257,8 @@ def test_trl_messages_load_and_render_with_a_chat_template(tmp_path: Path, offli
 
 def test_trl_parquet_loads_with_datasets(tmp_path: Path, offline: Path) -> None:
     src = write(tmp_path / "in.jsonl", [qa(1), qa(2), preference(3)])
-    result = export_file(src, "trl", tmp_path / "out.parquet", file_format="parquet")
-    assert (result.written, result.rejected) == (2, 1)
+    result = export_file(src, "trl", tmp_path / "out.parquet")  # the name says Parquet
+    assert (result.written, result.rejected, result.file_format) == (2, 1, "parquet")
     rows = load(tmp_path / "out.parquet", offline, "parquet")
     assert rows[1]["messages"][2] == {"role": "assistant", "content": "answer 2"}
 

@@ -76,11 +76,12 @@ def _print_target(info: TargetInfo) -> None:
 @click.option("--weight0", type=click.Choice(["drop-example", "keep-as-context"]),
               help="What to do with weight-0 assistant turns a target cannot express.")
 @click.option("--file-format", "file_format", type=click.Choice(["jsonl", "parquet"]),
-              default="jsonl", show_default=True, help="parquet: for trl (what datasets reads fastest).")
+              default=None, help="jsonl, or parquet for trl (what datasets reads fastest) "
+              "[default: parquet when OUTPUT ends in .parquet, else jsonl].")
 @_targets_file
 @format_option
 def export(file: str, to: str, output: str, rejects: str | None, weight0: str | None,
-           file_format: str, targets_file: str | None, fmt: str) -> None:
+           file_format: str | None, targets_file: str | None, fmt: str) -> None:
     """Write FILE in the shape TARGET reads, atomically, with a summary of what changed and a
     rejects file for what cannot be expressed (read = written + rejected)."""
     from ftprep.targets.export import export_file

@@ -110,17 +110,20 @@ def export_file(
     *,
     rejects: str | Path | None = None,
     weight0: str | None = None,
-    file_format: str = "jsonl",
+    file_format: str | None = None,
     targets_file: str | Path | None = None,
 ) -> ExportResult:
     """Write the records of `path` (OpenAI chat/preference JSONL) in the shape of target `to`
     to `out`; examples that cannot be expressed go to `rejects` (default: OUT's name with
-    `.rejects.jsonl`). `weight0` says what happens to weight-0 assistant turns where the
+    `.rejects.jsonl`). `file_format` is jsonl or parquet (default: parquet when OUT ends in
+    `.parquet`). `weight0` says what happens to weight-0 assistant turns where the
     target cannot express them: drop-example or keep-as-context (required when there are)."""
     target = get_target(to, targets_file)
     writer = writer_for(target)
     if weight0 is not None and weight0 not in WEIGHT0_CHOICES:
         raise UsageError(f"weight0={weight0!r}: expected one of {', '.join(WEIGHT0_CHOICES)}")
+    if file_format is None:  # from the output's name: train.parquet is Parquet
+        file_format = "parquet" if str(out).endswith(".parquet") else "jsonl"
     if file_format not in FILE_FORMATS:
         raise UsageError(f"file_format={file_format!r}: expected one of {', '.join(FILE_FORMATS)}")
     if file_format == "parquet" and not getattr(writer, "parquet", False):
