@@ -174,15 +174,21 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def merged_data_file(name: str, user_file: str | Path | None, env: str, label: str) -> dict[str, Any]:
+    """A bundled `ftprep/data/NAME` merged field by field with the user's file (the argument,
+    else the file named by `env`): how the model and target registries load."""
+    bundled = resources.files("ftprep") / "data" / name
+    with resources.as_file(bundled) as path:
+        data = _read_toml(path, f"bundled {label} registry")
+    user = user_file or os.environ.get(env)
+    if user:
+        data = _merge(data, _read_toml(user, f"{label}s file"))
+    return data
+
+
 def load_registry(models_file: str | Path | None = None) -> dict[str, Any]:
     """The raw registry: bundled data merged with the user's file (argument, else env)."""
-    bundled = resources.files("ftprep") / "data" / "models.toml"
-    with resources.as_file(bundled) as path:
-        data = _read_toml(path, "bundled model registry")
-    user = models_file or os.environ.get(MODELS_FILE_ENV)
-    if user:
-        data = _merge(data, _read_toml(user, "models file"))
-    return data
+    return merged_data_file("models.toml", models_file, MODELS_FILE_ENV, "model")
 
 
 def _parse_date(value: Any, where: str) -> dt.date | None:

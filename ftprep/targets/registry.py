@@ -8,15 +8,13 @@ facts that were not confirmed in their source are listed in `TargetInfo.uncertai
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass, field, fields
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ftprep.errors import UsageError
 from ftprep.formats import FORMATS
-from ftprep.models import Source, _merge, _read_toml
+from ftprep.models import Source, merged_data_file
 
 TARGETS_FILE_ENV = "FTPREP_TARGETS_FILE"
 DEFAULT_TARGET = "openai"
@@ -96,13 +94,7 @@ def _plain(value: Any) -> Any:
 
 def load_target_registry(targets_file: str | Path | None = None) -> dict[str, Any]:
     """The raw registry: bundled data merged with the user's file (argument, else env)."""
-    bundled = resources.files("ftprep") / "data" / "targets.toml"
-    with resources.as_file(bundled) as path:
-        data = _read_toml(path, "bundled target registry")
-    user = targets_file or os.environ.get(TARGETS_FILE_ENV)
-    if user:
-        data = _merge(data, _read_toml(user, "targets file"))
-    return data
+    return merged_data_file("targets.toml", targets_file, TARGETS_FILE_ENV, "target")
 
 
 def _fail(where: str, message: str) -> UsageError:
