@@ -143,7 +143,7 @@ def test_models_get_shows_when_a_fine_tuned_model_stops(fine_tuned_models: FakeO
     data = json.loads(runner.invoke(main, ["models", "get", model_id, "--format", "json"]).output)
     assert data["id"] == model_id and data["lifecycle"]["days_left"] == 46
     text = runner.invoke(main, ["models", "get", model_id]).output
-    assert "stops serving: stops serving on 2027-01-14, in 46 days" in text
+    assert "stops serving on 2027-01-14, in 46 days (gpt-4o-mini-2024-07-18 shuts down)" in text
     base = json.loads(runner.invoke(main, ["models", "get", "gpt-4o-mini-2024-07-18",
                                            "--format", "json"]).output)
     assert base["lifecycle"] is None

@@ -81,3 +81,11 @@ def usd(amount: float) -> str:
     if 0 < abs(amount) < 0.01:
         return f"${amount:.2g}" if abs(amount) >= 0.0001 else "<$0.0001"
     return f"${amount:,.2f}"
+
+
+def as_flags(message: str, flags: dict[str, str]) -> str:
+    """A library message worded for the command line: `param=` becomes its flag (the library
+    names its parameters, the user typed flags). `flags` maps "param=" → "--flag "."""
+    for param, flag in flags.items():
+        message = message.replace(param, flag)
+    return message

@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from ftprep.cli.common import (
+    as_flags,
     emit_json,
     format_option,
     models_file_option,
@@ -64,8 +65,12 @@ def count(file: str, model: str | None, tokenizer: str | None, max_length: int |
     if (model is None) == (tokenizer is None):
         raise UsageError("give --model (an OpenAI model) or --tokenizer (an open model's files), "
                          "exactly one")
-    report = count_file(file, model=model, tokenizer=tokenizer, max_length=max_length,
-                        models_file=models_file, workers=workers, per_example=per_example)
+    try:
+        report = count_file(file, model=model, tokenizer=tokenizer, max_length=max_length,
+                            models_file=models_file, workers=workers, per_example=per_example)
+    except UsageError as e:  # the library names its parameters; the user typed flags
+        raise UsageError(as_flags(str(e), {"tokenizer=": "--tokenizer ",
+                                           "max_length=": "--max-length "})) from None
     if fmt == "json":
         emit_json(report.to_dict())
     else:

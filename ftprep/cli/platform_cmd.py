@@ -444,7 +444,7 @@ def models_get(model_id: str, fmt: str, conn: Connection) -> None:
         return
     _show(model, fmt)
     if life is not None:
-        click.echo(printable(f"stops serving: {life.message}"))
+        click.echo(printable(life.message))
 
 
 _id_command(models, "delete", "model_id", "Delete a fine-tuned model you own.",

@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from ftprep.cli.common import emit_json, format_option
+from ftprep.cli.common import as_flags, emit_json, format_option
 from ftprep.errors import EXIT_OK, UsageError
 from ftprep.targets import TargetInfo, get_target, list_targets
 
@@ -90,7 +90,7 @@ def export(file: str, to: str, output: str, rejects: str | None, weight0: str | 
         result = export_file(file, to, output, rejects=rejects, weight0=weight0,
                              file_format=file_format, targets_file=targets_file)
     except UsageError as e:  # the library names its parameters; the user typed flags
-        raise UsageError(_as_flags(str(e))) from None
+        raise UsageError(as_flags(str(e), _FLAGS)) from None
     if fmt == "json":
         emit_json(result.to_dict())
     else:
@@ -99,12 +99,6 @@ def export(file: str, to: str, output: str, rejects: str | None, weight0: str | 
 
 
 _FLAGS = {"out=": "--output ", "weight0=": "--weight0 ", "file_format=": "--file-format "}
-
-
-def _as_flags(message: str) -> str:
-    for param, flag in _FLAGS.items():
-        message = message.replace(param, flag)
-    return message
 
 
 def _print_export(result: Any) -> None:
