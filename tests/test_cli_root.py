@@ -73,7 +73,7 @@ def test_commands_load_lazily_and_in_pipeline_order() -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["convert", "validate", "rules", "count", "estimate", "split",
                                 "targets", "export", "submit", "files", "jobs", "models", "eval",
-                                "try"]
+                                "try", "report"]
 
 
 def test_models_group_carries_the_offline_info_command() -> None:

@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "models": "platform_cmd",
     "eval": "eval_cmd",
     "try": "eval_cmd",
+    "report": "report_cmd",
 }
 
 

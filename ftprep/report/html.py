@@ -11,7 +11,8 @@ cannot call out even if some text slipped through.
     Path("report.html").write_text(page.render(), encoding="utf-8")
 
 Building blocks: `tag` (any element), `table`, `section`, `definition_list`, `bar_chart`
-(horizontal bars, optionally with an interval per bar), `histogram` (counts per bin), `Page`.
+(horizontal bars, optionally with an interval per bar), `histogram` (counts per bin) and
+`binned_histogram` (counts binned already, with marker lines such as a limit), `Page`.
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ pre, .text { white-space: pre-wrap; word-break: break-word; margin: 0;
 dl { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; }
 dt { color: var(--muted); } dd { margin: 0; }
 svg text { font: 12px system-ui, sans-serif; fill: var(--fg); }
+@media print { body { max-width: none; padding: 0; font-size: 12px; }
+               section { break-inside: avoid-page; } .noprint { display: none; }
+               a { color: inherit; text-decoration: none; } }
 """
 
 
@@ -144,15 +148,44 @@ def histogram(values: Sequence[float], *, bins: int = 10, low: float | None = No
     counts = [0] * bins
     for v in finite:
         counts[min(bins - 1, max(0, int((v - lo) / span * bins)))] += 1
+    return binned_histogram([lo + span * i / bins for i in range(bins + 1)], counts,
+                            width=width, height=height)
+
+
+def binned_histogram(edges: Sequence[float], counts: Sequence[int], *,
+                     markers: Sequence[tuple[float, str]] = (), width: int = 420,
+                     height: int = 120, label: str = "") -> Html:
+    """Columns for counts already binned (`edges` has one more item than `counts`), with a
+    vertical line per marker (value, label), e.g. a limit; a marker beyond the last edge is
+    drawn at the right border with an arrow. Each column's title says its range and count."""
+    if not counts:
+        return tag("p", "no values", class_="muted")
+    lo, hi = edges[0], edges[-1]
+    span = (hi - lo) or 1.0
+    plot = height - 30
     peak = max(counts) or 1
-    col = width / bins
-    bars = [tag("rect", x=f"{i * col + 1:.1f}", y=f"{height - 16 - c / peak * (height - 30):.1f}",
-                width=f"{col - 2:.1f}", height=f"{c / peak * (height - 30):.1f}",
-                style="fill: var(--bar)") for i, c in enumerate(counts)]
+    col = width / len(counts)
+    bars = []
+    for i, c in enumerate(counts):
+        h = c / peak * plot
+        bars.append(tag("rect", tag("title", f"{_fmt(edges[i])} to under {_fmt(edges[i + 1])}: {c:,}"),
+                        x=f"{i * col + 1:.1f}", y=f"{height - 16 - h:.1f}",
+                        width=f"{max(col - 2, 1):.1f}", height=f"{h:.1f}",
+                        style="fill: var(--bar)"))
+    lines = []
+    for value, text in markers:
+        beyond = value > hi
+        x = width - 1 if beyond else (value - lo) / span * width
+        lines.append(tag("g", tag("line", x1=f"{x:.1f}", x2=f"{x:.1f}", y1=8, y2=height - 16,
+                                  style="stroke: var(--bad); stroke-width: 2; "
+                                        "stroke-dasharray: 4 3"),
+                         tag("text", f"{text}{' →' if beyond else ''}", x=f"{x - 4:.1f}", y=10,
+                             text_anchor="end", style="fill: var(--bad)"),
+                         class_="marker"))
     labels = [tag("text", _fmt(lo), x=0, y=height - 2),
               tag("text", _fmt(hi), x=width, y=height - 2, text_anchor="end")]
-    return tag("svg", *bars, *labels, width=width,
-               height=height, role="img", viewBox=f"0 0 {width} {height}")
+    return tag("svg", *bars, *lines, *labels, width=width, height=height, role="img",
+               viewBox=f"0 0 {width} {height}", aria_label=label or None, class_="histogram")
 
 
 class Page:

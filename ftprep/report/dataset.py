@@ -1,0 +1,348 @@
+"""The data behind `ftprep report`: everything the HTML page shows, as one `ReportData`
+(`to_dict()` is what `ftprep report --format json` prints, so notebooks can plot it).
+
+Two passes over the file: `validate_file` (every finding, with the rule's explanation) and
+`profile_file` (token counts for every model asked for, in one pass whatever their number,
+plus the conversation's shape and the sample records). Lists are capped (the counts never
+are) and distributions are binned, so the data stays small however large the file.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftprep.errors import InputError, UsageError
+from ftprep.report.profile import Profile, profile_file
+
+LINES_SHOWN = 100  # lines listed per rule / over the limit (the counts are complete)
+FINDINGS_SHOWN = 5  # findings quoted per rule
+BINS = 30  # histogram columns
+TOP = 10  # system prompts, functions listed
+STRING_CHARS = 2_000  # characters of a sample record's string kept
+DEFAULT_MODEL = "gpt-4.1-mini"
+DUPLICATE_NAMES = ("duplicate-example", "near-duplicate")  # rule names shown under Duplicates
+SENSITIVE_PREFIX = "FT9"  # secrets and personal data (messages are masked by the rules)
+
+
+def histogram(values: Any, *, bins: int = BINS, limit: int | None = None) -> dict[str, Any]:
+    """Counts of `values` in `bins` equal integer-width bins from 0; the range reaches the
+    limit when the limit is within twice the largest value (so its line can be drawn)."""
+    import numpy as np
+
+    data = np.asarray(values, dtype=np.int64)
+    top = int(data.max()) if len(data) else 0
+    if limit is not None and limit <= 2 * max(top, 1):
+        top = max(top, limit)
+    bins = max(1, min(bins, top + 1))  # small integer ranges: one column per value
+    width = max(1, math.ceil((top + 1) / bins))
+    edges = [i * width for i in range(bins + 1)]
+    counts = np.bincount(np.minimum(data // width, bins - 1), minlength=bins) if len(data) \
+        else np.zeros(bins, dtype=np.int64)
+    return {"edges": edges, "counts": [int(c) for c in counts[:bins]]}
+
+
+def _stats(values: Any) -> dict[str, float]:
+    from ftprep.count import stats
+
+    return stats(values)
+
+
+@dataclass
+class ModelTokens:
+    """One model's token counts over the file (or an open model's, with `tokenizer`)."""
+
+    model: str
+    tokenizer: str
+    limit: int | None
+    examples: int
+    total_tokens: int
+    trainable_tokens: int
+    billed_tokens: int
+    over_limit: int
+    over_limit_lines: list[int]
+    answer_cut: int
+    answer_cut_lines: list[int]
+    per_example: dict[str, float]
+    histogram: dict[str, Any]
+    estimated: bool
+    refused_lines: list[int] = field(default_factory=list)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.total_tokens - self.trainable_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "prompt_tokens": self.prompt_tokens}
+
+
+@dataclass
+class RuleFindings:
+    """The findings of one rule: how many, where, and the rule's own explanation."""
+
+    code: str
+    name: str
+    severity: str
+    summary: str
+    why: str
+    fix: str
+    count: int
+    lines: list[int]
+    first: list[dict[str, Any]]
+    example: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ReportData:
+    """Everything `ftprep report` shows."""
+
+    path: str
+    size_bytes: int | None
+    format: str
+    lines: int
+    examples: int
+    formats: dict[str, int]
+    validation: dict[str, Any]
+    rules: list[RuleFindings]
+    tokens: list[ModelTokens]
+    shape: dict[str, Any]
+    cost: list[dict[str, Any]]
+    samples: list[dict[str, Any]]
+    split: dict[str, Any] | None = None
+    eval: dict[str, Any] | None = None
+
+    def group(self, kind: str) -> list[RuleFindings]:
+        """The rules of one section: "duplicates", "sensitive" or "other"."""
+        return [r for r in self.rules if _group(r) == kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "size_bytes": self.size_bytes, "format": self.format,
+            "lines": self.lines, "examples": self.examples, "formats": self.formats,
+            "validation": self.validation,
+            "findings": [r.to_dict() for r in self.rules],
+            "tokens": [t.to_dict() for t in self.tokens],
+            "shape": self.shape, "cost": self.cost, "samples": self.samples,
+            "split": self.split, "eval": self.eval,
+        }
+
+
+def _group(rule: RuleFindings) -> str:
+    if rule.name in DUPLICATE_NAMES or rule.name.startswith("near-dup"):
+        return "duplicates"
+    return "sensitive" if rule.code.startswith(SENSITIVE_PREFIX) else "other"
+
+
+def report_data(
+    path: str | Path, *, models: Sequence[str] = (), tokenizer: str | Path | None = None,
+    split_dir: str | Path | None = None, eval_dir: str | Path | None = None,
+    models_file: str | Path | None = None, epochs: int | str | None = "auto",
+    workers: int | None = None, today: dt.date | None = None,
+) -> ReportData:
+    """Gather the report of `path`: validation, tokens and cost for each of `models` (default
+    gpt-4.1-mini when no `tokenizer` is given), an open model's counts with `tokenizer`, the
+    conversations' shape, sample records, and optionally a split's manifest and an eval."""
+    from ftprep.models import get_model
+    from ftprep.validate import validate_file
+
+    if str(path) == "-":
+        raise UsageError("path='-': the report reads the file twice; give a file")
+    names = list(models) or ([] if tokenizer is not None else [DEFAULT_MODEL])
+    infos = [get_model(m, models_file=models_file) for m in dict.fromkeys(names)]
+    split = _read_split(split_dir) if split_dir is not None else None
+    evaluation = _read_eval(eval_dir) if eval_dir is not None else None
+    validation = validate_file(path, models_file=models_file, workers=workers)
+    local = _local_tokenizer(tokenizer)
+    tokenizers = [*dict.fromkeys(i.encoding for i in infos), *([local[0]] if local else [])]
+    profile = profile_file(path, tokenizers, workers=workers)
+    tokens = [_model_tokens(profile, i.encoding, i.id, i.max_example_tokens) for i in infos]
+    if local:
+        tokens.append(_model_tokens(profile, local[0], local[1], local[2]))
+    from ftprep.findings import Severity
+
+    sensitive_lines = {f.line for f in validation.findings
+                       if f.code.startswith(SENSITIVE_PREFIX) and f.severity is Severity.ERROR}
+    return ReportData(
+        path=str(path), size_bytes=_size(path), format=validation.format,
+        lines=validation.lines, examples=profile.examples, formats=dict(profile.formats),
+        validation={"valid": validation.ok, "errors": validation.errors,
+                    "warnings": validation.warnings, "findings": len(validation.findings),
+                    "target": validation.target},
+        rules=_rules(validation.findings, validation.severities),
+        tokens=tokens, shape=_shape(profile), cost=_cost(profile, infos, epochs, today),
+        samples=_samples(profile, sensitive_lines), split=split, eval=evaluation,
+    )
+
+
+def _size(path: str | Path) -> int | None:
+    from ftprep.parallel import file_size
+
+    return file_size(path)
+
+
+def _local_tokenizer(tokenizer: str | Path | None) -> tuple[str, str, int | None] | None:
+    """("local:FOLDER", label, model_max_length) of an open model's files."""
+    if tokenizer is None:
+        return None
+    from ftprep.count import LOCAL_PREFIX
+    from ftprep.tokens.template import get_template_counter
+
+    local = get_template_counter(tokenizer).local
+    return f"{LOCAL_PREFIX}{local.folder}", local.label, local.model_max_length
+
+
+def _model_tokens(profile: Profile, tokenizer: str, model: str, limit: int | None) -> ModelTokens:
+    from ftprep.count import report_for
+
+    counts = profile.counts[tokenizer]
+    report = report_for(counts, model, limit)
+    shown = tokenizer.split(":", 1)[0] if tokenizer.startswith("local:") else tokenizer
+    return ModelTokens(
+        model=model, tokenizer=shown, limit=limit, examples=report.examples,
+        total_tokens=report.total_tokens, trainable_tokens=report.trainable_tokens,
+        billed_tokens=report.billed_tokens, over_limit=report.over_limit,
+        over_limit_lines=report.over_limit_lines[:LINES_SHOWN], answer_cut=report.answer_cut,
+        answer_cut_lines=report.answer_cut_lines[:LINES_SHOWN],
+        per_example=report.tokens_per_example,
+        histogram=histogram(counts.tokens, limit=limit), estimated=report.estimated,
+        refused_lines=profile.refused[tokenizer][:LINES_SHOWN],
+    )
+
+
+def _rules(findings: list[Any], severities: dict[str, str]) -> list[RuleFindings]:
+    from ftprep.quality.redact import Redactor
+    from ftprep.rules import load_rules
+    from ftprep.rules.examples import load_examples
+
+    redactor = Redactor()
+    rules = load_rules()
+    examples = load_examples()
+    by_code: dict[str, list[Any]] = {}
+    for f in findings:
+        by_code.setdefault(f.code, []).append(f)
+    out = []
+    for code, found in sorted(by_code.items()):
+        rule = rules[code]
+        known = examples.get(code)
+        example = known.examples[0] if known and known.examples else None
+        out.append(RuleFindings(
+            code=code, name=rule.name, severity=severities.get(code, rule.severity.value),
+            summary=rule.summary, why=rule.why, fix=rule.fix, count=len(found),
+            lines=sorted({f.line for f in found})[:LINES_SHOWN],
+            first=[{"line": f.line, "path": f.path, "message": f.message}
+                   for f in found[:FINDINGS_SHOWN]],
+            # FT9xx examples hold (fake) secrets: shown redacted like everything else
+            example=None if example is None else {"bad": redactor.text(example.bad),
+                                                  "good": redactor.text(example.good)},
+        ))
+    return out
+
+
+def _distribution(values: Any) -> dict[str, Any]:
+    return {**_stats(values), "histogram": histogram(values)}
+
+
+def _shape(profile: Profile) -> dict[str, Any]:
+    from ftprep.quality.redact import Redactor
+
+    n = profile.examples
+    redactor = Redactor()
+    prompts = [
+        {"text": redactor.text(profile.prompt_text[d][1]), "first_line": profile.prompt_text[d][0],
+         "examples": k, "share": _share(k, n)}
+        for d, k in sorted(profile.prompts.items(),
+                           key=lambda item: (-item[1], profile.prompt_text[item[0]][0]))[:TOP]
+        if d in profile.prompt_text
+    ]
+    calls = profile.shape.tool_calls
+    return {
+        "messages": _distribution(profile.shape.messages),
+        "user_turns": _distribution(profile.shape.user_turns),
+        "answer_chars": _distribution(profile.shape.answer_chars),
+        "roles": dict(profile.roles.most_common()),
+        "system_prompts": {"examples_with": profile.with_system,
+                           "share": _share(profile.with_system, n),
+                           "distinct": len(profile.prompts), "top": prompts},
+        "tools": {"examples_with_tools": profile.with_tools,
+                  "examples_with_calls": sum(1 for c in calls if c),
+                  "calls": _distribution(calls),
+                  "functions": dict(Counter(profile.functions).most_common(TOP)),
+                  "distinct_functions": len(profile.functions)},
+    }
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _cost(profile: Profile, infos: list[Any], epochs: int | str | None,
+          today: dt.date | None) -> list[dict[str, Any]]:
+    from ftprep.estimate import estimate_counts
+    from ftprep.models import lifecycle_status
+
+    rows = []
+    for info in infos:
+        est = estimate_counts(profile.counts[info.encoding], info, epochs=epochs, today=today)
+        status = lifecycle_status(info, today)
+        rows.append({"model": est.model, "epochs": est.epochs, "billed_tokens": est.billed_tokens,
+                     "cost_usd": est.cost_usd, "price_per_1m": est.price_per_1m,
+                     "lifecycle": est.lifecycle, "lifecycle_message": status.message,
+                     "warnings": est.warnings})
+    return rows
+
+
+def _samples(profile: Profile, sensitive_lines: set[int]) -> list[dict[str, Any]]:
+    """The sample records (chosen by a digest of their bytes), secrets and personal data
+    replaced by typed placeholders, long strings cut."""
+    from ftprep.quality.redact import Redactor
+    from ftprep.quality.walk import map_strings
+
+    redactor = Redactor()
+    out = []
+    for _, line, record in profile.samples:
+        clean = redactor.record(record)
+        out.append({"line": line, "redacted": line in sensitive_lines or bool(redactor.counts),
+                    "record": map_strings(clean, _cut)})
+        redactor.counts.clear()
+    return out
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= STRING_CHARS else f"{text[:STRING_CHARS]}… ({len(text):,} chars)"
+
+
+def _read_split(split_dir: str | Path) -> dict[str, Any]:
+    manifest = Path(split_dir) / "split.json"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no split.json here (the folder `ftprep split -o` wrote)",
+                         path=str(split_dir)) from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read the split manifest: {e}", path=str(manifest)) from None
+    if not isinstance(data, dict):
+        raise InputError("the split manifest is not a JSON object", path=str(manifest))
+    return data
+
+
+def _read_eval(eval_dir: str | Path) -> dict[str, Any]:
+    """The eval's summary.json and its first results (results.jsonl), as written by
+    `ftprep eval -o DIR`."""
+    folder = Path(eval_dir)
+    summary_path = folder / "summary.json"
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no summary.json here (the folder `ftprep eval -o` wrote)",
+                         path=str(eval_dir)) from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read the eval summary: {e}", path=str(summary_path)) from None
+    return {"dir": str(folder), "summary": summary}

@@ -1,0 +1,266 @@
+"""One streaming pass over a JSONL file that gathers what the report shows besides validation:
+per-example token counts for every tokenizer asked for (lenient: a line that is not an example
+is skipped, `validate` reports it), conversation shape (messages, turns, roles, system prompts,
+answer lengths, tool use) and a deterministic sample of records.
+
+Chunks of raw lines are profiled in worker processes on big files and merged in file order,
+so the result is the same whatever the number of workers. Memory per example: 4 bytes × 5
+arrays per tokenizer plus 4 bytes × 4 shape arrays, and 8 bytes per distinct system prompt.
+"""
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ftprep.count import NO_ANSWER, TokenCounts, record_counter
+from ftprep.errors import UsageError
+from ftprep.formats import COMPLETION, PREFERENCE, UNKNOWN, detect_format
+from ftprep.io.jsonl import iter_line_chunks, parse_line
+from ftprep.parallel import file_size, ordered_map, worker_count
+
+CHUNK_BYTES = 1 << 20
+PARALLEL_MIN_BYTES = 8 << 20
+SAMPLES = 3  # example records shown as a chat
+PROMPTS_KEPT = 20  # distinct system prompts whose text is kept (all are counted)
+PROMPT_CHARS = 600  # characters of a system prompt's text kept
+FUNCTIONS_KEPT = 10_000  # distinct function names counted (the rest are summed as "other")
+
+
+@dataclass
+class Shape:
+    """Per-example arrays (file order) of what the conversation looks like."""
+
+    lines: array = field(default_factory=lambda: array("I"))
+    messages: array = field(default_factory=lambda: array("I"))
+    user_turns: array = field(default_factory=lambda: array("I"))
+    answer_chars: array = field(default_factory=lambda: array("I"))
+    tool_calls: array = field(default_factory=lambda: array("I"))
+
+
+@dataclass
+class Profile:
+    """What one pass found. `counts[tokenizer]` are count's per-example arrays (examples
+    the tokenizer refused are left out and listed in `refused`)."""
+
+    path: str
+    formats: Counter[str] = field(default_factory=Counter)
+    shape: Shape = field(default_factory=Shape)
+    roles: Counter[str] = field(default_factory=Counter)
+    prompts: Counter[bytes] = field(default_factory=Counter)  # digest → examples using it
+    prompt_text: dict[bytes, tuple[int, str]] = field(default_factory=dict)  # first line, text
+    with_system: int = 0
+    with_tools: int = 0
+    functions: Counter[str] = field(default_factory=Counter)
+    counts: dict[str, TokenCounts] = field(default_factory=dict)
+    refused: dict[str, list[int]] = field(default_factory=dict)
+    samples: list[tuple[bytes, int, Any]] = field(default_factory=list)  # (rank, line, record)
+
+    @property
+    def examples(self) -> int:
+        return len(self.shape.lines)
+
+
+@dataclass
+class _Chunk:
+    formats: Counter[str]
+    shape: Shape
+    roles: Counter[str]
+    prompts: Counter[bytes]
+    prompt_text: dict[bytes, tuple[int, str]]
+    with_system: int
+    with_tools: int
+    functions: Counter[str]
+    counts: dict[str, _Tokens]
+    samples: list[tuple[bytes, int, Any]]
+
+
+@dataclass
+class _Tokens:
+    lines: array = field(default_factory=lambda: array("I"))
+    tokens: array = field(default_factory=lambda: array("I"))
+    trainable: array = field(default_factory=lambda: array("I"))
+    messages: array = field(default_factory=lambda: array("I"))
+    answer_start: array = field(default_factory=lambda: array("I"))
+    estimated: bool = False
+    refused: list[int] = field(default_factory=list)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts: the text ones
+        return "".join(p.get("text", "") for p in content
+                       if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
+def _messages(record: dict, fmt: str) -> list[Any]:
+    if fmt == PREFERENCE:
+        source = record.get("input")
+        head = source.get("messages") if isinstance(source, dict) else None
+        tail = record.get("preferred_output")
+        return [*(head if isinstance(head, list) else []), *(tail if isinstance(tail, list) else [])]
+    messages = record.get("messages")
+    return messages if isinstance(messages, list) else []
+
+
+def _rank(raw: bytes) -> bytes:
+    """The sample order: a digest of the line's bytes, so the choice is deterministic and
+    does not depend on where the record sits in the file."""
+    return hashlib.blake2b(raw, digest_size=8).digest()
+
+
+class _Profiler:
+    """Profiles chunks of lines; one per process, with its tokenizers built once."""
+
+    def __init__(self, tokenizers: Sequence[str]) -> None:
+        self.tokenizers = list(tokenizers)
+        self.counters = {t: record_counter(t) for t in tokenizers}
+
+    def chunk(self, first_line: int, data: bytes) -> _Chunk:
+        out = _Chunk(Counter(), Shape(), Counter(), Counter(), {}, 0, 0, Counter(),
+                     {t: _Tokens() for t in self.tokenizers}, [])
+        for line, raw in enumerate(data.split(b"\n"), start=first_line):
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                parsed = parse_line(raw.rstrip(b"\r"), line)
+                if parsed.error:
+                    continue  # validate reports it
+                record = parsed.value
+            fmt = detect_format(record)
+            if fmt == UNKNOWN:
+                continue
+            self._record(out, line, raw, record, fmt)
+        return out
+
+    def _record(self, out: _Chunk, line: int, raw: bytes, record: dict, fmt: str) -> None:
+        out.formats[fmt] += 1
+        messages = _messages(record, fmt)
+        self._shape(out, line, record, fmt, messages)
+        for name, count in self.counters.items():
+            tokens = out.counts[name]
+            try:
+                counted = count(record, fmt)
+            except UsageError:  # an open model's chat template refused the record
+                tokens.refused.append(line)
+                continue
+            tokens.lines.append(line)
+            tokens.tokens.append(counted.total)
+            tokens.trainable.append(counted.trainable)
+            tokens.messages.append(counted.messages)
+            tokens.answer_start.append(NO_ANSWER if counted.answer_start is None
+                                       else counted.answer_start)
+            tokens.estimated = tokens.estimated or counted.estimated
+        rank = _rank(raw)
+        out.samples.append((rank, line, record))
+        out.samples.sort(key=lambda s: s[0])
+        del out.samples[SAMPLES:]
+
+    def _shape(self, out: _Chunk, line: int, record: dict, fmt: str, messages: list) -> None:
+        shape = out.shape
+        shape.lines.append(line)
+        shape.messages.append(len(messages))
+        users = calls = 0
+        answer = ""
+        system = None
+        for m in messages:
+            if not isinstance(m, dict):
+                continue
+            role = m.get("role")
+            out.roles[role if isinstance(role, str) else "?"] += 1
+            if role == "user":
+                users += 1
+            elif role in ("system", "developer") and system is None:
+                system = _text(m.get("content"))
+            elif role == "assistant":
+                answer = _text(m.get("content"))
+                for call in m.get("tool_calls") or ():
+                    calls += 1
+                    fn = call.get("function") if isinstance(call, dict) else None
+                    name = fn.get("name") if isinstance(fn, dict) else None
+                    self._function(out, name)
+                if isinstance(m.get("function_call"), dict):
+                    calls += 1
+                    self._function(out, m["function_call"].get("name"))
+        if fmt == COMPLETION:
+            users, answer = 1, _text(record.get("completion"))
+        shape.user_turns.append(users)
+        shape.answer_chars.append(len(answer))
+        shape.tool_calls.append(calls)
+        if record.get("tools") or record.get("functions"):
+            out.with_tools += 1
+        if system is not None:
+            out.with_system += 1
+            digest = hashlib.blake2b(system.encode("utf-8", "surrogatepass"),
+                                     digest_size=8).digest()
+            out.prompts[digest] += 1
+            if digest not in out.prompt_text:
+                out.prompt_text[digest] = (line, system[:PROMPT_CHARS])
+
+    @staticmethod
+    def _function(out: _Chunk, name: Any) -> None:
+        out.functions[name if isinstance(name, str) else "?"] += 1
+
+
+def _merge(profile: Profile, chunk: _Chunk) -> None:
+    profile.formats.update(chunk.formats)
+    for name in ("lines", "messages", "user_turns", "answer_chars", "tool_calls"):
+        getattr(profile.shape, name).extend(getattr(chunk.shape, name))
+    profile.roles.update(chunk.roles)
+    profile.prompts.update(chunk.prompts)
+    for digest, first in chunk.prompt_text.items():
+        if digest not in profile.prompt_text and len(profile.prompt_text) < PROMPTS_KEPT * 50:
+            profile.prompt_text[digest] = first
+    profile.with_system += chunk.with_system
+    profile.with_tools += chunk.with_tools
+    for name, n in chunk.functions.items():
+        if name in profile.functions or len(profile.functions) < FUNCTIONS_KEPT:
+            profile.functions[name] += n
+        else:
+            profile.functions["(other)"] += n
+    for name, part in chunk.counts.items():
+        counts = profile.counts[name]
+        for key in ("lines", "tokens", "trainable", "messages", "answer_start"):
+            getattr(counts, key).extend(getattr(part, key))
+        counts.estimated = counts.estimated or part.estimated
+        profile.refused[name].extend(part.refused)
+    profile.samples = sorted([*profile.samples, *chunk.samples], key=lambda s: s[0])[:SAMPLES]
+
+
+_worker: _Profiler | None = None
+
+
+def _init_worker(tokenizers: Sequence[str]) -> None:
+    global _worker
+    _worker = _Profiler(tokenizers)
+
+
+def _in_worker(first_line: int, data: bytes) -> _Chunk:
+    assert _worker is not None, "worker not initialised"
+    return _worker.chunk(first_line, data)
+
+
+def profile_file(path: str | Path, tokenizers: Sequence[str] = (), *,
+                 workers: int | None = None) -> Profile:
+    """Profile `path` in one pass, counting tokens with each of `tokenizers` (OpenAI
+    encoding names, or "local:PATH" for an open model's files)."""
+    profiler = _Profiler(tokenizers)  # built here: forked workers inherit it
+    profile = Profile(str(path), counts={t: TokenCounts(str(path), t) for t in tokenizers},
+                      refused={t: [] for t in tokenizers})
+    chunks = iter_line_chunks(path, CHUNK_BYTES)
+    n = worker_count(file_size(path), workers, PARALLEL_MIN_BYTES)
+    results: Iterator[_Chunk] = (
+        (profiler.chunk(first, data) for first, data in chunks) if n == 1 else
+        ordered_map(_in_worker, chunks, workers=n, initializer=_init_worker,
+                    initargs=(tuple(tokenizers),)))
+    for chunk in results:
+        _merge(profile, chunk)
+    return profile

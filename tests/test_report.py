@@ -1,0 +1,157 @@
+"""`ftprep report`: the data behind the page (`report_data`) and the page itself, on real
+files and through the installed `ftprep`. The browser test is tests/test_report_browser.py."""
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ftprep.report.dataset import histogram, report_data
+from ftprep.report.render import render_report
+from ftprep.validate import validate_file
+
+FTPREP = str(Path(sys.executable).with_name("ftprep"))
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+DEFECTS = SAMPLES / "defects.jsonl"
+OPENAI_KEY = "sk-proj-Q7vX2mN9pL4kJ8hG3fD6sA1zR5tY0uW2eB7cV9nM4xK8jH3gF6dS1aP5oI2uY7t"
+
+
+def _chat(user: str, assistant: str, system: str | None = None, **extra: object) -> str:
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return json.dumps({"messages": messages, **extra})
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _text(page: str) -> str:
+    """The page's visible text, tags removed, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_the_report_of_defects_names_every_finding_rule_and_line() -> None:
+    page = render_report(report_data(DEFECTS))
+    text = _text(page)
+    findings = validate_file(DEFECTS).findings
+    assert len(findings) >= 10
+    for f in findings:  # every rule, with its line in that rule's detail table
+        block = page[page.index(f'id="{f.code}"'):]
+        block = block[:block.index("</table>")]
+        assert f"<td class=\"num\">{f.line}</td>" in block, (f.code, f.line)
+        assert f.code in text
+    assert "FT109 duplicate-example" in text  # in its own Duplicates section
+    duplicates = page[page.index('id="duplicates"'):page.index('id="sensitive"')]
+    assert "FT109" in duplicates and "FT301" not in duplicates
+
+
+def test_token_histogram_bins_every_example_and_reaches_a_near_limit() -> None:
+    h = histogram([0, 5, 9, 10, 99], bins=10, limit=150)
+    assert sum(h["counts"]) == 5 and len(h["edges"]) == len(h["counts"]) + 1
+    assert h["edges"][-1] >= 150  # the limit is inside the range: its line can be drawn
+    far = histogram([0, 5, 99], bins=10, limit=65_536)
+    assert far["edges"][-1] < 1000  # a limit far away does not squash the columns
+
+
+def test_over_limit_examples_are_listed_by_line(tmp_path: Path) -> None:
+    models = _write(tmp_path / "models.toml", [
+        '[models."gpt-4o-mini-2024-07-18"]', "max_example_tokens = 40"])
+    long = "word " * 60
+    data = _write(tmp_path / "d.jsonl", [_chat("hi", "hello")] * 3 + [_chat(long, "ok")]
+                  + [_chat("q", "a")] * 8)
+    report = report_data(data, models=["gpt-4o-mini"], models_file=models)
+    tokens = report.tokens[0]
+    assert (tokens.limit, tokens.over_limit, tokens.over_limit_lines) == (40, 1, [4])
+    assert tokens.prompt_tokens + tokens.trainable_tokens == tokens.total_tokens
+    page = render_report(report)
+    assert 'class="marker"' in page and "limit 40" in page
+    assert "1 examples over the limit" in _text(page)
+
+
+def test_conversation_shape_system_prompts_and_tools(tmp_path: Path) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+    call = {"messages": [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {
+            "name": "get_weather", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+        {"role": "assistant", "content": "Sunny."}], "tools": tools}
+    lines = [_chat(f"q{i}", "a" * i, system="Be brief.") for i in range(6)]
+    lines += [_chat("x", "y", system="Be long."), json.dumps(call), _chat("z", "w")]
+    report = report_data(_write(tmp_path / "d.jsonl", lines))
+    shape = report.shape
+    assert shape["system_prompts"]["examples_with"] == 7
+    assert shape["system_prompts"]["distinct"] == 2
+    assert shape["system_prompts"]["top"][0] == {"text": "Be brief.", "first_line": 1,
+                                                  "examples": 6, "share": round(6 / 9, 4)}
+    assert shape["tools"]["examples_with_tools"] == 1
+    assert shape["tools"]["functions"] == {"get_weather": 1}
+    assert shape["roles"]["assistant"] == 10 and shape["roles"]["tool"] == 1
+    assert shape["messages"]["max"] == 4
+    assert sum(shape["answer_chars"]["histogram"]["counts"]) == 9
+
+
+def test_samples_are_deterministic_and_never_show_a_secret(tmp_path: Path) -> None:
+    lines = [_chat(f"question {i}", f"answer {i}") for i in range(30)]
+    lines[4] = _chat(f"my key is {OPENAI_KEY}", "Noted.")
+    path = _write(tmp_path / "d.jsonl", lines)
+    first, second = report_data(path), report_data(path)
+    assert [s["line"] for s in first.samples] == [s["line"] for s in second.samples]
+    assert len(first.samples) == 3
+    page = render_report(first)
+    dumped = json.dumps(first.to_dict())
+    assert OPENAI_KEY not in page and OPENAI_KEY not in dumped
+    assert OPENAI_KEY[:20] not in page
+    assert "FT901" in page  # the finding is there, masked
+    assert render_report(second) == page  # byte-identical
+
+
+def test_split_section_from_the_manifest(tmp_path: Path) -> None:
+    data = _write(tmp_path / "d.jsonl", [_chat(f"q{i}", f"a{i}") for i in range(20)])
+    out = tmp_path / "split"
+    r = subprocess.run([FTPREP, "split", str(data), "--test", "5", "--seed", "1", "-o", str(out)],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    report = report_data(data, split_dir=out)
+    assert report.split is not None and report.split["counts"]["test"] == 5
+    text = _text(render_report(report))
+    assert "Split" in text and "leakage" in text
+
+
+def test_cli_writes_the_page_and_prints_the_data_as_json(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    r = subprocess.run([FTPREP, "report", str(DEFECTS), "-o", str(out), "--model", "gpt-4o-mini",
+                        "--format", "json"], capture_output=True, text=True, check=False)
+    assert r.returncode == 1, r.stderr  # the data has errors, as with validate
+    data = json.loads(r.stdout)
+    assert {"validation", "findings", "tokens", "shape", "cost", "samples"} <= set(data)
+    assert data["tokens"][0]["model"] == "gpt-4o-mini-2024-07-18"
+    assert data["cost"][0]["lifecycle"] in {"available", "closing", "closed", "shutdown"}
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert r.stderr == ""
+
+
+def test_cli_usage_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    r = subprocess.run([FTPREP, "report", str(DEFECTS)], capture_output=True, text=True,
+                       check=False)
+    assert r.returncode == 2 and "-o/--output" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = subprocess.run([FTPREP, "report", str(DEFECTS), "-o", str(tmp_path / "r.html"),
+                        "--split", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and "split.json" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["chat_clean.jsonl", "leaky.jsonl"])
+def test_clean_samples_report_exit_zero_or_findings(name: str, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    r = subprocess.run([FTPREP, "report", str(SAMPLES / name), "-o", str(out)],
+                       capture_output=True, text=True, check=False)
+    valid = validate_file(SAMPLES / name).ok
+    assert r.returncode == (0 if valid else 1), r.stderr
+    assert f"wrote {out}" in r.stdout and out.stat().st_size > 1000
