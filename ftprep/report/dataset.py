@@ -176,7 +176,7 @@ def report_data(
         validation={"valid": validation.ok, "errors": validation.errors,
                     "warnings": validation.warnings, "findings": len(validation.findings),
                     "target": validation.target},
-        rules=_rules(validation.findings, validation.severities),
+        rules=_rules(validation.findings),
         tokens=tokens, shape=_shape(profile), cost=_cost(profile, infos, epochs, today),
         samples=_samples(profile, sensitive_lines), split=split, eval=evaluation,
     )
@@ -217,7 +217,7 @@ def _model_tokens(profile: Profile, tokenizer: str, model: str, limit: int | Non
     )
 
 
-def _rules(findings: list[Any], severities: dict[str, str]) -> list[RuleFindings]:
+def _rules(findings: list[Any]) -> list[RuleFindings]:
     from ftprep.quality.redact import Redactor
     from ftprep.rules import load_rules
     from ftprep.rules.examples import load_examples
@@ -234,7 +234,7 @@ def _rules(findings: list[Any], severities: dict[str, str]) -> list[RuleFindings
         known = examples.get(code)
         example = known.examples[0] if known and known.examples else None
         out.append(RuleFindings(
-            code=code, name=rule.name, severity=severities.get(code, rule.severity.value),
+            code=code, name=rule.name, severity=found[0].severity.value,
             summary=rule.summary, why=rule.why, fix=rule.fix, count=len(found),
             lines=sorted({f.line for f in found})[:LINES_SHOWN],
             first=[{"line": f.line, "path": f.path, "message": f.message}
