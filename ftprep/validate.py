@@ -20,10 +20,12 @@ from ftprep.findings import NO_FACTS, Facts, Finding, Severity
 from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format, json_type
 from ftprep.io.jsonl import BAD_JSON, BAD_UTF8, BLANK, JsonLine, iter_line_chunks, parse_line
 from ftprep.parallel import file_size, ordered_map, worker_count
+from ftprep.quality.neardup import DEFAULT_THRESHOLD, NearDuplicateIndex, check_threshold, near_dup_key
 from ftprep.rules import FILE_CHECKS, RECORD_CHECKS, RULES, Context, Hit, load_rules
 from ftprep.rules import lines as L
 from ftprep.rules import targets as T
 from ftprep.rules.base import select_codes
+from ftprep.rules.neardup import NEAR_DUPLICATE
 from ftprep.rules.schema import schema_hits
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # the platform's limit for one training file
@@ -99,6 +101,7 @@ def validate_file(
     workers: int | None = None,
     target: str | None = None,
     targets_file: str | Path | None = None,
+    near_dup_threshold: float | None = None,
 ) -> ValidationReport:
     """Check a JSONL file against the schema and every selected rule.
 
@@ -108,20 +111,25 @@ def validate_file(
     `workers` processes check the records (default: every core for files over 4 MB,
     in-process otherwise); the report is the same whatever the number. `target` (default
     openai) applies that platform's or trainer's rules instead: its own FT8xx rules, without
-    the OpenAI rules whose limits it does not share."""
+    the OpenAI rules whose limits it does not share. `near_dup_threshold` selects FT921
+    (near-duplicates, opt-in) with that Jaccard threshold (default 0.8 when FT921 is selected)."""
     from ftprep.targets import DEFAULT_TARGET, get_target
 
     rules = load_rules()
     select = None if select is None else list(select)
     _check_token_rules_have_a_model(select, model)
     target_info = get_target(target or DEFAULT_TARGET, targets_file)
+    if near_dup_threshold is not None:
+        check_threshold(near_dup_threshold)
+        extend_select = [*(extend_select or ()), NEAR_DUPLICATE.code]
     enabled = frozenset(T.enabled_codes(select_codes(rules, select, ignore, extend_select),
                                         target_info))
+    near_dups = (near_dup_threshold or DEFAULT_THRESHOLD) if NEAR_DUPLICATE.code in enabled else None
     ctx_model, encoding_name = _model_and_encoding(model, models_file)
     chunks = iter_line_chunks(path, CHUNK_BYTES)
     head = _head(chunks)
     fmt, file_mode = _file_shape(_head_lines(head))
-    plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name, target_info)
+    plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name, target_info, near_dups)
     run = _Run(plan)
     size = file_size(path)
     for hit in _whole_file_hits(size, file_mode):
@@ -252,6 +260,7 @@ class _Plan:
     model: Any
     encoding_name: str | None
     target: Any = None  # ftprep.targets.TargetInfo
+    near_dup_threshold: float | None = None  # FT921 selected: records get MinHash signatures
 
 
 @dataclass
@@ -260,6 +269,7 @@ class _ChunkResult:
 
     findings: list[Finding] = field(default_factory=list)
     keys: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)  # (line, keys)
+    signatures: list[tuple[int, bytes | None]] = field(default_factory=list)  # FT921: (line, sig)
     examples: int = 0
     suppressed: int = 0
     last_line: int = 0
@@ -327,6 +337,8 @@ class _ChunkChecker:
                 for hit in check(record, ctx):
                     self._add(out, hit, line)
         out.keys.append((line, tuple(c.key(record) for c in self.file_checks)))
+        if self.plan.near_dup_threshold is not None:
+            out.signatures.append((line, near_dup_key(record)))
 
 
 def _check_serial(plan: _Plan, chunks: Iterable[tuple[int, bytes]]) -> Iterator[_ChunkResult]:
@@ -368,6 +380,8 @@ class _Run:
         self.findings: list[Finding] = []
         self.examples = self.lines = self.suppressed = 0
         self.file_checks = [factory() for factory in FILE_CHECKS]
+        threshold = plan.near_dup_threshold
+        self.near_dups = None if threshold is None else NearDuplicateIndex(threshold)
 
     def add(self, hit: Hit, line: int | None = None) -> None:
         finding = _finding(hit, line, self.plan.enabled)
@@ -383,6 +397,12 @@ class _Run:
             for check, key in zip(self.file_checks, keys, strict=True):
                 for hit in check.feed(key, line):
                     self.add(hit, line)
+        if self.near_dups is not None:
+            for line, sig in result.signatures:
+                match = self.near_dups.add(line, sig)
+                if match is not None:
+                    self.add(Hit(NEAR_DUPLICATE.code, "", f"near-duplicate of line {match.first} "
+                                 f"(similarity {match.similarity:.2f})", line))
 
     def finish(self) -> None:
         if self.plan.file_mode:  # not JSONL at all: counts and duplicates would only add noise

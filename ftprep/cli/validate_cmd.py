@@ -30,6 +30,9 @@ _COLORS = {"error": "red", "warning": "yellow"}
 @click.option("--ignore", multiple=True, help="Skip these rule codes or prefixes.")
 @click.option("--extend-select", multiple=True,
               help="Add these codes or prefixes to the default rules (opt-in rules, e.g. FT91).")
+@click.option("--near-dup-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Report near-duplicate examples (FT921, opt-in) at this MinHash Jaccard "
+              "similarity or more (0.8 when FT921 is selected without it).")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes (default: all cores for files over 4 MB, else 1); "
@@ -37,13 +40,15 @@ _COLORS = {"error": "red", "warning": "yellow"}
 @format_option
 def validate(file: str, model: str | None, models_file: str | None, target: str,
              targets_file: str | None, select: tuple[str, ...], ignore: tuple[str, ...],
-             extend_select: tuple[str, ...], strict: bool, workers: int | None,
+             extend_select: tuple[str, ...], near_dup_threshold: float | None, strict: bool,
+             workers: int | None,
              fmt: str) -> None:
     """Check FILE (JSONL) against the format's schema and every rule; report all findings."""
     report = validate_file(file, model=model, select=split_codes(select),
                            ignore=split_codes(ignore), extend_select=split_codes(extend_select),
                            strict=strict, models_file=models_file,
-                           workers=workers, target=target, targets_file=targets_file)
+                           workers=workers, target=target, targets_file=targets_file,
+                           near_dup_threshold=near_dup_threshold)
     if fmt == "json":
         emit_json(report.to_dict())
     else:
