@@ -169,13 +169,14 @@ def test_manifest_content(dataset: Path, tmp_path: Path) -> None:
         "records": 100, "blank_lines_ignored": 2}
     assert manifest["options"] == {"test": 0.25, "seed": 3, "stratify_by": None,
                                    "group_by": "metadata.user_id", "dedupe": False,
-                                   "model": None}
+                                   "model": None, "near_dup_threshold": None}
     # 10 users x 10 records: whole groups, so the test split is 20 or 30 for a target of 25.
     assert manifest["counts"]["test"] in (20, 30)
     assert manifest["counts"]["target_test"] == 25
     assert manifest["groups"] == {"count": 10, "missing_key": 0}
     assert manifest["units"] == {"count": 10, "largest": 10}
     assert manifest["leakage"] == {"ok": True, "duplicated_examples": 0, "shared_groups": 0,
+                                   "same_prompt": 0, "near_duplicates": None,
                                    "train_records": manifest["counts"]["train"],
                                    "test_records": manifest["counts"]["test"],
                                    "source": "written files"}

@@ -22,11 +22,15 @@ from ftprep.text import printable
                    "messages[0].content) in the same split.")
 @click.option("--dedupe", is_flag=True, help="Keep only the first copy of exact duplicates.")
 @click.option("--model", "-m", help="Also report token totals per split for this model.")
+@click.option("--near-dup-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Keep examples this similar (MinHash Jaccard, e.g. 0.8) in one split, and "
+              "check the written splits for near-duplicates (needs ftprep[dedup]).")
 @click.option("-o", "--output-dir", "out_dir", required=True,
               type=click.Path(file_okay=False), help="Directory for train/test.jsonl, split.json.")
 @format_option
 def split(file: str, test_size: str, seed: int, stratify_by: str | None,
-          group_by: str | None, dedupe: bool, model: str | None, out_dir: str, fmt: str) -> None:
+          group_by: str | None, dedupe: bool, model: str | None, near_dup_threshold: float | None,
+          out_dir: str, fmt: str) -> None:
     """Split FILE (JSONL) into DIR/train.jsonl and DIR/test.jsonl, plus a manifest
     DIR/split.json. Exact duplicates and groups never straddle the two files.
 
@@ -35,7 +39,8 @@ def split(file: str, test_size: str, seed: int, stratify_by: str | None,
     from ftprep.split import SplitOptions, parse_test_size, split_file  # keep CLI start fast
 
     options = SplitOptions(test=parse_test_size(test_size), seed=seed, stratify_by=stratify_by,
-                           group_by=group_by, dedupe=dedupe, model=model)
+                           group_by=group_by, dedupe=dedupe, model=model,
+                           near_dup_threshold=near_dup_threshold)
     result = split_file(file, out_dir, options)
     if fmt == "json":
         emit_json(result.to_dict())
@@ -58,12 +63,16 @@ def _print_summary(stats: dict, out_dir: str) -> None:
     for row in (stats["strata"] or {}).get("classes", []):
         label = "(missing)" if row["class"] is None else row["class"]
         click.echo(f"  class {printable(label)}: {row['train']} train, {row['test']} test")
+    near = leakage["near_duplicates"]
+    near_text = "" if near is None else f", {near} near-duplicates"
     if leakage["ok"]:
-        click.echo("leakage check: ok (0 examples and 0 groups in both splits)")
+        click.echo(f"leakage check: ok (0 examples and 0 groups in both splits, 0 prompts "
+                   f"with another answer{near_text})")
     else:
         click.echo(click.style(
             f"leakage check: FAILED ({leakage['duplicated_examples']} examples, "
-            f"{leakage['shared_groups']} groups in both splits)", fg="red"))
+            f"{leakage['shared_groups']} groups in both splits, {leakage['same_prompt']} "
+            f"prompts with another answer{near_text})", fg="red"))
     if not counts["reconciled"]:
         click.echo(click.style("counts do not reconcile with the input", fg="red"))
     click.echo(f"manifest: {out_dir}/split.json")

@@ -126,6 +126,13 @@ class NearDuplicateIndex:
         self._signatures[key] = sig
         return best
 
+    def matches(self, sig: bytes | None) -> bool:
+        """Whether an indexed example is at least `threshold` similar (nothing is added)."""
+        if sig is None:
+            return False
+        return any(similarity(sig, self._signatures[k]) >= self.threshold
+                   for k in self._lsh.query(self._minhash(sig[:NUM_PERM * 4])))
+
     def _minhash(self, sig: bytes) -> Any:
         import numpy as np
 

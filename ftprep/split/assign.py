@@ -50,7 +50,8 @@ def plan_split(keys: Sequence[RecordKey], options: SplitOptions) -> Assignment:
 
 
 def _unit_roots(keys: Sequence[RecordKey]) -> list[int]:
-    """Union-find: the first record index of each record's unit (duplicates + groups)."""
+    """Union-find: the first record index of each record's unit (duplicates, groups, records
+    sharing a prompt, near-duplicate clusters)."""
     parent = list(range(len(keys)))
 
     def find(i: int) -> int:
@@ -68,10 +69,18 @@ def _unit_roots(keys: Sequence[RecordKey]) -> list[int]:
 
     first_by_digest: dict[bytes, int] = {}
     first_by_group: dict[bytes, int] = {}
+    first_by_prompt: dict[bytes, int] = {}
+    first_by_near: dict[bytes, int] = {}
     for i, key in enumerate(keys):
         union(i, first_by_digest.setdefault(key.digest, i))
         if key.group is not None:
             union(i, first_by_group.setdefault(key.group, i))
+        # One prompt with different answers in train and test leaks the prompt (and tests
+        # recall of the other answer): such records form one unit too.
+        if key.prompt is not None:
+            union(i, first_by_prompt.setdefault(key.prompt, i))
+        if key.near is not None:
+            union(i, first_by_near.setdefault(key.near, i))
     return [find(i) for i in range(len(keys))]
 
 

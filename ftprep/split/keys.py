@@ -81,6 +81,8 @@ class RecordKey:
     digest: bytes
     group: bytes | None = None
     stratum: str | None = None
+    prompt: bytes | None = None  # identity of everything before the final answer
+    near: bytes | None = None  # near-duplicate cluster (--near-dup-threshold), None = alone
 
 
 class KeyExtractor:
@@ -89,6 +91,7 @@ class KeyExtractor:
     def __init__(self, options: SplitOptions) -> None:
         self.group_steps = parse_json_path(options.group_by) if options.group_by else None
         self.stratify_by = options.stratify_by
+        self.near_dup_threshold = options.near_dup_threshold
         self.stratify_steps = (
             parse_json_path(options.stratify_by)
             if options.stratify_by and options.stratify_by != ASSISTANT
@@ -112,4 +115,48 @@ class KeyExtractor:
 
     def key_of(self, record: Any) -> RecordKey:
         return RecordKey(digest(canonical_json(record)), self.group_of(record),
-                         self.stratum_of(record))
+                         self.stratum_of(record), prompt_digest(record))
+
+
+def prompt_of(record: Any) -> Any:
+    """What the model is asked: a chat record up to its final assistant message (with its
+    tools), a preference record's input, a completion's prompt. None when there is no answer."""
+    if not isinstance(record, dict):
+        return None
+    messages = record.get("messages")
+    if isinstance(messages, list):
+        last = next((i for i in range(len(messages) - 1, -1, -1)
+                     if isinstance(messages[i], dict) and messages[i].get("role") == "assistant"),
+                    None)
+        if not last:  # no answer, or nothing asked before it
+            return None
+        return {"messages": messages[:last], "tools": record.get("tools"),
+                "functions": record.get("functions")}
+    if "input" in record and "preferred_output" in record:
+        return record.get("input")
+    return record.get("prompt")
+
+
+def prompt_digest(record: Any) -> bytes | None:
+    prompt = prompt_of(record)
+    return None if prompt is None else digest(canonical_json(prompt))
+
+
+class NearDuplicateClusters:
+    """--near-dup-threshold: record i joins the cluster of its earliest near-duplicate.
+    A cluster's id is its first record's index; `ids` holds it for every clustered record
+    (roots included), so pass 1 can mark the keys once all records are seen."""
+
+    def __init__(self, threshold: float) -> None:
+        from ftprep.quality.neardup import NearDuplicateIndex
+
+        self.index = NearDuplicateIndex(threshold)
+        self.ids: dict[int, bytes] = {}
+
+    def add(self, i: int, record: Any) -> None:
+        from ftprep.quality.neardup import signature
+
+        match = self.index.add(i, signature(record))
+        if match is not None:
+            cid = self.ids.setdefault(match.first, match.first.to_bytes(8, "big"))
+            self.ids[i] = cid

@@ -66,11 +66,16 @@ class SplitOptions:
     group_by: str | None = None
     dedupe: bool = False
     model: str | None = None
+    near_dup_threshold: float | None = None  # keep near-duplicate clusters (MinHash) together
 
     def __post_init__(self) -> None:
         if isinstance(self.test, bool) or not isinstance(self.test, (int, float)):
             raise UsageError(f"test size {self.test!r} must be a fraction in (0, 1) or an int >= 1")
         object.__setattr__(self, "test", parse_test_size(self.test))  # 500.0 → count 500
+        if self.near_dup_threshold is not None:
+            from ftprep.quality.neardup import check_threshold
+
+            check_threshold(self.near_dup_threshold)
         for name in ("stratify_by", "group_by"):
             value = getattr(self, name)
             if value is not None and not (name == "stratify_by" and value == ASSISTANT):
@@ -95,4 +100,5 @@ class SplitOptions:
             "group_by": self.group_by,
             "dedupe": self.dedupe,
             "model": self.model,
+            "near_dup_threshold": self.near_dup_threshold,
         }

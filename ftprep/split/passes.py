@@ -4,6 +4,7 @@ digest proves the file did not change in between), then the leakage check re-rea
 written files."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,14 @@ from ftprep.errors import InputError, UsageError
 from ftprep.io.jsonl import BLANK, iter_json_lines, iter_raw_lines, iter_records, parse_line
 from ftprep.io.writer import atomic_writer
 from ftprep.split.assign import plan_split
-from ftprep.split.keys import KeyExtractor, RecordKey, canonical_json, digest
+from ftprep.split.keys import (
+    KeyExtractor,
+    NearDuplicateClusters,
+    RecordKey,
+    canonical_json,
+    digest,
+    prompt_digest,
+)
 from ftprep.split.options import (
     DROPPED,
     LABELS,
@@ -94,6 +102,8 @@ def scan_keys(path: str | Path, extractor: KeyExtractor) -> Scan:
     keys: list[RecordKey] = []
     blank = 0
     stream = hashlib.blake2b(digest_size=16)
+    threshold = extractor.near_dup_threshold
+    near = NearDuplicateClusters(threshold) if threshold is not None else None
     for jl in iter_json_lines(path):
         stream.update(jl.raw + b"\n")
         if jl.error == BLANK:
@@ -105,7 +115,11 @@ def scan_keys(path: str | Path, extractor: KeyExtractor) -> Scan:
         if not isinstance(jl.value, dict):
             raise InputError(f"expected a JSON object, got {type(jl.value).__name__}",
                              path=str(path), line=jl.line)
+        if near is not None:
+            near.add(len(keys), jl.value)
         keys.append(extractor.key_of(jl.value))
+    for i, cluster in (near.ids.items() if near else ()):
+        keys[i] = dataclasses.replace(keys[i], near=cluster)
     return Scan(keys, blank, stream.digest())
 
 
@@ -185,22 +199,57 @@ class TokenTotals:
 def check_leakage(train_path: str | Path, test_path: str | Path,
                   extractor: KeyExtractor | None = None) -> Leakage:
     """Re-read both written files: count test records whose canonical content (or group)
-    also occurs in train. Independent of how the split was computed."""
+    also occurs in train, whose prompt is asked in train with another answer, and (with a
+    near-duplicate threshold) whose text is that similar to a train record. Independent of
+    how the split was computed."""
     train_digests: set[bytes] = set()
     train_groups: set[bytes] = set()
+    train_prompts: set[bytes] = set()
+    threshold = extractor.near_dup_threshold if extractor else None
+    near = _NearLeakage(threshold) if threshold is not None else None
     train_records = 0
     for _, record in iter_records(train_path):
         train_records += 1
         train_digests.add(digest(canonical_json(record)))
+        prompt = prompt_digest(record)
+        if prompt is not None:
+            train_prompts.add(prompt)
         group = extractor.group_of(record) if extractor else None
         if group is not None:
             train_groups.add(group)
-    duplicated = test_records = 0
+        if near is not None:
+            near.add_train(record)
+    duplicated = same_prompt = near_dups = test_records = 0
     shared: set[bytes] = set()
     for _, record in iter_records(test_path):
         test_records += 1
-        duplicated += digest(canonical_json(record)) in train_digests
+        copy = digest(canonical_json(record)) in train_digests
+        duplicated += copy
+        same_prompt += not copy and prompt_digest(record) in train_prompts
         group = extractor.group_of(record) if extractor else None
         if group is not None and group in train_groups:
             shared.add(group)
-    return Leakage(duplicated, len(shared), train_records, test_records)
+        near_dups += near is not None and not copy and near.in_train(record)
+    return Leakage(duplicated, len(shared), train_records, test_records, same_prompt,
+                   near_dups if near is not None else None)
+
+
+class _NearLeakage:
+    """Train signatures in an LSH index; a test record leaks when one is that similar."""
+
+    def __init__(self, threshold: float) -> None:
+        from ftprep.quality.neardup import NearDuplicateIndex
+
+        self.index = NearDuplicateIndex(threshold)
+        self.count = 0
+
+    def add_train(self, record: Any) -> None:
+        from ftprep.quality.neardup import signature
+
+        self.index.add(self.count, signature(record))
+        self.count += 1
+
+    def in_train(self, record: Any) -> bool:
+        from ftprep.quality.neardup import signature
+
+        return self.index.matches(signature(record))

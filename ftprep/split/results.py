@@ -34,14 +34,18 @@ class Leakage:
     shared_groups: int
     train_records: int
     test_records: int
+    same_prompt: int = 0  # test records whose prompt train has with another answer
+    near_duplicates: int | None = None  # test records near-duplicating train (None: not checked)
 
     @property
     def ok(self) -> bool:
-        return self.duplicated_examples == 0 and self.shared_groups == 0
+        return (self.duplicated_examples == 0 and self.shared_groups == 0
+                and self.same_prompt == 0 and not self.near_duplicates)
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "duplicated_examples": self.duplicated_examples,
-                "shared_groups": self.shared_groups, "train_records": self.train_records,
+                "shared_groups": self.shared_groups, "same_prompt": self.same_prompt,
+                "near_duplicates": self.near_duplicates, "train_records": self.train_records,
                 "test_records": self.test_records, "source": "written files"}
 
 
