@@ -198,8 +198,13 @@ def test_tokenizer_given_as_file_jinja_or_hf_cache_folder(llama3_model_dir: Path
     via_jinja = count_file(path, tokenizer=jinja_dir / "chat_template.jinja")
     assert via_jinja.total_tokens == expected  # the .jinja file wins over the config, as in HF
     repo = tmp_path / "hub" / "models--acme--tiny-chat"
-    write_model_dir(repo / "snapshots" / "abc123", llama3_model_dir / "tokenizer.json",
-                    LLAMA3_TEMPLATE)
+    snapshot = write_model_dir(repo / "snapshots" / "abc123", llama3_model_dir / "tokenizer.json",
+                               LLAMA3_TEMPLATE)
+    (repo / "blobs").mkdir()  # as the hub lays it out: snapshot files link to content blobs
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        blob = repo / "blobs" / f"blob-{name}"
+        (snapshot / name).rename(blob)
+        (snapshot / name).symlink_to(Path("..", "..", "blobs", blob.name))
     (repo / "snapshots" / "old999").mkdir()
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("abc123")
@@ -262,3 +267,15 @@ def test_openai_counting_never_imports_the_open_model_libraries(tmp_path: Path) 
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_per_example_table_with_a_tokenizer(llama3_model_dir: Path, tmp_path: Path) -> None:
+    import pyarrow.csv as pacsv
+
+    path = _write(tmp_path / "train.jsonl", RECORDS)
+    table = tmp_path / "per.csv"
+    report = count_file(path, tokenizer=llama3_model_dir, per_example=table, max_length=100)
+    rows = pacsv.read_csv(table).to_pylist()
+    assert report.counts is not None
+    assert [r["tokens"] for r in rows] == list(report.counts.tokens)
+    assert [r["over_limit"] for r in rows] == [t > 100 for t in report.counts.tokens]

@@ -21,6 +21,13 @@ def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
+def use_azure(server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, endpoint: str = "") -> None:
+    """Point --provider azure at the fake server: its resource root, or `endpoint` under it."""
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", f"{server.root}{endpoint}")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", FAKE_KEY)
+
+
 def one_line_error(result) -> str:
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
@@ -41,9 +48,7 @@ def test_shut_down_model_is_refused_before_any_request(
 def test_dpo_on_a_supervised_only_model_is_refused_before_any_request(
     platform_env: FakeOpenAI, preference_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY")
-    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", f"{platform_env.root}/openai/v1/")
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", FAKE_KEY)
+    use_azure(platform_env, monkeypatch, "/openai/v1/")
     for extra in (["--yes"], ["--dry-run"]):
         line = one_line_error(run("submit", str(preference_file), "--model", "gpt-4.1-nano",
                                   "--provider", "azure", *extra))
@@ -77,9 +82,7 @@ def test_closed_and_open_dates_with_injected_today(chat_file: Path,
 def test_azure_training_type_goes_in_the_job_body(
     platform_env: FakeOpenAI, chat_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY")
-    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", platform_env.root)
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", FAKE_KEY)
+    use_azure(platform_env, monkeypatch)
     result = run("submit", str(chat_file), "--model", "gpt-4.1-mini", "--provider", "azure",
                  "--training-type", "globalstandard", "--yes", "--format", "json")
     assert result.exit_code == 0, result.output
@@ -104,9 +107,7 @@ def test_training_type_is_refused_outside_azure(platform_env: FakeOpenAI,
 def test_azure_v1_endpoint_beside_the_api_version_style(
     platform_env: FakeOpenAI, chat_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY")
-    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", f"{platform_env.root}/openai/v1/")
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", FAKE_KEY)
+    use_azure(platform_env, monkeypatch, "/openai/v1/")
     result = run("submit", str(chat_file), "--model", "gpt-4o-mini", "--provider", "azure",
                  "--yes", "--format", "json")
     assert result.exit_code == 0, result.output
