@@ -286,17 +286,17 @@ def _print_disagreements(report: Any, show: int) -> None:
         return
     click.echo(f"\nwhere the candidates disagree most ({len(lines)} shown; --show N for more, "
                "--output-dir for all):")
-    from ftprep.eval.chat import reference_text
+    from ftprep.eval.examples import message_text
 
     for line in lines:
         prompt = report.prompts.get(line, [])
         question: dict[str, Any] = next(
             (m for m in reversed(prompt) if m.get("role") == "user"), {})
         click.echo(f"\n  line {line}")
-        click.echo(f"    prompt:    {_short(reference_text(question))}")
-        click.echo(f"    reference: {_short(reference_text(report.references.get(line, {})))}")
+        click.echo(f"    prompt:    {_short(message_text(question))}")
+        click.echo(f"    reference: {_short(message_text(report.references.get(line, {})))}")
         for r in by_line[line]:
-            answer = r.error or reference_text({"content": r.output,
+            answer = r.error or message_text({"content": r.output,
                                                 "tool_calls": list(r.tool_calls)})
             scores = " ".join(f"{k}={_fmt(v)}" for k, v in r.scores.items())
             click.echo(f"    {neutral(r.candidate)}: {_short(answer)}  [{scores}]")
@@ -335,8 +335,8 @@ def try_command(model: str, prompt: str | None, system: str | None, from_file: s
 
     With --from FILE --line N, send that example's prompt (and tools) and show its reference
     beside the answer."""
-    from ftprep.eval.chat import format_tool_calls, reference_text, stream_chat, try_request
-    from ftprep.eval.examples import example_at_line
+    from ftprep.eval.chat import format_tool_calls, stream_chat, try_request
+    from ftprep.eval.examples import example_at_line, message_text
 
     if (from_file is None) != (line is None):
         raise UsageError("--from FILE and --line N go together")
@@ -364,7 +364,7 @@ def try_command(model: str, prompt: str | None, system: str | None, from_file: s
         click.echo(("\n" + neutral(calls, keep_newlines=True)) if calls else "")
         if example is not None:
             click.echo(f"--- reference ({from_file}:{line}) ---")
-            click.echo(neutral(reference_text(example.reference_message), keep_newlines=True))
+            click.echo(neutral(message_text(example.reference_message), keep_newlines=True))
         return
     payload = {"request": body, "answer": result.to_dict()}
     if example is not None:

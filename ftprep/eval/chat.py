@@ -6,13 +6,12 @@ then a final `ChatResult` with the whole message (tool calls assembled) and the 
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ftprep.errors import UsageError
-from ftprep.eval.examples import Example
+from ftprep.eval.examples import Example, message_text
 from ftprep.platform.client import PlatformClient
 
 
@@ -99,16 +98,4 @@ def _merge_call(target: dict[str, Any], call: Any) -> None:
 
 
 def format_tool_calls(calls: list[dict[str, Any]]) -> str:
-    return "\n".join(f"→ {c['function']['name']}({c['function']['arguments']})" for c in calls) \
-        if calls else ""
-
-
-def reference_text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    text = content if isinstance(content, str) else (json.dumps(content) if content else "")
-    calls = message.get("tool_calls")
-    if calls:
-        text += ("\n" if text else "") + "\n".join(
-            f"→ {c.get('function', {}).get('name')}({c.get('function', {}).get('arguments')})"
-            for c in calls if isinstance(c, dict))
-    return text
+    return message_text({"tool_calls": calls}) if calls else ""

@@ -98,6 +98,19 @@ def _from_preference(record: dict[str, Any], line: int) -> Example | str:
                    tuple(tools) if isinstance(tools, list) else (), extra)
 
 
+def message_text(message: dict[str, Any]) -> str:
+    """A message as readable text: its content (text parts joined) and one `→ name(arguments)`
+    line per tool call; "(empty)" when it has neither. For prompts shown to people and judges."""
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    lines = [content] if isinstance(content, str) and content else []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function", {}) if isinstance(call, dict) else {}
+        lines.append(f"→ {function.get('name')}({function.get('arguments')})")
+    return "\n".join(lines).strip() or "(empty)"
+
+
 def iter_examples(path: str | Path) -> Iterator[Example | Skipped]:
     """Every record of `path` as an Example or a Skipped (with its line and reason)."""
     for line, record in iter_records(path):

@@ -8,12 +8,12 @@ candidate is refused. `--dry-run` shows the judge's request exactly.
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from ftprep.errors import UsageError
+from ftprep.eval.examples import message_text
 
 JUDGE_METRIC = "judge"
 SCALE = (1, 5)
@@ -66,24 +66,13 @@ def judge_messages(prompt: list[dict[str, Any]], reference: dict[str, Any],
     return [
         {"role": "system", "content": SYSTEM.format(low=low, high=high, rubric=rubric)},
         {"role": "user", "content": USER.format(conversation=_conversation(prompt),
-                                                reference=_answer_text(reference),
-                                                answer=_answer_text(answer))},
+                                                reference=message_text(reference),
+                                                answer=message_text(answer))},
     ]
 
 
 def _conversation(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(f"[{m.get('role', '?')}] {_answer_text(m)}" for m in messages)
-
-
-def _answer_text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, list):  # content parts: keep the text ones
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    text = content if isinstance(content, str) else ""
-    calls = message.get("tool_calls")
-    if calls:
-        text += ("\n" if text else "") + "tool calls: " + json.dumps(calls, ensure_ascii=False)
-    return text or "(empty)"
+    return "\n".join(f"[{m.get('role', '?')}] {message_text(m)}" for m in messages)
 
 
 _SCORE = re.compile(r'"score"\s*:\s*"?(\d+)')

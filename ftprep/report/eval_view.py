@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
 
+from ftprep.eval.examples import message_text
 from ftprep.eval.results import EvalReport, ExampleResult
 from ftprep.report.html import Html, Page, bar_chart, definition_list, join, section, table, tag
 
@@ -138,28 +138,17 @@ def _example(line: int, rows: list[ExampleResult], report: EvalReport) -> Html:
     prompt = report.prompts.get(line, [])
     reference = report.references.get(line, {})
     messages = [tag("div", tag("span", m.get("role", "?"), class_="role"),
-                    tag("pre", _text(m))) for m in prompt]
+                    tag("pre", message_text(m))) for m in prompt]
     answers = [tag("div", tag("h3", r.candidate),
-                   tag("pre", r.error or _text({"content": r.output,
+                   tag("pre", r.error or message_text({"content": r.output,
                                                 "tool_calls": list(r.tool_calls)}),
                        class_="bad" if r.error else None),
                    tag("p", " ".join(f"{k} {_num(v, 2)}" for k, v in r.scores.items()),
                        class_="muted"), class_="cell") for r in rows]
-    ref_cell = tag("div", tag("h3", "reference"), tag("pre", _text(reference)), class_="cell")
+    ref_cell = tag("div", tag("h3", "reference"), tag("pre", message_text(reference)), class_="cell")
     return tag("article", tag("h3", f"line {line}"),
                tag("div", *messages, class_="prompt"), tag("div", ref_cell, *answers, class_="grid"),
                class_="ex", data_spread=json.dumps(_spread(rows, report.metrics)))
-
-
-def _text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, list):
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    text = content if isinstance(content, str) else ""
-    for call in message.get("tool_calls") or []:
-        function = call.get("function", {}) if isinstance(call, dict) else {}
-        text += f"\n→ {function.get('name')}({function.get('arguments')})"
-    return text.strip() or "(empty)"
 
 
 __all__ = ["render_eval"]
