@@ -382,7 +382,7 @@ def test_usage_errors_name_the_flag(platform_env: FakeOpenAI, split200: Path) ->
     code, _, err = run_cli("eval", str(split200))
     assert code == 2 and "--model" in err
     code, _, err = run_cli("eval", str(split200), "--model", "a", "--baseline", "zzz")
-    assert code == 2 and "baseline='zzz'" in err
+    assert code == 2 and "--baseline 'zzz' is not one of the candidates" in err
     code, _, err = run_cli("eval", str(split200), "--model", "a", "--model", "a")
     assert code == 2 and "appears twice" in err
     code, _, err = run_cli("eval", str(split200.parent / "missing.jsonl"), "--model", "a")
@@ -420,3 +420,46 @@ def test_a_broken_answer_is_an_error_for_that_example_not_a_crash(
     first = json.loads((split200.parent / "o" / "results.jsonl").read_text().splitlines()[0])
     assert expected in first["error"] and "Traceback" not in err
     assert len(platform_env.chat_calls()) == 3  # an answer arrived: never re-sent
+
+
+def test_azure_deployments_are_evaluated(platform_env: FakeOpenAI, split200: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", FAKE_KEY)
+    code, out, err = run_cli("eval", str(split200), "--model", "weak", "--provider", "azure",
+                             "--base-url", platform_env.root, "--limit", "3", "--metric",
+                             "exact", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["models"][0]["scores"]["exact"] == 1.0
+    paths = {r.raw_path for r in platform_env.requests}
+    assert paths == {"/openai/deployments/weak/chat/completions"}
+
+
+def test_requests_run_concurrently_up_to_the_limit(platform_env: FakeOpenAI,
+                                                   tmp_path: Path) -> None:
+    """A slow model: four workers have four requests in flight at once (counted at the
+    server), never more."""
+    refs = write_split(tmp_path / "t.jsonl", 12)
+    in_flight, peak = [0], [0]
+    lock = __import__("threading").Lock()
+    answer = reference_reply(refs, knows(12))
+
+    def slow(body: dict) -> dict:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        try:
+            __import__("time").sleep(0.3)
+            return answer(body)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    platform_env.add_chat_model("slow", slow)
+    report = evaluate(tmp_path / "t.jsonl", ["slow"], ["exact"], concurrency=4)
+    assert report.models[0].scores["exact"] == 1.0
+    assert peak[0] == 4
+
+
+def test_explicit_judge_metric_needs_a_judge(platform_env: FakeOpenAI, split200: Path) -> None:
+    code, _, err = run_cli("eval", str(split200), "--model", "weak", "--metric", "exact,judge")
+    assert code == 2 and "--metric judge needs a judge model: --judge MODEL" in err

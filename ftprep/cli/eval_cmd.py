@@ -14,12 +14,16 @@ from urllib.parse import urlsplit
 
 import click
 
-from ftprep.cli.common import emit_json, format_option, usd
+from ftprep.cli.common import as_flags, emit_json, format_option, usd
 from ftprep.cli.platform_cmd import Connection, platform_options
 from ftprep.errors import EXIT_FINDINGS, InputError, UsageError
 from ftprep.text import printable as neutral
 
 DEFAULT_CONFIRM_ABOVE = 1.0
+_FLAGS = {f"{param}=": f"--{flag} " for param, flag in (
+    ("metrics", "metric"), ("baseline", "baseline"), ("judge", "judge"), ("rubric", "rubric"),
+    ("pattern", "pattern"), ("schema", "schema"), ("scorer", "scorer"), ("limit", "limit"),
+    ("concurrency", "concurrency"), ("candidates", "candidates"))}
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -80,7 +84,10 @@ def eval_command(test: str, models: tuple[str, ...], candidates_file: str | None
     from ftprep.eval.candidates import Candidate, load_candidates
     from ftprep.eval.pipeline import EvalOptions, plan_eval
 
-    candidates = load_candidates(candidates_file) if candidates_file else []
+    try:
+        candidates = load_candidates(candidates_file) if candidates_file else []
+    except UsageError as e:
+        raise UsageError(as_flags(str(e), _FLAGS)) from None
     candidates += [Candidate(model=m) for m in models]
     if not candidates:
         raise UsageError("nothing to evaluate: give --model NAME (repeatable) or --candidates FILE")
@@ -89,13 +96,21 @@ def eval_command(test: str, models: tuple[str, ...], candidates_file: str | None
         scorer=scorer, judge=judge, rubric=rubric, temperature=temperature,
         max_tokens=max_tokens, seed=seed, limit=limit, concurrency=concurrency,
         use_cache=not no_cache, connection=conn.settings, require_key=not dry_run)
-    plan = plan_eval(test, candidates, options)
+    try:
+        plan = plan_eval(test, candidates, options)
+    except UsageError as e:  # the library names its parameters; the user typed flags
+        raise UsageError(as_flags(str(e), _FLAGS)) from None
     _print_plan(plan)
     if dry_run:
         emit_json(plan.dry_run())
         return
     _confirm(plan, yes, confirm_above)
-    report = plan.run(_progress_printer())
+    try:
+        report = plan.run(_progress_printer())
+    except KeyboardInterrupt:
+        click.echo("ftprep: every answer received so far is cached: run the same command again "
+                   "to resume", err=True)
+        raise
     if output_dir:
         _write_outputs(Path(output_dir), report)
     if fmt == "json":
@@ -262,6 +277,11 @@ def _print_report(report: Any, show: int) -> None:
         click.echo(f"  {neutral(c.reason)}")
     click.echo(f"\n{report.requests_sent} requests sent, {report.cached_replies} answers from "
                "the cache")
+    if report.judge:
+        judge = report.judge
+        cost = "cost unknown" if judge["cost_usd"] is None else f"cost {usd(judge['cost_usd'])}"
+        click.echo(f"judge {neutral(judge['model'])}: {judge['requests']} grades asked, "
+                   f"{judge['errors']} failed, {judge['unreadable']} unreadable; {cost}")
     for problem in report.scoring_errors[:5]:
         click.echo(f"not scored: line {problem['line']}, {neutral(problem['candidate'])}, "
                    f"{problem['metric']}: {neutral(problem['error'])}")

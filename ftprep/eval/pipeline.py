@@ -185,7 +185,8 @@ class EvalPlan:
                                 (candidate.name, example.line)))
         grades: dict[tuple[str, int], float | None] = {}
         price = inference_price(self.options.judge)
-        costs: list[float | None] = []
+        costs: list[float | None] = []  # spent by this run (cached grades cost nothing now)
+        prompt = completion = 0
         errors = unreadable = 0
         for done, (job, reply) in enumerate(sender.run(jobs), start=1):
             grade = parse_grade((reply.message or {}).get("content")) if reply.ok else None
@@ -193,10 +194,12 @@ class EvalPlan:
             unreadable += reply.ok and grade is None
             grades[job.tag] = grade
             costs.append(_cost(price, reply))
+            prompt, completion = prompt + reply.prompt_tokens, completion + reply.completion_tokens
             if progress:
                 progress(Progress("judge", done, len(jobs), sender.sent, errors, sum_costs(costs)))
         info = {"model": self.options.judge, "requests": len(jobs), "errors": errors,
-                "unreadable": unreadable, "cost_usd": sum_costs(costs)}
+                "unreadable": unreadable, "prompt_tokens": prompt, "completion_tokens": completion,
+                "cost_usd": None if price is None else round(price.cost(prompt, completion), 10)}
         return grades, info
 
     def _report(self, replies: dict[tuple[str, int], Reply],
@@ -382,6 +385,8 @@ def plan_eval(path: str | Path, candidates: Sequence[Candidate | str],
         raise UsageError("rubric: only used with judge (--judge MODEL)")
     data = read_examples(path, options.limit)
     names = list(options.metrics) or default_metrics([e.reference for e in data.examples])
+    if JUDGE_METRIC in names and not options.judge:
+        raise UsageError("metrics=judge needs a judge model: judge=MODEL")
     names = [n for n in names if n != JUDGE_METRIC]  # judge is added by `judge=MODEL`
     metrics = resolve_metrics(names, pattern=options.pattern,
                               schema=Path(options.schema) if options.schema else None,
