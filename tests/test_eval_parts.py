@@ -107,6 +107,8 @@ def test_cache_keys_cover_endpoint_and_whole_body(tmp_path: Path) -> None:
     cache.put(key, "openai http://a/v1", "m", {"message": {"content": "x"}})
     again = ResponseCache(tmp_path / "c.sqlite3")  # persistent
     assert again.get(key) == {"message": {"content": "x"}} and len(again) == 1
+    assert (tmp_path / "c.sqlite3").stat().st_mode & 0o777 == 0o600
+    assert tmp_path.stat().st_mode & 0o077 == 0
 
 
 def test_prices_come_from_the_registry() -> None:

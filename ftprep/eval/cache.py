@@ -4,12 +4,14 @@ One SQLite file in the state directory. The key is a SHA-256 of the endpoint and
 request body (the model is in the body), serialised canonically, so any change to what would be
 sent (prompt, temperature, max tokens, tools...) is a different entry. Only successful
 responses are stored, each committed as soon as it arrives: a run killed half-way keeps every
-answer it already paid for. Errors are never cached.
+answer it already paid for. Errors are never cached. The folder is 0700 and the file 0600 (the
+prompts and answers are the user's data), like the other state files.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ftprep.errors import UsageError
+from ftprep.platform.uploads import private_dir
 
 CACHE_FILE = "eval-cache.sqlite3"
 _SCHEMA = """CREATE TABLE IF NOT EXISTS responses (
@@ -42,8 +45,10 @@ class ResponseCache:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        private_dir(self.path.parent)  # prompts and answers are the user's data: 0700 / 0600
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch(mode=0o600, exist_ok=True)
+            os.chmod(self.path, 0o600)
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
