@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
+
+from ftprep.errors import FtprepError
+from ftprep.faults import fault_point
 
 R = TypeVar("R")
 
@@ -56,8 +61,8 @@ def ordered_map(
 ) -> Iterator[R]:
     """`fn(*item)` for every item, in `workers` processes, yielded in input order."""
     pending: deque[Future[R]] = deque()
-    with ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=initializer,
-                             initargs=initargs) as pool:
+    with ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=_init_worker,
+                             initargs=(initializer, initargs)) as pool:
         try:
             for item in items:
                 pending.append(pool.submit(fn, *item))
@@ -65,6 +70,19 @@ def ordered_map(
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+        except BrokenProcessPool:
+            raise FtprepError("a worker process died (killed by a signal, or out of memory); "
+                              "nothing was written, run again (--workers 1 uses none)") from None
         finally:
             for future in pending:  # an error or an early exit: drop the queued work
                 future.cancel()
+
+
+def _init_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    # A forked worker inherits the CLI's handlers, which turn SIGTERM/SIGHUP into cleanup of
+    # the parent's outputs; a worker has none, so the signal just ends it (the parent reports).
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    fault_point("worker:start")
+    if initializer is not None:
+        initializer(*initargs)

@@ -9,6 +9,12 @@ from typing import Any, NoReturn
 import click
 
 from ftprep import __version__
+from ftprep.cli.process import (
+    Terminated,
+    install_signal_handlers,
+    make_stdout_pipe_tolerant,
+    show_library_notes,
+)
 from ftprep.errors import EXIT_USAGE, FtprepError
 from ftprep.text import printable
 
@@ -47,13 +53,16 @@ class FtprepGroup(click.Group):
         return self.commands.get(name)
 
     def invoke(self, ctx: click.Context) -> Any:
+        install_signal_handlers()
+        make_stdout_pipe_tolerant()
+        show_library_notes()
         try:
             return super().invoke(ctx)
         except FtprepError as e:
             click.echo(f"ftprep: error: {printable(e)}", err=True)
             ctx.exit(e.exit_code)
         except BrokenPipeError:
-            # `ftprep ... | head`: the reader went away; that is not our error.
+            # A stdout the CLI did not wrap (a test runner's): the reader went away.
             _silence_stdout()
             ctx.exit(0)
         except KeyboardInterrupt:
@@ -63,8 +72,15 @@ class FtprepGroup(click.Group):
             # The option parser's errors carry no context: name the subcommand being parsed.
             sub = ctx.invoked_subcommand
             _usage_error(e, f"{ctx.command_path} {sub}" if sub else ctx.command_path)
+        except Terminated as e:
+            click.echo(f"ftprep: terminated by {e.name}", err=True)
+            ctx.exit(128 + e.signum)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as e:  # I/O the library did not word itself: still one line, exit 2
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"ftprep: error: {printable(where)}{e.strerror or e}", err=True)
+            ctx.exit(EXIT_USAGE)
         except Exception as e:
             if os.environ.get("FTPREP_DEBUG"):
                 raise

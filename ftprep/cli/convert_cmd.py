@@ -15,7 +15,7 @@ from ftprep.convert import (
     convert,
     read_system_file,
 )
-from ftprep.convert.grouping import parse_role_map
+from ftprep.convert.grouping import DEFAULT_SPILL_THRESHOLD, parse_role_map
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.io.readers import INPUT_FORMATS
 
@@ -78,6 +78,8 @@ def _unescape_newlines(template: str | None) -> str | None:
 @click.option("--redact", is_flag=True,
               help="Replace API keys, private keys, card numbers, e-mail addresses, phone numbers, "
               "IBANs and IP addresses with placeholders such as <EMAIL> (see FT9xx rules).")
+@click.option("--spill-threshold", type=click.IntRange(min=1), default=DEFAULT_SPILL_THRESHOLD,
+              hidden=True, help="Multi-turn: rows held in memory before regrouping on disk.")
 @format_option
 def convert_command(
     input_path: str,

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import gzip
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from ftprep.convert.plan import (
 )
 from ftprep.convert.records import Converted, Outcome, Rejected
 from ftprep.errors import InputError, UsageError
-from ftprep.io.writer import atomic_writer
+from ftprep.io.writer import OutputSet
 
 UNENCODABLE = "unencodable_text"
 TOO_MANY_TOKENS = "too_many_tokens"
@@ -196,8 +195,9 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
     reasons: Counter[str] = Counter()
     speakers: Counter[str] = Counter()
     written = dropped_turns = 0
-    with contextlib.ExitStack() as stack:
-        out = _open_output(stack, str(output_path))
+    # Output and rejects are one set: both replaced together, or neither (ftprep.io.writer).
+    with OutputSet() as outputs, contextlib.ExitStack() as stack:
+        out = _open_output(outputs, stack, str(output_path))
         rejects: IO[bytes] | None = None
         for outcome in outcomes:
             if isinstance(outcome, Converted):
@@ -209,16 +209,18 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
                     continue
                 outcome = line
             if rejects is None:  # created only when there is something to put in it
-                rejects = stack.enter_context(atomic_writer(rejects_path))
+                rejects = outputs.open(rejects_path)
             rejects.write(_dump_any(outcome.to_dict()))
             reasons[outcome.reason] += 1
             if outcome.value is not None:
                 speakers[outcome.value] += 1
         if plan.rows_seen == 0:
             raise InputError("no rows to convert (only a header?)", path=str(input_path))
+        if rejects is None:
+            # A clean run leaves no rejects file: one from an earlier run would describe rows
+            # that this output no longer lacks.
+            outputs.remove(rejects_path)
     rejected = sum(reasons.values())
-    if not rejected:
-        _remove_stale(rejects_path)
     read = written + rejected
     grouped = plan.source == MULTITURN
     assert grouped or read == plan.rows_seen, "every input row is written or rejected"
@@ -233,14 +235,6 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
         warnings=list(plan.table.notes.warnings), lines=plan.table.notes.lines,
         redacted=dict(sorted(redacted.items())),
     )
-
-
-def _remove_stale(rejects_path: str) -> None:
-    """A clean run leaves no rejects file: one from an earlier run would describe rows that
-    this output no longer lacks."""
-    if rejects_path != "-":
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(rejects_path)
 
 
 def _check_paths(input_path: str, output_path: str, rejects_path: str) -> None:
@@ -260,12 +254,12 @@ def _same_file(a: str, b: str) -> bool:
     return pa.resolve() == pb.resolve()
 
 
-def _open_output(stack: contextlib.ExitStack, output_path: str) -> IO[bytes]:
-    f = stack.enter_context(atomic_writer(output_path))
+def _open_output(outputs: OutputSet, stack: contextlib.ExitStack, output_path: str) -> IO[bytes]:
+    f = outputs.open(output_path)
     if output_path.endswith(".gz"):
         # mtime=0 and no embedded name: the same input gives byte-identical output.
         gz = gzip.GzipFile(filename="", fileobj=f, mode="wb", mtime=0)
-        stack.callback(gz.close)  # closed before the atomic writer commits (LIFO)
+        stack.callback(gz.close)  # closed before the set commits (the stack exits first)
         return gz  # type: ignore[return-value]  # GzipFile is a binary writable stream
     return f
 

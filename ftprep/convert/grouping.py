@@ -37,7 +37,9 @@ from ftprep.convert.records import (
     with_system,
 )
 from ftprep.errors import UsageError
+from ftprep.faults import fault_point
 from ftprep.io.readers import Row
+from ftprep.io.temps import remove_stale_spills, spill_prefix
 
 ROLES = ("system", "user", "assistant")
 SPILL_PARTITIONS = 256
@@ -202,7 +204,9 @@ class _Collector:
             self._start_spilling()
 
     def _start_spilling(self) -> None:
-        self.tmp = tempfile.TemporaryDirectory(prefix="ftprep-spill-")
+        remove_stale_spills()  # a killed run's folders; never a live run's (ftprep.io.temps)
+        self.tmp = tempfile.TemporaryDirectory(prefix=spill_prefix())
+        fault_point("convert:spill")
         self.files = [
             open(os.path.join(self.tmp.name, f"p{i}.jsonl"), "wb")  # noqa: SIM115
             for i in range(SPILL_PARTITIONS)

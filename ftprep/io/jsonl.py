@@ -42,6 +42,10 @@ def open_binary(path: str | Path) -> IO[bytes]:
     """Open a file (or '-' for stdin) for binary reading, transparently un-gzipping."""
     if str(path) == "-":
         return sys.stdin.buffer
+    from ftprep.io.writer import finish_interrupted_commit  # writer imports this module
+
+    # A set that a killed run had committed is completed before any of it is read.
+    finish_interrupted_commit(Path(path).parent)
     try:
         f = open(path, "rb")  # noqa: SIM115 - returned to caller
     except FileNotFoundError:
