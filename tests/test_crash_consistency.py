@@ -186,7 +186,7 @@ def test_stale_temporaries_of_dead_runs_are_removed_never_a_live_runs(tmp_path: 
 
 def test_concurrent_commits_into_one_folder_end_as_one_whole_set(
         two_sets: tuple[Path, Path, Path, dict[str, bytes], dict[str, bytes]]) -> None:
-    out_dir, new_src, tmp_path, old, new = two_sets
+    out_dir, new_src, tmp_path, _, new = two_sets
     old_src = tmp_path / "old.csv"
     # B has everything written; A, started later, holds the folder's lock in the middle of
     # its commit. B then asks for the lock, A finishes, B commits over A's whole set.

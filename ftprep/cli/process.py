@@ -28,11 +28,21 @@ class Terminated(BaseException):
         return signal.Signals(self.signum).name
 
 
+_INSTALLED_BY: list[int] = []
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() not in _INSTALLED_BY:
+        # A forked worker, signalled before it reset the handler (a pool shutting down): it
+        # has no outputs of its own to clean, so it dies the default way, silently.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise Terminated(signum)
 
 
 def install_signal_handlers() -> None:
+    _INSTALLED_BY.append(os.getpid())
     for sig in HANDLED_SIGNALS:
         if signal.getsignal(sig) in (signal.SIG_DFL, None):  # keep a handler someone set
             signal.signal(sig, _raise_terminated)
