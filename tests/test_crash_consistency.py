@@ -235,3 +235,81 @@ def test_enospc_names_the_file_being_written(tmp_path: Path) -> None:
     assert proc.stderr == (f"ftprep: error: {tmp_path / 'out' / 'data.rejects.jsonl'}: "
                            "cannot write: No space left on device\n")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# ---------------------------------------------------------------- split
+
+
+def chat_jsonl(path: Path, tag: str, n: int) -> Path:
+    line = '{"messages":[{"role":"user","content":"%s q%d"},{"role":"assistant","content":"a"}]}'
+    path.write_text("".join(line % (tag, i) + "\n" for i in range(n)))
+    return path
+
+
+def split_args(src: Path, out: Path) -> list[str]:
+    return ["split", str(src), "-o", str(out), "--test", "0.3"]
+
+
+def assert_consistent_split(folder: Path) -> dict[str, bytes]:
+    """The manifest describes exactly the train/test beside it (digests), and no record is in
+    both: one run's set."""
+    files = snapshot(folder)
+    manifest = json.loads(files["split.json"])
+    for name in ("train.jsonl", "test.jsonl"):
+        import hashlib
+
+        assert manifest["outputs"][name]["sha256"] == hashlib.sha256(files[name]).hexdigest()
+    train, test = set(files["train.jsonl"].splitlines()), set(files["test.jsonl"].splitlines())
+    assert not train & test
+    return files
+
+
+SPLIT_POINTS = ["write:train.jsonl", "commit:start", "commit:journal", "commit:rename:1",
+                "commit:rename:2", "commit:done"]
+
+
+@pytest.mark.parametrize("point", SPLIT_POINTS)
+def test_split_killed_anywhere_leaves_the_old_set_or_the_new_one(tmp_path: Path,
+                                                                  point: str) -> None:
+    out = tmp_path / "out"
+    old_src, new_src = chat_jsonl(tmp_path / "a.jsonl", "a", 60), chat_jsonl(
+        tmp_path / "b.jsonl", "b", 90)
+    assert run(split_args(old_src, out)).returncode == 0
+    assert run(split_args(new_src, tmp_path / "ref")).returncode == 0
+    old, new = assert_consistent_split(out), assert_consistent_split(tmp_path / "ref")
+    proc = start_paused(split_args(new_src, out), point)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(WAIT)
+    check = run(["validate", str(out / "test.jsonl")])  # any read finishes a decided commit
+    assert check.returncode == 0, check.stderr
+    after = {k: v for k, v in snapshot(out).items() if not k.endswith(".tmp")}
+    assert after == (new if point in DECIDED | {"commit:rename:2"} else old)
+    assert_consistent_split(out)
+
+
+def test_concurrent_splits_into_one_folder_end_as_one_consistent_set(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    sources = [chat_jsonl(tmp_path / f"{t}.jsonl", t, 50 + 10 * i)
+               for i, t in enumerate("abc")]
+    procs = [subprocess.Popen([FTPREP, *split_args(src, out)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for src in sources]
+    assert [p.wait(WAIT) for p in procs] == [0, 0, 0]
+    files = assert_consistent_split(out)
+    assert temporaries(out) == [] and JOURNAL not in files
+    # a paused writer in the middle of its commit: a second split waits for it, then wins
+    b = start_paused(split_args(sources[1], out), "commit:start")
+    a = start_paused(split_args(sources[0], out), "commit:rename:2")
+    b.send_signal(signal.SIGUSR1)
+    a.send_signal(signal.SIGUSR1)
+    assert (a.wait(WAIT), b.wait(WAIT)) == (0, 0)
+    files = assert_consistent_split(out)
+    assert json.loads(files["split.json"])["input"]["name"] == "b.jsonl"
+
+
+def test_split_refuses_a_fifo_instead_of_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "data.jsonl"
+    os.mkfifo(fifo)
+    proc = run(["split", str(fifo), "-o", str(tmp_path / "out")])
+    assert proc.returncode == 2
+    assert proc.stderr == (f"ftprep: error: {fifo} is a FIFO; split reads its input twice, "
+                           "give a regular file\n")

@@ -7,14 +7,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ftprep.errors import InputError, UsageError
 from ftprep.io.jsonl import BLANK, iter_json_lines, iter_raw_lines, iter_records, parse_line
-from ftprep.io.writer import atomic_writer
+from ftprep.io.writer import OutputSet
 from ftprep.split.assign import plan_split
 from ftprep.split.keys import (
     KeyExtractor,
@@ -41,6 +43,7 @@ def split_file(path: str | Path, out_dir: str | Path, options: SplitOptions) -> 
     """Split a JSONL file into out_dir/train.jsonl and out_dir/test.jsonl plus split.json."""
     if str(path) == "-":
         raise UsageError("split reads its input twice; give a file, not stdin")
+    _refuse_non_regular(path)
     _refuse_output_over_input(path, Path(out_dir))
     extractor = KeyExtractor(options)
     scan = scan_keys(path, extractor)
@@ -55,13 +58,33 @@ def split_file(path: str | Path, out_dir: str | Path, options: SplitOptions) -> 
     for i, is_test in zip(kept, plan.is_test, strict=True):
         labels[i] = LABELS.index(TEST if is_test else TRAIN)
     out = Path(out_dir)
-    tokens = write_splits(path, out, labels, scan.stream_digest, options.model)
-    leakage = check_leakage(out / TRAIN_FILE, out / TEST_FILE, extractor)
-    stats = build_stats(path, sha256, scan.keys, scan.blank_lines, options, plan, labels, dropped,
-                        leakage, tokens)
-    with atomic_writer(out / MANIFEST_FILE) as f:
-        f.write(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2).encode() + b"\n")
+    train, test = out / TRAIN_FILE, out / TEST_FILE
+    # train, test and the manifest describing them are one set (ftprep.io.writer): a kill or a
+    # concurrent split leaves the old three or the new three, never train of one run and test
+    # of another. The manifest is opened last, so it is committed last.
+    with OutputSet() as outputs:
+        tokens = write_splits(path, outputs.open(train), outputs.open(test), labels,
+                              scan.stream_digest, options.model)
+        digests = {name: outputs.finish(out / name) for name in (TRAIN_FILE, TEST_FILE)}
+        leakage = check_leakage(outputs.temp_path(train), outputs.temp_path(test), extractor)
+        stats = build_stats(path, sha256, scan.keys, scan.blank_lines, options, plan, labels,
+                            dropped, leakage, tokens)
+        stats.outputs = digests
+        outputs.open(out / MANIFEST_FILE).write(
+            json.dumps(stats.to_dict(), ensure_ascii=False, indent=2).encode() + b"\n")
     return SplitResult(labels, stats, out)
+
+
+def _refuse_non_regular(path: str | Path) -> None:
+    """A FIFO, socket or device can be read once: the second pass would wait forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # the first pass words the real error (no such file, permission...)
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) \
+            else "not a regular file"
+        raise UsageError(f"{path} is {kind}; split reads its input twice, give a regular file")
 
 
 def _refuse_output_over_input(path: str | Path, out: Path) -> None:
@@ -150,22 +173,21 @@ def _changed(path: str | Path) -> InputError:
                       path=str(path))
 
 
-def write_splits(path: str | Path, out: Path, labels: bytearray, stream_digest: bytes,
-                  model: str | None) -> dict[str, Any] | None:
-    """Copy each record's original line to its split, in input order (atomic per file)."""
+def write_splits(path: str | Path, train_f: IO[bytes], test_f: IO[bytes], labels: bytearray,
+                 stream_digest: bytes, model: str | None) -> dict[str, Any] | None:
+    """Copy each record's original line to its split, in input order."""
     counter = TokenTotals(model) if model else None
     test_code, train_code = LABELS.index(TEST), LABELS.index(TRAIN)
-    with atomic_writer(out / TRAIN_FILE) as train_f, atomic_writer(out / TEST_FILE) as test_f:
-        for i, raw in enumerate(_records_raw(path, stream_digest)):
-            if i >= len(labels):  # lines were appended since the first pass
-                raise _changed(path)
-            code = labels[i]
-            if code == train_code:
-                train_f.write(raw + b"\n")
-            elif code == test_code:
-                test_f.write(raw + b"\n")
-            if counter is not None and code != LABELS.index(DROPPED):
-                counter.add(LABELS[code], raw)
+    for i, raw in enumerate(_records_raw(path, stream_digest)):
+        if i >= len(labels):  # lines were appended since the first pass
+            raise _changed(path)
+        code = labels[i]
+        if code == train_code:
+            train_f.write(raw + b"\n")
+        elif code == test_code:
+            test_f.write(raw + b"\n")
+        if counter is not None and code != LABELS.index(DROPPED):
+            counter.add(LABELS[code], raw)
     return counter.to_dict() if counter else None
 
 

@@ -2,6 +2,8 @@
 `SplitResult`, and `Leakage` (what the re-read of the written files found)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -9,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftprep.io.writer import FileDigest
 from ftprep.split.assign import Assignment, class_sort_key
 from ftprep.split.keys import RecordKey
 from ftprep.split.options import (
@@ -73,6 +76,7 @@ class SplitStats:
     missing_group: int = 0
     tokens: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    outputs: dict[str, FileDigest] = field(default_factory=dict)  # what was committed
 
     @property
     def reconciled(self) -> bool:
@@ -100,7 +104,17 @@ class SplitStats:
             "tokens": self.tokens,
             "leakage": self.leakage.to_dict(),
             "warnings": self.warnings,
+            "run": self.run_id,
+            "outputs": {name: d.to_dict() for name, d in self.outputs.items()},
         }
+
+    @property
+    def run_id(self) -> str:
+        """Names the run by what it read, was asked and wrote (so the same run, the same
+        bytes): the manifest and the files it describes are checked by their digests."""
+        key = json.dumps([self.sha256, self.options.to_dict(),
+                          {n: d.sha256 for n, d in sorted(self.outputs.items())}])
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 @dataclass
