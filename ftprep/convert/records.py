@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -163,8 +164,9 @@ def template_renderer(
         hint = "write {{ and }} for literal braces"
         raise UsageError(f"{option}: bad template: {e}", hint=hint) from None
     column_of: dict[str, str] = {}
-    for _, name, _, _ in parts:
+    for _, name, spec, conversion in parts:
         if name is not None:
+            _check_field_format(option, name, spec or "", conversion)
             column, _trimmed = resolve_column(list(columns), name)
             if column is None:
                 shown = "{}" if name == "" else "{" + name + "}"
@@ -186,6 +188,25 @@ def template_renderer(
         return "".join(out)
 
     return render
+
+
+MAX_TEMPLATE_WIDTH = 10_000  # a padding wider than this is a typo, not a layout
+
+
+def _check_field_format(option: str, name: str, spec: str, conversion: str | None) -> None:
+    """Refuse, before any row is read, a format spec or conversion that would fail (or
+    allocate gigabytes) on every row: `{q:d}`, `{q:{a}}`, `{q!x}`, `{q:>100000000000}`."""
+    shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+    if conversion not in (None, "r", "s", "a"):
+        raise UsageError(f"{option}: {shown}: unknown conversion !{conversion} (use !r, !s, !a)")
+    if "{" in spec or "}" in spec:
+        raise UsageError(f"{option}: {shown}: nested fields are not supported in a format spec")
+    if any(int(width) > MAX_TEMPLATE_WIDTH for width in re.findall(r"\d+", spec)):
+        raise UsageError(f"{option}: {shown}: width or precision over {MAX_TEMPLATE_WIDTH}")
+    try:
+        format("", spec)  # cell values are text: a spec must be one that text accepts
+    except ValueError as e:
+        raise UsageError(f"{option}: {shown}: {e} (cell values are text)") from None
 
 
 def require_columns(columns: Sequence[str], wanted: Sequence[str], option: str) -> None:

@@ -64,11 +64,21 @@ def _check_options(fmt: str, options: ReadOptions) -> None:
             raise UsageError(f"header_row= counts from 1, not {options.header_row}")
 
 
+# Codecs Python lists as text encodings that still cannot decode a data file: punycode and
+# idna turn domain labels into text, "undefined" refuses every byte.
+_NOT_FILE_ENCODINGS = {"punycode", "idna", "undefined"}
+
+
 def _check_encoding(encoding: str) -> None:
     try:
-        codecs.lookup(encoding)
+        info = codecs.lookup(encoding)
     except LookupError:
         raise UsageError(f"unknown encoding {encoding!r}") from None
+    # base64, hex, rot13, zlib... are bytes↔bytes or str↔str transforms, not text encodings
+    # (CodecInfo marks them; `str.encode` refuses them for the same reason).
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_FILE_ENCODINGS:
+        raise UsageError(f"encoding={encoding!r} is not a text encoding "
+                         "(e.g. utf-8, cp1252, latin-1, utf-16)")
 
 
 Generator = Callable[[str, ReadOptions, ReadNotes], Iterator[Any]]
