@@ -75,6 +75,9 @@ def _unescape_newlines(template: str | None) -> str | None:
 @click.option("--model", "-m", help="Take the token limit and encoding from this model.")
 @click.option("--on-overflow", type=click.Choice(OVERFLOW_POLICIES), default="keep",
               show_default=True, help="What to do with examples over the limit.")
+@click.option("--metadata", "metadata_columns", default="", metavar="COL,COL",
+              help="Copy these columns into each record's `metadata` (for split --group-by "
+              "metadata.COL); submit and export leave it out for platforms that refuse it.")
 @click.option("--redact", is_flag=True,
               help="Replace API keys, private keys, card numbers, e-mail addresses, phone numbers, "
               "IBANs and IP addresses with placeholders such as <EMAIL> (see FT9xx rules).")
@@ -91,6 +94,7 @@ def convert_command(
     assistant_template: str | None,
     system_template: str | None,
     fmt: str,
+    metadata_columns: str,
     **options: object,
 ) -> None:
     """Convert INPUT (CSV, TSV, Parquet, JSONL, JSON, XLSX, .gz) into fine-tuning JSONL.
@@ -102,6 +106,7 @@ def convert_command(
         if options.get("system_prompt") is not None:
             raise UsageError("give --system-prompt or --system-file, not both")
         options["system_prompt"] = read_system_file(system_file)
+    options["metadata"] = tuple(c.strip() for c in metadata_columns.split(",") if c.strip())
     opts = ConvertOptions(
         role_map=parse_role_map(role_map),
         na_values=tuple(v for v in na_values.split(",") if v.strip()),

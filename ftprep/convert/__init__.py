@@ -137,10 +137,57 @@ def _outcomes(plan: Plan, options: ConvertOptions,
               redacted: Counter[str] | None = None) -> Iterator[Outcome]:
     # Redaction first (the token limit sees the final text); rules last: what a token-limit
     # trim leaves must pass them too.
-    clean = _with_redaction(plan.outcomes(options.spill_threshold), options,
-                            Counter() if redacted is None else redacted)
+    tagged = _with_metadata(plan.outcomes(options.spill_threshold), plan, options)
+    clean = _with_redaction(tagged, options, Counter() if redacted is None else redacted)
     fitted = _with_token_limit(clean, options)
     return _with_record_rules(fitted, plan.target)
+# ---------------------------------------------------------------- metadata
+
+
+def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
+                   options: ConvertOptions) -> Iterator[Outcome]:
+    """--metadata COL,COL: those columns of each row (of a conversation's first row) copied
+    into the record's `metadata` object, for `split --group-by metadata.COL`; submit and
+    export leave `metadata` out of what a platform that refuses it receives."""
+    if not options.metadata:
+        yield from outcomes
+        return
+    from ftprep.convert.records import require_columns
+
+    require_columns(plan.table.columns, list(options.metadata), "--metadata")
+    for outcome in outcomes:
+        if isinstance(outcome, Converted):
+            row = outcome.source
+            if isinstance(row, dict) and isinstance(row.get("rows"), list) and row["rows"]:
+                row = row["rows"][0]  # a grouped conversation: its first row
+            values = row if isinstance(row, dict) else {}
+            merged = dict(outcome.record.get("metadata") or {})
+            merged.update({col: json_value(values.get(col)) for col in options.metadata})
+            outcome = dataclasses.replace(outcome, record={**outcome.record, "metadata": merged})
+        yield outcome
+
+
+def json_value(value: Any) -> Any:
+    """A cell as a JSON value: NaN/NA → null, numpy scalars → Python, dates → ISO text."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, float):
+        return None if value != value or value in (float("inf"), float("-inf")) else value
+    if isinstance(value, int):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        with contextlib.suppress(ValueError, TypeError):
+            return json_value(item())
+    iso = getattr(value, "isoformat", None)
+    if callable(iso):
+        with contextlib.suppress(ValueError, TypeError):
+            return iso()
+    if isinstance(value, (list, dict)):
+        return value
+    return None if str(value) in ("<NA>", "NaT") else str(value)
+
+
 # ---------------------------------------------------------------- redaction
 
 
@@ -157,8 +204,8 @@ def _with_redaction(outcomes: Iterator[Outcome], options: ConvertOptions,
     redactor, uncounted = Redactor(counts), Redactor()  # sources are counted through records
     for outcome in outcomes:
         if isinstance(outcome, Converted):
-            yield Converted(redactor.record(outcome.record), outcome.row, outcome.line,
-                            uncounted.record(outcome.source))
+            yield dataclasses.replace(outcome, record=redactor.record(outcome.record),
+                                      source=uncounted.record(outcome.source))
         else:
             yield dataclasses.replace(outcome, source=uncounted.record(outcome.source),
                                       detail=uncounted.text(outcome.detail))

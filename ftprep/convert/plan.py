@@ -98,6 +98,7 @@ class ConvertOptions:
     model: str | None = None
     on_overflow: str = "keep"
     redact: bool = False  # replace secrets and personal data with typed placeholders
+    metadata: tuple[str, ...] = ()  # columns copied into each record's `metadata` object
     spill_threshold: int = DEFAULT_SPILL_THRESHOLD
 
     @property

@@ -78,8 +78,14 @@ def validator(fmt: str) -> Draft202012Validator:
     return Draft202012Validator(schemas[fmt], registry=registry)
 
 
+METADATA = "metadata"
+
+
 def schema_hits(record: dict, fmt: str) -> Iterator[Hit]:
-    """Every schema violation of a record, mapped to the most specific rule code."""
+    """Every schema violation of a record, mapped to the most specific rule code. A top-level
+    `metadata` is ftprep's own key (FT931 says what happens to it), not an unknown one."""
+    if METADATA in record:
+        record = {k: v for k, v in record.items() if k != METADATA}
     if _plainly_valid(record, fmt):
         return
     for error in validator(fmt).iter_errors(record):
