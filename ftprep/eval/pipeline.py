@@ -404,32 +404,29 @@ def plan_eval(path: str | Path, candidates: Sequence[Candidate | str],
     plan = EvalPlan(data, chosen, baseline, metrics, options, jobs, endpoints, cached=0,
                     estimate_usd=None, rubric=rubric)
     plan.sender = Sender(plan._cache(), options.concurrency)
-    plan.cached = sum(plan.sender.cached(j) is not None for j in jobs)
+    to_send = [j for j in jobs if plan.sender.cached(j) is None]
+    plan.cached = len(jobs) - len(to_send)
     plan.judge_requests = len(jobs) if options.judge else 0
-    plan.estimate_usd = _estimate(plan, max_tokens)
+    plan.estimate_usd = _estimate(plan, to_send, max_tokens)
     return plan
 
 
-def _estimate(plan: EvalPlan, max_tokens: int) -> float | None:
-    """Upper bound in USD for the requests not in the cache: every prompt token, and every
-    answer as long as max_tokens. None when any model's price is unknown."""
+def _estimate(plan: EvalPlan, jobs: list[Job], max_tokens: int) -> float | None:
+    """Upper bound in USD for `jobs` (the requests not in the cache): every prompt token, and
+    every answer as long as max_tokens. None when any model's price is unknown."""
+    by_name = {c.name: c.model for c in plan.candidates}
+    models = {by_name[j.tag[0]] for j in jobs}
+    prices = {m: inference_price(m) for m in models}
+    judge_price = inference_price(plan.options.judge) if plan.options.judge else None
+    if any(p is None for p in prices.values()) or (plan.options.judge and judge_price is None):
+        return None
+    encodings = {m: encoding_for(m) for m in models}
     costs: list[float | None] = []
-    assert plan.sender is not None
-    names = {c.name: c for c in plan.candidates}
-    for job in plan.jobs:
-        if plan.sender.cached(job) is not None:
-            continue
-        candidate = names[job.tag[0]]
-        price = inference_price(candidate.model)
-        if price is None:
-            return None
-        tokens = prompt_tokens(job.body["messages"], job.body.get("tools", []),
-                               encoding_for(candidate.model))
-        costs.append(price.cost(tokens, max_tokens))
-        if plan.options.judge:
-            judge_price = inference_price(plan.options.judge)
-            if judge_price is None:
-                return None
+    for job in jobs:
+        model = by_name[job.tag[0]]
+        tokens = prompt_tokens(job.body["messages"], job.body.get("tools", []), encodings[model])
+        costs.append(prices[model].cost(tokens, max_tokens))  # type: ignore[union-attr]
+        if judge_price is not None:
             # the judge reads the prompt, the reference and an answer of at most max_tokens
             judge_in = 2 * tokens + 2 * max_tokens + 400
             costs.append(judge_price.cost(judge_in, JUDGE_MAX_TOKENS))
