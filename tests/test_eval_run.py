@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -436,27 +437,32 @@ def test_azure_deployments_are_evaluated(platform_env: FakeOpenAI, split200: Pat
 
 def test_requests_run_concurrently_up_to_the_limit(platform_env: FakeOpenAI,
                                                    tmp_path: Path) -> None:
-    """A slow model: four workers have four requests in flight at once (counted at the
-    server), never more."""
+    """The first four requests wait at the server until all four are in flight together (a
+    barrier, not a sleep: with fewer workers it breaks and those requests fail); no more
+    than four are ever in flight."""
     refs = write_split(tmp_path / "t.jsonl", 12)
-    in_flight, peak = [0], [0]
-    lock = __import__("threading").Lock()
     answer = reference_reply(refs, knows(12))
+    barrier = threading.Barrier(4, timeout=30)
+    lock = threading.Lock()
+    in_flight, peak, seen = [0], [0], [0]
 
-    def slow(body: dict) -> dict:
+    def gathered(body: dict) -> dict:
         with lock:
             in_flight[0] += 1
+            seen[0] += 1
+            first_four = seen[0] <= 4
             peak[0] = max(peak[0], in_flight[0])
         try:
-            __import__("time").sleep(0.3)
+            if first_four:
+                barrier.wait()
             return answer(body)
         finally:
             with lock:
                 in_flight[0] -= 1
 
-    platform_env.add_chat_model("slow", slow)
-    report = evaluate(tmp_path / "t.jsonl", ["slow"], ["exact"], concurrency=4)
-    assert report.models[0].scores["exact"] == 1.0
+    platform_env.add_chat_model("gathered", gathered)
+    report = evaluate(tmp_path / "t.jsonl", ["gathered"], ["exact"], concurrency=4)
+    assert report.models[0].errors == 0 and report.models[0].scores["exact"] == 1.0
     assert peak[0] == 4
 
 
