@@ -463,3 +463,16 @@ def test_cli_summary_text_json_and_rejects_path(tmp_path: Path) -> None:
                              "--to", "vertex", "-o", str(tmp_path / "v.jsonl")])
     assert r.exit_code == 2 and "holds preference data; vertex accepts: chat" in r.output
     assert not (tmp_path / "v.jsonl").exists()
+
+
+def test_lone_surrogates_survive_as_escapes(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"messages": [{"role": "user", "content": "a\\ud800b"}, '
+                   '{"role": "assistant", "content": "ok"}], "\\udc00key": 1}\n')
+    result = export_file(src, "together", tmp_path / "out.jsonl")
+    line = (tmp_path / "out.jsonl").read_bytes()
+    assert b"\\ud800" in line and json.loads(line)["messages"][0]["content"] == "a\ud800b"
+    assert result.dropped_keys == {"\\udc00key": 1}  # printable in the summary
+    r = CliRunner().invoke(main, ["export", str(src), "--to", "together", "-o",
+                                  str(tmp_path / "o.jsonl"), "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.output)["dropped_keys"] == {"\\udc00key": 1}

@@ -42,10 +42,11 @@ class AxolotlWriter:
         inp = record.get("input")
         if not isinstance(inp, dict):
             raise Refuse("malformed-record", "input", "`input` is not an object")
-        out: dict[str, Any] = {"messages": convert_messages(messages_of(inp), "input.messages", ctx)}
+        prompt = messages_of(inp, path="input.messages")
+        out: dict[str, Any] = {"messages": convert_messages(prompt, "input.messages", ctx)}
         for key, name in (("preferred_output", "chosen"), ("non_preferred_output", "rejected")):
-            value = record.get(key)
-            if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
+            value = messages_of(record, key)
+            if len(value) != 1:
                 raise Refuse("preference-output-shape", key, f"`{key}` is not one message")
             out[name] = convert_messages(value, key, ctx)[0]
         keep_extra_keys(record, out, ("input", "preferred_output", "non_preferred_output"), ctx)

@@ -20,7 +20,7 @@ class Refuse(Exception):  # a signal rather than an error: the example goes to t
 
     def __init__(self, reason: str, path: str, message: str) -> None:
         super().__init__(message)
-        self.reason, self.path, self.message = reason, path, message
+        self.reason, self.path, self.message = reason, escaped(path), escaped(message)
 
 
 class Weight0Required(UsageError):
@@ -47,7 +47,13 @@ class ExportContext:
         self.changes[key] += n
 
     def drop(self, path: str) -> None:
-        self.dropped[path] += 1
+        self.dropped[escaped(path)] += 1
+
+
+def escaped(text: str) -> str:
+    """Text from the data (a key, a message) that UTF-8 can carry: JSON allows lone
+    surrogates in keys and strings, a terminal or a JSON summary cannot; they become \\udXXX."""
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Writer(Protocol):
@@ -67,11 +73,17 @@ class NoCompanions:
 # -- message helpers -----------------------------------------------------------------------------
 
 
-def messages_of(record: dict) -> list[dict]:
-    messages = record.get("messages")
+def messages_of(record: dict, key: str = "messages", path: str | None = None) -> list[dict]:
+    """`record[key]` as a list of messages that each have a string role; else Refuse."""
+    messages = record.get(key)
+    where = path or key
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        raise Refuse("malformed-record", "messages", "`messages` is not a list of objects "
+        raise Refuse("malformed-record", where, f"`{where}` is not a list of objects "
                      "(run `ftprep validate`)")
+    for i, m in enumerate(messages):
+        if not isinstance(m.get("role"), str):
+            raise Refuse("malformed-record", f"{where}[{i}].role", "the role is not a string "
+                         "(run `ftprep validate`)")
     return messages
 
 
@@ -102,7 +114,7 @@ def parsed_arguments(arguments: Any, path: str) -> Any:
         return arguments
     try:
         return json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise Refuse("tool-arguments-not-json", path,
                      "tool call arguments are not valid JSON") from None
 

@@ -11,6 +11,7 @@ written (about the size of the output).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections import Counter
@@ -22,7 +23,14 @@ from ftprep.errors import InputError, UsageError
 from ftprep.formats import FORMATS, detect_format
 from ftprep.io.jsonl import dumps_line, open_binary, parse_line
 from ftprep.io.writer import atomic_writer
-from ftprep.targets.base import WEIGHT0_CHOICES, ExportContext, Refuse, Weight0Required, Writer
+from ftprep.targets.base import (
+    WEIGHT0_CHOICES,
+    ExportContext,
+    Refuse,
+    Weight0Required,
+    Writer,
+    escaped,
+)
 from ftprep.targets.registry import TargetInfo, get_target
 
 BOM = b"\xef\xbb\xbf"
@@ -199,7 +207,7 @@ class _Run:
         jl = parse_line(body, line)
         if jl.error:
             self._reject(Reject(line, f"invalid-{'utf8' if jl.error == 'utf8' else 'json'}", "",
-                                jl.detail))
+                                escaped(jl.detail)))
             return
         record = jl.value
         if not isinstance(record, dict):
@@ -219,7 +227,7 @@ class _Run:
             return
         except Weight0Required as e:
             raise Weight0Required(e.path, e.target, line) from None
-        self._write(converted, raw if converted is record and self.keep_bytes else None)
+        self._write(converted, raw if converted is record and self.keep_bytes else None, line)
 
     def _start(self, fmt: str, line: int) -> None:
         if fmt not in FORMATS:
@@ -230,14 +238,19 @@ class _Run:
                              f"accepts: {', '.join(self.ctx.target.formats)}")
         self.ctx.format = self.result.record_format = fmt
 
-    def _write(self, record: dict, raw: bytes | None) -> None:
-        self.result.written += 1
+    def _write(self, record: dict, raw: bytes | None, line: int) -> None:
         if self.file_format == "parquet":
             self.rows.append(record)
         elif raw is not None:
             self.sink.write(raw)  # the input's bytes, line ending included
         else:
-            self.sink.write(dumps_line(record))
+            data = _dumps(record)
+            if data is None:
+                self._reject(Reject(line, "unserialisable", "", "the converted record cannot be "
+                                    "written as JSON (nested too deeply)"))
+                return
+            self.sink.write(data)
+        self.result.written += 1
 
     def _reject(self, reject: Reject) -> None:
         if self.rejects_file is None:
@@ -245,6 +258,19 @@ class _Run:
         self.rejects_file.write(dumps_line(reject.to_dict()))
         self.result.rejected += 1
         self.reasons[reject.reason] += 1
+
+
+def _dumps(record: Any) -> bytes | None:
+    """One JSONL line; lone surrogates (legal JSON, refused by orjson) are written as \\u
+    escapes; None when the value is nested beyond what can be serialised."""
+    try:
+        return dumps_line(record)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return (json.dumps(record, ensure_ascii=True) + "\n").encode("ascii")
+    except (RecursionError, ValueError, TypeError):
+        return None
 
 
 def _write_parquet(sink: IO[bytes], rows: list[dict]) -> None:

@@ -81,15 +81,15 @@ class LlamaFactoryWriter:
         inp = record.get("input")
         if not isinstance(inp, dict):
             raise Refuse("malformed-record", "input", "`input` is not an object")
-        messages = messages_of(inp)
+        messages = messages_of(inp, path="input.messages")
         system, turns = split_system(messages, ctx, "input.messages")
         out: dict[str, Any] = {"conversations": self._turns(turns, len(messages) - len(turns), ctx)}
         if len(out["conversations"]) % 2 == 0:  # the outputs answer a user or tool turn
             raise Refuse("not-alternating", f"input.messages[{len(messages) - 1}].role",
                          "a ranking prompt must end with a user or tool turn")
         for key, name in (("preferred_output", "chosen"), ("non_preferred_output", "rejected")):
-            value = record.get(key)
-            if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
+            value = messages_of(record, key)
+            if len(value) != 1:
                 raise Refuse("preference-output-shape", key, f"`{key}` is not one message")
             out[name] = self._turn(value[0], f"{key}[0]", ctx)
         out["system"] = system or ""

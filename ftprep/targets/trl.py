@@ -104,13 +104,10 @@ class TRLWriter(NoCompanions):
         inp = record.get("input")
         if not isinstance(inp, dict):
             raise Refuse("malformed-record", "input", "`input` is not an object")
-        prompt = messages_of(inp)
+        prompt = messages_of(inp, path="input.messages")
         out = {"prompt": convert_messages(prompt, "input.messages", ctx)}
         for key, name in (("preferred_output", "chosen"), ("non_preferred_output", "rejected")):
-            value = record.get(key)
-            if not isinstance(value, list) or not all(isinstance(m, dict) for m in value):
-                raise Refuse("malformed-record", key, f"`{key}` is not a list of messages")
-            out[name] = convert_messages(value, key, ctx)
+            out[name] = convert_messages(messages_of(record, key), key, ctx)
         return _with_tools(out, inp.get("tools"), record, ctx)
 
 

@@ -1,0 +1,26 @@
+"""Every malformed line validate copes with, exported to every target: a reject with a
+reason (or a one-line usage error), never a traceback or an internal error."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ftprep.cli import main
+from tests.test_validate_robust import NASTY
+
+TARGETS = ["openai", "azure", "together", "fireworks", "bedrock", "vertex", "trl", "axolotl",
+           "llama-factory"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_nasty_lines_never_crash_export(target: str, tmp_path: Path) -> None:
+    for i, line in enumerate(NASTY.values()):
+        path = tmp_path / f"nasty{i}.jsonl"
+        path.write_text(line + "\n", encoding="utf-8", errors="surrogatepass")
+        r = CliRunner().invoke(main, ["export", str(path), "--to", target, "-o",
+                                      str(tmp_path / f"out{i}.jsonl"), "--weight0", "drop-example",
+                                      "--format", "json"])
+        assert r.exit_code in (0, 2), (line[:80], r.output[-300:])
+        assert "Traceback" not in r.output and "internal error" not in r.output, (line[:80], r.output)
