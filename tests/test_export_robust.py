@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from ftprep.cli import main
-from tests.test_validate_robust import NASTY
+from tests.test_targets_robust import by_format
 
 TARGETS = ["openai", "azure", "together", "fireworks", "bedrock", "vertex", "trl", "axolotl",
            "llama-factory"]
@@ -16,11 +16,11 @@ TARGETS = ["openai", "azure", "together", "fireworks", "bedrock", "vertex", "trl
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_nasty_lines_never_crash_export(target: str, tmp_path: Path) -> None:
-    for i, line in enumerate(NASTY.values()):
-        path = tmp_path / f"nasty{i}.jsonl"
-        path.write_text(line + "\n", encoding="utf-8", errors="surrogatepass")
+    for fmt, text in by_format().items():
+        path = tmp_path / f"nasty-{fmt}.jsonl"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
         r = CliRunner().invoke(main, ["export", str(path), "--to", target, "-o",
-                                      str(tmp_path / f"out{i}.jsonl"), "--weight0", "drop-example",
+                                      str(tmp_path / f"out-{fmt}.jsonl"), "--weight0", "drop-example",
                                       "--format", "json"])
-        assert r.exit_code in (0, 2), (line[:80], r.output[-300:])
-        assert "Traceback" not in r.output and "internal error" not in r.output, (line[:80], r.output)
+        assert r.exit_code in (0, 2), (fmt, r.output[-300:])
+        assert "Traceback" not in r.output and "internal error" not in r.output, (fmt, r.output)
