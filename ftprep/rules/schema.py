@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 
@@ -84,10 +84,12 @@ METADATA = "metadata"
 def schema_hits(record: dict, fmt: str) -> Iterator[Hit]:
     """Every schema violation of a record, mapped to the most specific rule code. A top-level
     `metadata` is ftprep's own key (FT931 says what happens to it), not an unknown one."""
+    known = _known_hits(record, fmt)
+    if known is not None:
+        yield from known
+        return
     if METADATA in record:
         record = {k: v for k, v in record.items() if k != METADATA}
-    if _plainly_valid(record, fmt):
-        return
     for error in validator(fmt).iter_errors(record):
         yield _to_hit(error)
 
@@ -97,31 +99,74 @@ _PLAIN_ROLES = frozenset(("system", "developer", "user", "assistant"))
 _PLAIN_MESSAGE_KEYS = frozenset(("role", "content", "name", "weight"))
 
 
-def _plainly_valid(record: dict, fmt: str) -> bool:
-    """Fast path: True only for the common shapes that certainly match the schema (text-only
-    chat, prompt/completion). Anything else returns False and gets the full validator, which
-    costs ~1 ms a record. tests/test_schema_fast_path.py checks this never accepts a record
-    the schema rejects."""
+def _known_hits(record: dict, fmt: str) -> list[Hit] | None:
+    """Fast path: the schema's findings for the common shapes, whose violations (if any) are
+    unknown keys only: text-only chat and prompt/completion records, with or without extra
+    keys (a top-level `label`, an `id` on a message; a top-level `metadata` is no violation,
+    see schema_hits). None for anything else, which gets
+    the full validator (~1 ms a record). tests/test_schema_fast_path.py checks that whatever
+    this returns is exactly what the validator reports."""
     if fmt == COMPLETION:
-        return (len(record) == 2 and type(record.get("prompt")) is str
-                and type(record.get("completion")) is str)
-    if fmt != CHAT or len(record) != 1:
-        return False
+        if type(record.get("prompt")) is not str or type(record.get("completion")) is not str:
+            return None
+        return [] if len(record) == 2 else _unknown_keys(record, "", _COMPLETION_KEYS, _OWN_KEYS)
+    if fmt != CHAT:
+        return None
     messages = record.get("messages")
     if type(messages) is not list or not messages:
-        return False
-    for m in messages:
-        if type(m) is not dict or not m.keys() <= _PLAIN_MESSAGE_KEYS:
-            return False
-        if type(m.get("role")) is not str or m["role"] not in _PLAIN_ROLES:
-            return False
-        if type(m.get("content", "")) is not str and m.get("content", "") is not None:
-            return False
+        return None
+    hits: list[Hit] = []
+    for i, m in enumerate(messages):
+        if type(m) is not dict:
+            return None
+        if not m.keys() <= _PLAIN_MESSAGE_KEYS:
+            if m.keys() & _RICH_MESSAGE_KEYS:
+                return None  # tool calls, refusals...: the validator's job
+            hits.extend(_unknown_keys(m, f"messages[{i}]", _MESSAGE_KEYS))
+        role = m.get("role")
+        if type(role) is not str or role not in _PLAIN_ROLES:
+            return None
+        content = m.get("content")
+        if content is not None and type(content) is not str:
+            return None
         if "name" in m and (type(m["name"]) is not str or not _NAME.fullmatch(m["name"])):
-            return False
+            return None
         if "weight" in m and (type(m["weight"]) is not int or m["weight"] not in (0, 1)):
-            return False
-    return True
+            return None
+    if len(record) != 1:
+        if record.keys() & _CHAT_KEYS != {"messages"}:
+            return None  # tools, functions...: the validator's job
+        hits.extend(_unknown_keys(record, "", _CHAT_KEYS, _OWN_KEYS))
+    return hits
+
+
+def _unknown_keys(obj: dict, path: str, allowed: frozenset[str],
+                  own: frozenset[str] = frozenset()) -> list[Hit]:
+    """The FT203 hit (one at most) the validator's `additionalProperties` gives for `obj`;
+    `own` keys are left out of the check (a top-level `metadata`)."""
+    extra = sorted(k for k in obj if k not in allowed and k not in own)
+    if not extra:
+        return []
+    return [Hit(UNKNOWN_KEY.code, child_path(path, extra[0]), _unknown_message(extra, allowed))]
+
+
+def _unknown_message(extra: list[str], allowed: Iterable[str]) -> str:
+    return (f"unknown key {', '.join(repr(k) for k in extra)}; "
+            f"allowed: {', '.join(sorted(allowed))}")
+
+
+def _properties(fmt: str, *defs: str) -> frozenset[str]:
+    schema = json.loads(schema_text(fmt))
+    for name in defs:
+        schema = schema["$defs"][name]
+    return frozenset(schema["properties"])
+
+
+_CHAT_KEYS = _properties(CHAT)
+_MESSAGE_KEYS = _properties(CHAT, "message")
+_COMPLETION_KEYS = _properties(COMPLETION)
+_RICH_MESSAGE_KEYS = _MESSAGE_KEYS - _PLAIN_MESSAGE_KEYS
+_OWN_KEYS = frozenset((METADATA,))
 
 
 def _to_hit(error: ValidationError) -> Hit:
@@ -139,7 +184,7 @@ def _to_hit(error: ValidationError) -> Hit:
         allowed = set(error.schema.get("properties", {}))
         extra = sorted(k for k in error.instance if k not in allowed)
         return Hit(UNKNOWN_KEY.code, child_path(path, extra[0]) if extra else path,
-                   f"unknown key {', '.join(repr(k) for k in extra)}; allowed: {', '.join(sorted(allowed))}")
+                   _unknown_message(extra, allowed))
     if last == "role" and kind == "enum":
         return Hit(UNKNOWN_ROLE.code, path, f"unknown role {error.instance!r}")
     if last == "weight":
