@@ -254,6 +254,44 @@ DETECTORS: tuple[tuple[frozenset[str], Callable[[str], Iterator[Span]]], ...] = 
 )
 
 
+# A necessary condition of each detector that holds for any text containing the hit, so one
+# check over all of a record's strings (joined) rules out most records at once. Regex hints
+# such as _CREDENTIAL_HINT cost a search from every position; the common kinds are tested on
+# the UTF-8 bytes mapped through a table instead (C speed): a credential needs 16 token
+# characters in a row, a card hint 9 digits once spaces and dashes are dropped (bytes of
+# non-ASCII characters count as digits: `\d` also matches other scripts' digits).
+def _table(chars: bytes, to: bytes, high: bytes) -> bytes:
+    return bytes(to[0] if b in chars else (high[0] if b >= 0x80 else ord(".")) for b in range(256))
+
+
+_TOKEN_TABLE = _table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+/=-", b"t",
+                      b".")
+_DIGIT_TABLE = _table(b"0123456789", b"d", b"d")
+_TOKEN_RUN, _CARD_DIGITS = b"t" * 16, b"d" * 9
+_IBAN_HINT = re.compile(r"[A-Z]{2}\d{2}")
+_PHONE_HINT = re.compile(r"\d[\d ().\-]{5,}\d")
+_CREDENTIAL_KINDS = CREDENTIALS | {PRIVATE_KEY}
+
+
+def may_contain(text: str, kinds: frozenset[str] | None = None) -> bool:
+    """False when `find_sensitive` certainly finds nothing of `kinds` (None = all) in `text`
+    or in any part of it; True means "look closer". `text` may be several strings joined."""
+    def wanted(detects: frozenset[str]) -> bool:
+        return kinds is None or bool(detects & kinds)
+
+    if wanted(frozenset({EMAIL})) and "@" in text:
+        return True
+    raw = text.encode("utf-8", "surrogatepass")
+    if wanted(_CREDENTIAL_KINDS) and (_TOKEN_RUN in raw.translate(_TOKEN_TABLE) or any(
+            k in text for k in ("PRIVATE KEY", "PuTTY", "://"))):
+        return True
+    if wanted(frozenset({CARD})) and _CARD_DIGITS in raw.translate(_DIGIT_TABLE, b" -"):
+        return True
+    return bool((wanted(frozenset({IBAN})) and _IBAN_HINT.search(text))
+                or (wanted(frozenset({IP})) and (_IPV4_HINT.search(text) or text.count(":") >= 2))
+                or (wanted(frozenset({PHONE})) and _PHONE_HINT.search(text)))
+
+
 def find_sensitive(text: str, kinds: frozenset[str] | None = None) -> list[Span]:
     """Every sensitive value in `text`, in order, without overlaps (the first detector in
     DETECTORS wins). `kinds` limits the result (None = all)."""

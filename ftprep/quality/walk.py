@@ -19,6 +19,21 @@ def iter_strings(record: Any, path: str = "") -> Iterator[tuple[str, str]]:
             stack.extend((f"{at}[{i}]", v) for i, v in reversed(list(enumerate(value))))
 
 
+def string_values(record: Any) -> list[str]:
+    """Every string value in `record`, in no particular order (`iter_strings` without paths)."""
+    found: list[str] = []
+    stack = [record]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
 def map_strings(value: Any, fn: Callable[[str], str]) -> Any:
     """A copy of `value` with `fn` applied to every string value (keys stay as they are)."""
     if isinstance(value, str):

@@ -164,9 +164,23 @@ def message_lists(record: Any, fmt: str) -> list[tuple[str, list[dict]]]:
 def iter_messages(record: Any, fmt: str) -> Iterable[tuple[str, dict]]:
     """(path, message) for every well-formed (dict) message, e.g. ('messages[2]', {...})."""
     for path, messages in message_lists(record, fmt):
+        paths = _item_paths(path, len(messages))
         for i, message in enumerate(messages):
             if isinstance(message, dict):
-                yield f"{path}[{i}]", message
+                yield paths[i], message
+
+
+_ITEM_PATHS: dict[str, list[str]] = {}  # "messages" -> ["messages[0]", "messages[1]", ...]
+
+
+def _item_paths(path: str, n: int) -> list[str]:
+    """The paths of a list's first `n` items, formatted once per process rather than once per
+    message and rule (a dozen rules walk every message and almost never report). Only the four
+    message-list paths come here; lists longer than 4,096 items are formatted each time."""
+    known = _ITEM_PATHS.setdefault(path, [])
+    if len(known) < n <= 4096:
+        known.extend(f"{path}[{i}]" for i in range(len(known), n))
+    return known if n <= len(known) else [f"{path}[{i}]" for i in range(n)]
 
 
 def role_of(message: Any) -> str | None:
