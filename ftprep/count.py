@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ftprep.errors import InputError, UsageError
 from ftprep.formats import UNKNOWN, detect_format
-from ftprep.io.jsonl import iter_line_chunks, parse_line
+from ftprep.io.jsonl import BLANK, iter_line_chunks, parse_chunk
 from ftprep.parallel import file_size, ordered_map, worker_count
 from ftprep.tokens import ExampleTokens, count_record, get_encoding
 
@@ -94,21 +92,16 @@ def _count_batch(tokenizer: str, first_line: int, chunk: bytes) -> _BatchResult:
     split here, not in the parent, so the parent only moves bytes."""
     count = record_counter(tokenizer)
     out = _BatchResult(array("I"), array("I"), array("I"), array("I"), array("I"))
-    for line, raw in enumerate(chunk.split(b"\n"), start=first_line):
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raw = raw.rstrip(b"\r")
-            if not raw.strip():
-                continue  # blank lines hold no example; `validate` reports them
-            parsed = parse_line(raw, line)  # slow path: lone surrogates, or explain the error
-            if parsed.error:
-                out.error = (line, parsed.detail)
-                return out
-            value = parsed.value
-        fmt = detect_format(value) if isinstance(value, dict) else UNKNOWN
+    for jl in parse_chunk(first_line, chunk):  # the reading validate and split share
+        if jl.error == BLANK:
+            continue  # blank lines hold no example; `validate` reports them
+        if jl.error:
+            out.error = (jl.line, jl.detail)
+            return out
+        line, value = jl.line, jl.value
+        fmt = detect_format(value)
         if fmt == UNKNOWN:
-            out.error = (line, _record_problem(value))
+            out.error = (line, "not a chat, preference or completion example")
             return out
         try:
             counted = count(value, fmt)
@@ -122,12 +115,6 @@ def _count_batch(tokenizer: str, first_line: int, chunk: bytes) -> _BatchResult:
         out.answer_start.append(NO_ANSWER if counted.answer_start is None else counted.answer_start)
         out.estimated = out.estimated or counted.estimated
     return out
-
-
-def _record_problem(value: Any) -> str:
-    if not isinstance(value, dict):
-        return f"expected a JSON object, got {type(value).__name__}"
-    return "not a chat, preference or completion example"
 
 
 def _chunks(path: str | Path) -> Iterator[tuple[int, bytes]]:

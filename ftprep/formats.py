@@ -1,6 +1,7 @@
 """The three record formats of fine-tuning JSONL and how to tell them apart."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 CHAT = "chat"  # {"messages": [...], "tools"?: [...], ...}
@@ -26,6 +27,18 @@ def detect_format(record: Any) -> str:
         if any(k in record for k in keys[:2]):
             return name
     return UNKNOWN
+
+
+def json_text(value: Any, limit: int = 60) -> str:
+    """A decoded value as a message shows it: strings quoted as Python does ('human'), anything
+    else in JSON's spelling (null, true, 1.5), not Python's (None, True)."""
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # NaN-free by construction; big ints and nesting are fine
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def json_type(value: Any) -> str:

@@ -17,8 +17,17 @@ from typing import Any
 
 from ftprep.errors import UsageError
 from ftprep.findings import NO_FACTS, Facts, Finding, Severity
-from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format, json_type
-from ftprep.io.jsonl import BAD_JSON, BAD_UTF8, BLANK, JsonLine, iter_line_chunks, parse_line
+from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format
+from ftprep.io.jsonl import (
+    BAD_JSON,
+    BAD_UTF8,
+    BLANK,
+    NOT_OBJECT,
+    JsonLine,
+    iter_line_chunks,
+    parse_chunk,
+    wide_encoding,
+)
 from ftprep.parallel import file_size, ordered_map, worker_count
 from ftprep.quality.neardup import DEFAULT_THRESHOLD, NearDuplicateIndex, check_threshold, near_dup_key
 from ftprep.rules import FILE_CHECKS, RECORD_CHECKS, RULES, Context, Hit, load_rules
@@ -32,7 +41,8 @@ MAX_FILE_BYTES = 512 * 1024 * 1024  # the platform's limit for one training file
 FORMAT_LOOKAHEAD = 100  # lines read to find the file's format before checking any
 CHUNK_BYTES = 1 << 20  # raw lines handed to a worker at a time: amortises the hand-over
 PARALLEL_MIN_BYTES = 4 << 20  # smaller files are checked in-process (pool start-up dominates)
-_LINE_ERRORS = {BLANK: L.BLANK_LINE.code, BAD_UTF8: L.INVALID_UTF8.code, BAD_JSON: L.INVALID_JSON.code}
+_LINE_ERRORS = {BLANK: L.BLANK_LINE.code, BAD_UTF8: L.INVALID_UTF8.code, BAD_JSON: L.INVALID_JSON.code,
+                NOT_OBJECT: L.NOT_AN_OBJECT.code}
 
 
 @dataclass
@@ -128,11 +138,12 @@ def validate_file(
     ctx_model, encoding_name = _model_and_encoding(model, models_file)
     chunks = iter_line_chunks(path, CHUNK_BYTES)
     head = _head(chunks)
-    fmt, file_mode = _file_shape(_head_lines(head))
+    head_lines = _head_lines(head)
+    fmt, file_mode = _file_shape(head_lines)
     plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name, target_info, near_dups)
     run = _Run(plan)
     size = file_size(path)
-    for hit in _whole_file_hits(size, file_mode):
+    for hit in _whole_file_hits(size, file_mode, head_lines[0].detail if head_lines else ""):
         run.add(hit)
     if head:
         for hit in T.file_hits(target_info, fmt, size, _has_bom(path)):
@@ -170,12 +181,14 @@ def _check_token_rules_have_a_model(select: list[str] | None, model: str | None)
                          "model= (the limit is the model's)")
 
 
-def _whole_file_hits(size: int | None, file_mode: str | None) -> Iterator[Hit]:
+def _whole_file_hits(size: int | None, file_mode: str | None, first_detail: str) -> Iterator[Hit]:
     if size is not None and size > MAX_FILE_BYTES:
         yield Hit(L.FILE_TOO_LARGE.code, "", f"file is {size / 1e6:.0f} MB; the limit is 512 MB", 0,
                   Facts(file_bytes=size, limit=MAX_FILE_BYTES))
     if file_mode == L.JSON_ARRAY_FILE.code:
         yield Hit(file_mode, "", "the file is a JSON array; JSONL needs one object per line", 1)
+    elif file_mode == L.INVALID_UTF8.code:  # UTF-16/32: every line would be garbage
+        yield Hit(file_mode, "", first_detail, 1)
     elif file_mode:
         yield Hit(file_mode, "", "the file is pretty-printed JSON; each example must be on one line", 1)
 
@@ -219,10 +232,10 @@ def _head(chunks: Iterator[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
 def _head_lines(head: list[tuple[int, bytes]]) -> list[JsonLine]:
     found: list[JsonLine] = []
     for first_line, chunk in head:
-        for line, raw in _split(first_line, chunk):
+        for jl in parse_chunk(first_line, chunk):
             if len(found) == FORMAT_LOOKAHEAD:
                 return found
-            found.append(parse_line(raw, line))
+            found.append(jl)
     return found
 
 
@@ -233,18 +246,14 @@ def _file_shape(lines: list[JsonLine]) -> tuple[str, str | None]:
         return UNKNOWN, None  # an empty file has no format
     fmt = next((f for f in (detect_format(jl.value) for jl in lines if jl.ok) if f in FORMATS), CHAT)
     first = lines[0]
+    if wide_encoding(first.raw):
+        return fmt, L.INVALID_UTF8.code
     head = first.raw.strip()
     if head.startswith(b"[") and (first.error or isinstance(first.value, list)):
         return fmt, L.JSON_ARRAY_FILE.code
     if head == b"{" or (first.error == BAD_JSON and head.startswith(b"{") and not head.endswith(b"}")):
         return fmt, L.PRETTY_PRINTED.code
     return fmt, None
-
-
-def _split(first_line: int, chunk: bytes) -> Iterator[tuple[int, bytes]]:
-    """The lines of a chunk, as `iter_raw_lines` gives them."""
-    for line, raw in enumerate(chunk.split(b"\n"), start=first_line):
-        yield line, raw.rstrip(b"\r")
 
 
 # -- checking chunks of lines (in-process or in workers) -------------------------------------
@@ -255,7 +264,7 @@ class _Plan:
     """Everything checking a chunk needs; picklable, handed to every worker."""
 
     format: str
-    file_mode: str | None  # FT105/FT106 when the file is one JSON document, not JSONL
+    file_mode: str | None  # FT105/FT106: one JSON document, not JSONL; FT104: UTF-16/32
     enabled: frozenset[str]
     model: Any
     encoding_name: str | None
@@ -298,9 +307,9 @@ class _ChunkChecker:
 
     def check(self, first_line: int, chunk: bytes) -> _ChunkResult:
         out = _ChunkResult()
-        for line, raw in _split(first_line, chunk):
-            self._check_line(parse_line(raw, line), out)
-            out.last_line = line
+        for jl in parse_chunk(first_line, chunk):
+            self._check_line(jl, out)
+            out.last_line = jl.line
         return out
 
     def _add(self, out: _ChunkResult, hit: Hit, line: int) -> None:
@@ -314,10 +323,6 @@ class _ChunkChecker:
             return
         if jl.error:
             self._add(out, Hit(_LINE_ERRORS[jl.error], "", jl.detail), jl.line)
-            return
-        if not isinstance(jl.value, dict):
-            self._add(out, Hit(L.NOT_AN_OBJECT.code, "", f"expected an object, got {_kind(jl.value)}"),
-                      jl.line)
             return
         self._check_record(jl.value, jl.line, out)
 
@@ -417,7 +422,3 @@ def _printable(text: str) -> str:
     return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _kind(value: Any) -> str:
-    """'an array', 'a string', 'null'... for messages about a line's value."""
-    name = json_type(value)
-    return name if name == "null" else f"{'an' if name[0] in 'ao' else 'a'} {name}"

@@ -331,7 +331,7 @@ def test_small_split_warning(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "message"), [
     (b'{"a": 1}\n{"a": \n', "bad.jsonl:2"),
-    (b'{"a": 1}\n[1, 2]\n', "bad.jsonl:2: expected a JSON object, got list"),
+    (b'{"a": 1}\n[1, 2]\n', "bad.jsonl:2: expected a JSON object, got an array"),
     (b"\n\n", "no examples to split"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, content: bytes, message: str) -> None:

@@ -322,13 +322,31 @@ def test_duplicate_ignores_key_order_and_whitespace_and_names_first_line(tmp_pat
     ]
 
 
-def test_duplicates_with_lone_surrogates_and_big_integers_are_found(tmp_path: Path) -> None:
-    record = ('{"messages": [{"role": "user", "content": "\\ud800 %d"}, '
-              '{"role": "assistant", "content": "a"}]}')
+def test_duplicates_with_big_integers_are_found(tmp_path: Path) -> None:
+    # orjson refuses integers beyond 64 bits; the slow path reads them, and digests them alike.
+    record = ('{"messages": [{"role": "user", "content": "q %d"}, '
+              '{"role": "assistant", "content": "a"}], "tools": [{"type": "function", '
+              '"function": {"name": "f", "parameters": {"maxLength": 123456789012345678901234567890}}}]}')
     path = clean_file(tmp_path, 10)
     with path.open("a") as f:
         f.write(f"{record % 1}\n{record % 2}\n{record % 1}\n")
     assert codes_at(run_json(str(path))[1]) == [("FT109", 13)]
+
+
+def test_lone_surrogates_are_invalid_utf8_in_every_command(tmp_path: Path) -> None:
+    """One verdict: convert rejects a lone surrogate (unencodable_text); validate, count and
+    split report the same line with the same words."""
+    path = clean_file(tmp_path, 10)
+    with path.open("a") as f:
+        f.write('{"messages": [{"role": "user", "content": "\\ud83d"}, '
+                '{"role": "assistant", "content": "a"}]}\n')
+    code, report = run_json(str(path))
+    assert code == 1 and codes_at(report) == [("FT104", 11)]
+    detail = report["issues"][0]["message"]
+    for args in (["count", str(path), "-m", "gpt-4o-mini"],
+                 ["split", str(path), "-o", str(tmp_path / "out")]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and f"data.jsonl:11: {detail}" in result.output, result.output
 
 
 def test_mixed_formats(tmp_path: Path) -> None:

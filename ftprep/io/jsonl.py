@@ -1,6 +1,15 @@
 """Streaming JSONL reading: one `JsonLine` per physical line, never the whole file in memory.
 
 Decoding problems are reported per line (not raised) so that validation can report all of them.
+This is the one reading of a JSONL file: validate, count and split take their lines from
+`iter_line_chunks` + `parse_chunk` (or `iter_json_lines`, built on them), so they agree on
+every line and word each problem the same way:
+- lines end in \\n (a \\r before it is dropped); a bare \\r is not a line end, and a line
+  holding one is reported as such (`ftprep convert` rewrites such files);
+- the text is UTF-8 (a UTF-8 BOM is dropped); a file starting with a UTF-16/32 byte-order
+  mark is reported as that encoding at line 1;
+- a string with a lone surrogate (`"\\ud800"`, legal JSON escape syntax) is not text UTF-8
+  can carry: it is reported like invalid UTF-8, as convert rejects it.
 """
 from __future__ import annotations
 
@@ -15,10 +24,12 @@ from typing import IO, Any
 import orjson
 
 from ftprep.errors import InputError
+from ftprep.formats import json_type
 
 BLANK = "blank"
 BAD_UTF8 = "utf8"
 BAD_JSON = "json"
+NOT_OBJECT = "object"  # valid JSON, but not an object (only from parse_chunk / iter_json_lines)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -29,7 +40,7 @@ class JsonLine:
 
     line: int  # 1-based
     value: Any
-    error: str | None = None  # BLANK, BAD_UTF8 or BAD_JSON
+    error: str | None = None  # BLANK, BAD_UTF8, BAD_JSON or NOT_OBJECT
     detail: str = ""  # human detail for the error (position, parser message)
     raw: bytes = b""
 
@@ -63,6 +74,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+               (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
+def wide_encoding(first_line: bytes) -> str | None:
+    """'UTF-16' or 'UTF-32' when a file's first bytes are that encoding's byte-order mark."""
+    return next((name for bom, name in _WIDE_BOMS if first_line.startswith(bom)), None)
+
+
 def parse_line(raw: bytes, line: int) -> JsonLine:
     """Parse one line (without its newline). Fast path: orjson; slow path explains failures."""
     try:
@@ -71,18 +91,72 @@ def parse_line(raw: bytes, line: int) -> JsonLine:
         pass
     if not raw.strip():
         return JsonLine(line, None, BLANK, "blank line", raw)
+    wide = wide_encoding(raw) if line == 1 else None
+    if wide:
+        return JsonLine(line, None, BAD_UTF8, f"the file is {wide} (it starts with a {wide} "
+                        "byte-order mark); JSONL must be UTF-8: `ftprep convert` re-encodes it", raw)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         return JsonLine(line, None, BAD_UTF8, f"invalid UTF-8 at byte {e.start}", raw)
-    try:  # stdlib accepts lone surrogates that orjson refuses; both are legal JSON
-        return JsonLine(line, json.loads(text, parse_constant=_reject_constant), raw=raw)
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:  # nesting deeper than orjson's limit and Python's stack
         return JsonLine(line, None, BAD_JSON, "JSON nested too deeply", raw)
     except ValueError as e:
-        msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
-        col = f" at column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
-        return JsonLine(line, None, BAD_JSON, f"{msg}{col}", raw)
+        return JsonLine(line, None, BAD_JSON, _json_error(e, raw), raw)
+    surrogate = _lone_surrogate(value)  # orjson refuses them; stdlib decodes them
+    if surrogate:
+        return JsonLine(line, None, BAD_UTF8, surrogate, raw)
+    return JsonLine(line, value, raw=raw)
+
+
+def _json_error(e: ValueError, raw: bytes) -> str:
+    if not isinstance(e, json.JSONDecodeError):
+        return str(e)
+    if b"\r" in raw:  # a bare CR joined lines that were meant to be separate
+        joined = raw.count(b"\r") + 1
+        return (f"bare CR (\\r) line ends: {joined} lines run together here; "
+                "JSONL lines end in \\n (`ftprep convert` rewrites the file)")
+    return f"{e.msg} at column {e.colno}"
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """Why `value` cannot be written as UTF-8 (a lone surrogate in a string or key), or None.
+    Only called on the slow path, after orjson refused the line."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        return (f"lone surrogate \\u{ord(e.object[e.start]):04x} in a string: not text UTF-8 can "
+                "carry (a broken emoji or a cut escape)")
+    return None
+
+
+def a_kind(value: Any) -> str:
+    """'an array', 'a string', 'null'... for messages about a line's value."""
+    name = json_type(value)
+    return name if name == "null" else f"{'an' if name[0] in 'ao' else 'a'} {name}"
+
+
+def as_record_line(jl: JsonLine) -> JsonLine:
+    """A decoded line that is not a JSON object becomes a NOT_OBJECT error (same wording in
+    every command)."""
+    if jl.error is None and not isinstance(jl.value, dict):
+        return JsonLine(jl.line, jl.value, NOT_OBJECT,
+                        f"expected a JSON object, got {a_kind(jl.value)}", jl.raw)
+    return jl
+
+
+def split_chunk(first_line: int, chunk: bytes) -> Iterator[tuple[int, bytes]]:
+    """The numbered lines of a chunk from `iter_line_chunks` (a trailing \\r dropped)."""
+    for line, raw in enumerate(chunk.split(b"\n"), start=first_line):
+        yield line, raw.rstrip(b"\r")
+
+
+def parse_chunk(first_line: int, chunk: bytes) -> Iterator[JsonLine]:
+    """Every line of a chunk as a record or an error (BLANK, BAD_UTF8, BAD_JSON, NOT_OBJECT)."""
+    for line, raw in split_chunk(first_line, chunk):
+        yield as_record_line(parse_line(raw, line))
 
 
 def iter_raw_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
@@ -101,18 +175,19 @@ def iter_raw_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
 
 
 def iter_json_lines(path: str | Path) -> Iterator[JsonLine]:
-    """Yield every physical line of a JSONL file as a parsed `JsonLine`."""
-    for n, raw in iter_raw_lines(path):
-        yield parse_line(raw, n)
+    """Every physical line of a JSONL file as a record or an error (see `parse_chunk`)."""
+    for first_line, chunk in iter_line_chunks(path):
+        yield from parse_chunk(first_line, chunk)
 
 
 def iter_records(path: str | Path) -> Iterator[tuple[int, Any]]:
     """Yield (line, value) for the JSON lines of a file; blank lines are skipped, any other
-    undecodable line raises `InputError` naming it. For commands that need clean input."""
+    undecodable line raises `InputError` naming it. For commands that need clean input;
+    values that are not objects are yielded (the caller words what it needs)."""
     for jl in iter_json_lines(path):
         if jl.error == BLANK:
             continue
-        if jl.error:
+        if jl.error and jl.error != NOT_OBJECT:
             raise InputError(
                 f"{jl.detail} (run `ftprep validate` for all problems)",
                 path=str(path),
@@ -170,6 +245,8 @@ def dumps_line(record: Any) -> bytes:
 
 __all__ = [
     "JsonLine",
+    "a_kind",
+    "as_record_line",
     "batched",
     "dumps_line",
     "iter_json_lines",
@@ -177,5 +254,7 @@ __all__ = [
     "iter_raw_lines",
     "iter_records",
     "open_binary",
+    "parse_chunk",
     "parse_line",
+    "split_chunk",
 ]

@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from ftprep.findings import Severity, child_path, json_path
-from ftprep.formats import CHAT, COMPLETION, PREFERENCE, json_type
+from ftprep.formats import CHAT, COMPLETION, PREFERENCE, json_text, json_type
 from ftprep.rules.base import Hit, rule
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -186,9 +186,9 @@ def _to_hit(error: ValidationError) -> Hit:
         return Hit(UNKNOWN_KEY.code, child_path(path, extra[0]) if extra else path,
                    _unknown_message(extra, allowed))
     if last == "role" and kind == "enum":
-        return Hit(UNKNOWN_ROLE.code, path, f"unknown role {error.instance!r}")
+        return Hit(UNKNOWN_ROLE.code, path, f"unknown role {json_text(error.instance)}")
     if last == "weight":
-        return Hit(INVALID_WEIGHT.code, path, f"weight must be 0 or 1, not {error.instance!r}")
+        return Hit(INVALID_WEIGHT.code, path, f"weight must be 0 or 1, not {json_text(error.instance)}")
     if last == "content" and kind == "anyOf" and isinstance(error.instance, list) and error.context:
         # A list is the right type: the real problem is inside one of its parts.
         inner = [e for e in error.context if e.relative_path]
@@ -205,9 +205,9 @@ def _short(error: ValidationError) -> str:
         return f"expected {error.validator_value}, got {json_type(error.instance)}"
     if error.validator in ("enum", "const"):
         allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
-        return f"{error.instance!r} is not one of {', '.join(map(repr, allowed))}"
+        return f"{json_text(error.instance)} is not one of {', '.join(map(repr, allowed))}"
     if error.validator == "pattern" and error.validator_value == "^[A-Za-z0-9_-]{1,64}$":
-        return f"{error.instance!r} is not a valid name: 1 to 64 letters, digits, '_' or '-'"
+        return f"{json_text(error.instance)} is not a valid name: 1 to 64 letters, digits, '_' or '-'"
     if error.validator == "minItems":
         return f"must have at least {error.validator_value} item(s)"
     text = error.message

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ftprep.findings import Facts, Severity, child_path
-from ftprep.formats import CHAT, PREFERENCE
+from ftprep.formats import CHAT, PREFERENCE, json_text
 from ftprep.rules.base import Context, Hit, iter_messages, message_lists, record_check, role_of, rule
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -210,7 +210,7 @@ def weight_value(record: dict, ctx: Context) -> Iterator[Hit]:
         weight = message.get("weight")
         if "weight" in message and not (type(weight) is int and weight in (0, 1)):
             yield Hit(WEIGHT_VALUE.code, f"{path}.weight",
-                      f"weight {weight!r}; {ctx.target.name} needs the integer 0 or 1")
+                      f"weight {json_text(weight)}; {ctx.target.name} needs the integer 0 or 1")
 
 
 def _images(record: dict, fmt: str) -> Iterator[tuple[str, Any]]:

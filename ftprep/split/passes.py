@@ -132,11 +132,8 @@ def scan_keys(path: str | Path, extractor: KeyExtractor) -> Scan:
         if jl.error == BLANK:
             blank += 1
             continue
-        if jl.error:
+        if jl.error:  # not JSON, not UTF-8, not an object: worded as validate and count do
             raise InputError(f"{jl.detail} (run `ftprep validate` for all problems)",
-                             path=str(path), line=jl.line)
-        if not isinstance(jl.value, dict):
-            raise InputError(f"expected a JSON object, got {type(jl.value).__name__}",
                              path=str(path), line=jl.line)
         if near is not None:
             near.add(len(keys), jl.value)

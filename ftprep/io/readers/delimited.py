@@ -127,8 +127,10 @@ def _next_record(
         except StopIteration:
             return None, 0
         except csv.Error as e:
-            hint = " (an unbalanced quote?)" if "field limit" in str(e) else ""
-            raise InputError(f"malformed CSV: {e}{hint}", path=path, line=start) from None
+            if "field limit" in str(e):
+                raise InputError(f"a CSV cell is larger than {CSV_FIELD_LIMIT >> 20} MiB, the limit "
+                                 "for one cell (an unbalanced quote?)", path=path, line=start) from None
+            raise InputError(f"malformed CSV: {e}", path=path, line=start) from None
         if lines.exhausted:
             # csv asked for more input to finish this record: the file ended inside a quoted
             # field. Non-strict csv would glue every row after a stray opening quote into one
