@@ -17,7 +17,13 @@ from ftprep.errors import InputError, UsageError
 from ftprep.formats import UNKNOWN, detect_format
 from ftprep.io.jsonl import BLANK, iter_line_chunks, parse_chunk
 from ftprep.parallel import file_size, ordered_map, worker_count
-from ftprep.tokens import ExampleTokens, count_record, get_encoding
+from ftprep.tokens import (
+    SUPPORTED_ENCODINGS,
+    ExampleTokens,
+    count_record,
+    get_encoding,
+    prepare_counter,
+)
 
 BATCH_BYTES = 1 << 20  # ~1 MB of raw lines per batch: big enough to amortise hand-over
 PARALLEL_MIN_BYTES = 8 << 20  # smaller files are counted in-process (pool start-up dominates)
@@ -79,10 +85,13 @@ def record_counter(tokenizer: str) -> RecordCounter:
         from ftprep.tokens.template import get_template_counter
 
         return get_template_counter(tokenizer[len(LOCAL_PREFIX):]).count_record
-    encoding = get_encoding(tokenizer)
+    if tokenizer not in SUPPORTED_ENCODINGS:
+        get_encoding(tokenizer)  # the same one-line error for an unknown name
+    # By name: the Rust counter needs no tiktoken encoder (built only for lone surrogates).
+    prepare_counter(tokenizer)
 
     def count(record: dict, fmt: str) -> ExampleTokens:
-        return count_record(record, encoding, fmt)
+        return count_record(record, tokenizer, fmt)
 
     return count
 

@@ -9,7 +9,13 @@ get_encoding`` keeps working.
 """
 from __future__ import annotations
 
-from ftprep.tokens.core import ExampleTokens, clear_counters, count_example, count_record
+from ftprep.tokens.core import (
+    ExampleTokens,
+    clear_counters,
+    count_example,
+    count_record,
+    prepare_counter,
+)
 from ftprep.tokens.load import (
     ALLOW_DOWNLOAD_ENV,
     SUPPORTED_ENCODINGS,
@@ -37,5 +43,6 @@ __all__ = [
     "count_example",
     "count_record",
     "get_encoding",
+    "prepare_counter",
     "read_bpe_bytes",
 ]

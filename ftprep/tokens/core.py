@@ -80,15 +80,16 @@ class ExampleTokens:
 class _Counter:
     """Counts for one encoding, memoising strings (system prompts repeat on every line).
 
+    Strings are counted by the Rust BPE of `ftprep.tokens.fast` where it has the encoding
+    (same numbers, faster), by tiktoken otherwise and for strings it cannot take (lone
+    surrogates); tiktoken's encoder is then built on first need only.
+
     The memo is bounded in bytes, not only in entries: 65,536 entries of long unique texts
     would otherwise hold gigabytes (memory growing with the file). Short strings get a big
     memo, long ones a small one, huge ones none."""
 
-    def __init__(self, encoding: tiktoken.Encoding) -> None:
-        encode = encoding.encode_ordinary
-
-        def count(s: str) -> int:
-            return len(encode(s))
+    def __init__(self, encoding: tiktoken.Encoding | str) -> None:
+        count = _string_counter(encoding)
 
         short = lru_cache(maxsize=STRING_CACHE_SIZE)(count)
         long = lru_cache(maxsize=LONG_STRING_CACHE_SIZE)(count)
@@ -164,28 +165,63 @@ class _Counter:
         return sum(self.json(record[k]) for k in ("tools", "functions") if record.get(k))
 
 
+def _string_counter(encoding: tiktoken.Encoding | str) -> Callable[[str], int]:
+    """len(encode_ordinary(s)) for `encoding` (an encoding or its name): Rust where it can,
+    tiktoken where it cannot."""
+    from ftprep.tokens.fast import rust_count
+
+    name = encoding if isinstance(encoding, str) else encoding.name
+    built: list[tiktoken.Encoding] = [] if isinstance(encoding, str) else [encoding]
+
+    def by_tiktoken(s: str) -> int:
+        if not built:
+            from ftprep.tokens.load import get_encoding
+
+            built.append(get_encoding(name))
+        return len(built[0].encode_ordinary(s))
+
+    fast = rust_count(name)
+    if fast is None:
+        return by_tiktoken
+
+    def count(s: str) -> int:
+        try:
+            return fast(s)
+        except UnicodeEncodeError:  # a lone surrogate: tiktoken counts it as JSON allows
+            return by_tiktoken(s)
+
+    return count
+
+
 # One counter per thread and encoding: a counter carries per-example state (`estimated`),
 # so threads must not share one.
 _local = threading.local()
 
 
-def _counter(encoding: tiktoken.Encoding) -> _Counter:
+def _counter(encoding: tiktoken.Encoding | str) -> _Counter:
     counters: dict[str, _Counter] | None = getattr(_local, "counters", None)
     if counters is None:
         counters = _local.counters = {}
-    counter = counters.get(encoding.name)
+    name = encoding if isinstance(encoding, str) else encoding.name
+    counter = counters.get(name)
     if counter is None:
-        counter = counters[encoding.name] = _Counter(encoding)
+        counter = counters[name] = _Counter(encoding)
     return counter
 
 
-def count_example(record: dict, encoding: tiktoken.Encoding) -> ExampleTokens:
+def prepare_counter(encoding: tiktoken.Encoding | str) -> None:
+    """Build the counter for `encoding` now (its tables load here, so that worker processes
+    forked afterwards share them instead of loading their own)."""
+    _counter(encoding)
+
+
+def count_example(record: dict, encoding: tiktoken.Encoding | str) -> ExampleTokens:
     """Token counts of one record (chat, preference or completion); see the module docstring.
     Defensive: malformed parts are skipped, never raised on."""
     return count_record(record, encoding, detect_format(record))
 
 
-def count_record(record: dict, encoding: tiktoken.Encoding, fmt: str) -> ExampleTokens:
+def count_record(record: dict, encoding: tiktoken.Encoding | str, fmt: str) -> ExampleTokens:
     """`count_example` for a record whose format the caller already detected (hot path)."""
     counter = _counter(encoding)
     counter.estimated = False
