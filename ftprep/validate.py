@@ -173,6 +173,48 @@ def validate_file(
     )
 
 
+def validate_records(
+    records: Iterable[bytes | str | dict[str, Any]],
+    *,
+    model: str | None = None,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    target: str | None = None,
+    record_format: str | None = None,
+    first_line: int = 1,
+) -> list[Finding]:
+    """The record-level findings of a batch of records (raw JSON lines or decoded dicts),
+    numbered from `first_line`: the same checks `validate_file` runs on each line, for engines
+    that hand out batches (Ray Data `map_batches`, Spark `mapInArrow`). Whole-file rules
+    (example count, duplicates, file size) need every record and do not run here; nor does
+    the format detection across a file: the batch's format is `record_format` or its first
+    record's."""
+    from ftprep.targets import DEFAULT_TARGET, get_target
+
+    lines = [_as_line(r) for r in records]
+    select = None if select is None else list(select)
+    _check_token_rules_have_a_model(select, model)
+    target_info = get_target(target or DEFAULT_TARGET)
+    enabled = frozenset(T.enabled_codes(select_codes(load_rules(), select, ignore), target_info))
+    ctx_model, encoding_name = _model_and_encoding(model, None)
+    fmt = record_format or next(
+        (f for f in (detect_format(parse_line(raw, 0).value) for raw in lines) if f in FORMATS),
+        CHAT)
+    plan = _Plan(fmt, None, enabled, ctx_model, encoding_name, target_info)
+    return _ChunkChecker(plan).check(first_line, b"\n".join(lines)).findings
+
+
+def _as_line(record: bytes | str | dict[str, Any]) -> bytes:
+    if isinstance(record, dict):
+        import orjson
+
+        return orjson.dumps(record)
+    line = record.encode("utf-8", "surrogatepass") if isinstance(record, str) else record
+    if b"\n" in line:
+        raise UsageError("records= holds a line with a newline: one JSON record per item")
+    return line
+
+
 def _check_token_rules_have_a_model(select: list[str] | None, model: str | None) -> None:
     """Selecting only token rules without a model checks nothing, and "valid" would lie."""
     wanted = [p for p in (select or []) if p.upper().startswith("FT7")]
