@@ -47,7 +47,7 @@ __all__ = [  # noqa: RUF022 - grouped by pipeline step, like _EXPORTS
     "count_example", "get_encoding", "get_model", "estimate_file", "split_file", "SplitOptions",
     "export_file", "ExportResult",
     "TrainGPT", "evaluate", "EvalReport", "Candidate", "Finding", "Severity",
-    "from_dataframe",
+    "from_dataframe", "validate_records", "count_records", "validate_batch", "count_batch",
 ]
 
 

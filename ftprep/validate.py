@@ -249,10 +249,10 @@ def _model_and_encoding(model: str | None, models_file: str | Path | None) -> tu
     if not model:
         return None, None
     from ftprep.models import get_model
-    from ftprep.tokens import get_encoding
+    from ftprep.tokens import prepare_counter
 
     info = get_model(model, models_file=models_file)
-    get_encoding(info.encoding)  # built (and verified) once here: forked workers inherit it
+    prepare_counter(info.encoding)  # built once here: forked workers inherit it
     return info, info.encoding
 
 
@@ -340,11 +340,8 @@ class _ChunkChecker:
     def __init__(self, plan: _Plan) -> None:
         load_rules()
         self.plan = plan
-        self.encoding = None
-        if plan.encoding_name:
-            from ftprep.tokens import get_encoding
-
-            self.encoding = get_encoding(plan.encoding_name)
+        # The token rules count by encoding name: the Rust counter, no tiktoken encoder.
+        self.encoding = plan.encoding_name
         self.file_checks = [factory() for factory in FILE_CHECKS]
 
     def check(self, first_line: int, chunk: bytes) -> _ChunkResult:
