@@ -26,6 +26,7 @@ from ftprep.io.jsonl import (
     JsonLine,
     iter_line_chunks,
     parse_chunk,
+    parse_line,
     wide_encoding,
 )
 from ftprep.parallel import file_size, ordered_map, worker_count
@@ -36,6 +37,7 @@ from ftprep.rules import targets as T
 from ftprep.rules.base import select_codes
 from ftprep.rules.neardup import NEAR_DUPLICATE
 from ftprep.rules.schema import schema_hits
+from ftprep.rules.source_format import CONVERTIBLE_SOURCE, source_format_of
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # the platform's limit for one training file
 FORMAT_LOOKAHEAD = 100  # lines read to find the file's format before checking any
@@ -59,7 +61,7 @@ class ValidationReport:
     model: str | None = None
     target: str = "openai"
     target_notes: list[str] = field(default_factory=list)  # limits beyond one file (quotas)
-    suppressed: int = 0  # line errors hidden behind a file-level finding (FT105/FT106)
+    suppressed: int = 0  # lines left unchecked behind a file-level finding (FT105/FT106/FT941)
 
     @property
     def errors(self) -> int:
@@ -140,10 +142,14 @@ def validate_file(
     head = _head(chunks)
     head_lines = _head_lines(head)
     fmt, file_mode = _file_shape(head_lines)
+    source = None if file_mode else source_format_of([jl.value for jl in head_lines if jl.ok])
+    if source:  # Alpaca/ShareGPT: one FT941 instead of errors on every line
+        fmt, file_mode = source, CONVERTIBLE_SOURCE.code
     plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name, target_info, near_dups)
     run = _Run(plan)
     size = file_size(path)
-    for hit in _whole_file_hits(size, file_mode, head_lines[0].detail if head_lines else ""):
+    first_detail = head_lines[0].detail if head_lines else ""
+    for hit in _whole_file_hits(size, file_mode, first_detail, fmt):
         run.add(hit)
     if head:
         for hit in T.file_hits(target_info, fmt, size, _has_bom(path)):
@@ -223,7 +229,8 @@ def _check_token_rules_have_a_model(select: list[str] | None, model: str | None)
                          "model= (the limit is the model's)")
 
 
-def _whole_file_hits(size: int | None, file_mode: str | None, first_detail: str) -> Iterator[Hit]:
+def _whole_file_hits(size: int | None, file_mode: str | None, first_detail: str,
+                     fmt: str) -> Iterator[Hit]:
     if size is not None and size > MAX_FILE_BYTES:
         yield Hit(L.FILE_TOO_LARGE.code, "", f"file is {size / 1e6:.0f} MB; the limit is 512 MB", 0,
                   Facts(file_bytes=size, limit=MAX_FILE_BYTES))
@@ -231,6 +238,9 @@ def _whole_file_hits(size: int | None, file_mode: str | None, first_detail: str)
         yield Hit(file_mode, "", "the file is a JSON array; JSONL needs one object per line", 1)
     elif file_mode == L.INVALID_UTF8.code:  # UTF-16/32: every line would be garbage
         yield Hit(file_mode, "", first_detail, 1)
+    elif file_mode == CONVERTIBLE_SOURCE.code:
+        yield Hit(file_mode, "", f"this is {fmt} data, not a fine-tuning format; run `ftprep "
+                  f"convert FILE --from {fmt} -o train.jsonl`", 1)
     elif file_mode:
         yield Hit(file_mode, "", "the file is pretty-printed JSON; each example must be on one line", 1)
 
@@ -357,7 +367,8 @@ class _ChunkChecker:
             out.findings.append(finding)
 
     def _check_line(self, jl: JsonLine, out: _ChunkResult) -> None:
-        if self.plan.file_mode and (jl.error or not isinstance(jl.value, dict)):
+        if self.plan.file_mode and (jl.error or not isinstance(jl.value, dict)
+                                    or self.plan.file_mode == CONVERTIBLE_SOURCE.code):
             out.suppressed += 1  # one file-level finding says it all
             return
         if jl.error:

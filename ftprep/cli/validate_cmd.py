@@ -8,6 +8,7 @@ import click
 from ftprep.cli.common import emit_json, format_option, split_codes
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.findings import Finding
+from ftprep.formats import FORMATS
 from ftprep.rules import Rule, load_rules
 from ftprep.rules.examples import RuleExample, load_examples
 from ftprep.text import printable
@@ -72,7 +73,11 @@ def _print_report(report: ValidationReport) -> None:
         if len(items) > SHOWN_PER_CODE:
             click.echo(f"  {'':>10}  … and {len(items) - SHOWN_PER_CODE} more (--format json lists all)")
     if report.suppressed:
-        click.echo(f"({report.suppressed} line errors not listed: the file is not JSONL)")
+        if report.format in FORMATS:
+            click.echo(f"({report.suppressed} line errors not listed: the file is not JSONL)")
+        else:
+            click.echo(f"({report.suppressed} lines not checked: {report.format} data is not "
+                       "checked line by line)")
     verdict = click.style("valid", fg="green") if report.ok else click.style("invalid", fg="red")
     model = f", model {report.model}" if report.model else ""
     if report.target != "openai":
