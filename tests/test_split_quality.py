@@ -90,3 +90,34 @@ def test_cli_near_dup_threshold_end_to_end(tmp_path: Path) -> None:
     assert manifest["options"]["near_dup_threshold"] == 0.8
     assert manifest["leakage"]["near_duplicates"] == 0
     assert manifest["units"]["count"] == 30
+
+
+def _free_text(tmp_path: Path, n: int = 300) -> Path:
+    """A support export whose answers are all different: --stratify-by assistant used to print
+    a line per class and miss its test target by far, exit 0 (issue #11 item 10)."""
+    return write(tmp_path / "free.jsonl", [chat(f"Question {i}", f"A long unique answer {i}")
+                                           for i in range(n)])
+
+
+def test_stratifying_by_free_text_is_refused_once(tmp_path: Path) -> None:
+    r = subprocess.run([FTPREP, "split", str(_free_text(tmp_path)), "--stratify-by", "assistant",
+                        "-o", str(tmp_path / "o")], capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        "ftprep: error: --stratify-by assistant gives 300 classes for 300 examples: that is free "
+        "text, not a label (stratifying needs at least 2 examples per class on average); "
+        "stratify by a label such as metadata.label, or leave --stratify-by out"]
+    assert not (tmp_path / "o").exists()
+
+
+def test_many_real_classes_are_listed_briefly(tmp_path: Path) -> None:
+    records = [chat(f"Question {i}", f"label {i % 40}") for i in range(200)]  # 40 classes x 5
+    r = subprocess.run([FTPREP, "split", str(write(tmp_path / "l.jsonl", records)),
+                        "--stratify-by", "assistant", "-o", str(tmp_path / "o")],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    class_lines = [x for x in r.stdout.splitlines() if x.startswith("  class ")]
+    assert len(class_lines) == 20
+    assert "  … and 20 more classes (split.json lists all)" in r.stdout.splitlines()
+    manifest = json.loads((tmp_path / "o" / "split.json").read_text(encoding="utf-8"))
+    assert len(manifest["strata"]["classes"]) == 40 and manifest["counts"]["test"] == 40

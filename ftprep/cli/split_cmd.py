@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import click
 
-from ftprep.cli.common import emit_json, format_option
-from ftprep.errors import EXIT_FINDINGS, EXIT_OK
+from ftprep.cli.common import as_flags, emit_json, format_option
+from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.text import printable
+
+CLASSES_SHOWN = 20  # class rows printed; the manifest has them all
 
 
 @click.command()
@@ -41,7 +43,11 @@ def split(file: str, test_size: str, seed: int, stratify_by: str | None,
     options = SplitOptions(test=parse_test_size(test_size), seed=seed, stratify_by=stratify_by,
                            group_by=group_by, dedupe=dedupe, model=model,
                            near_dup_threshold=near_dup_threshold)
-    result = split_file(file, out_dir, options)
+    try:
+        result = split_file(file, out_dir, options)
+    except UsageError as e:
+        raise UsageError(as_flags(str(e), {"stratify_by=": "--stratify-by ",
+                                           "stratify_by out": "--stratify-by out"})) from None
     if fmt == "json":
         emit_json(result.to_dict())
     else:
@@ -60,9 +66,12 @@ def _print_summary(stats: dict, out_dir: str) -> None:
     if stats["tokens"]:
         tokens = stats["tokens"]
         click.echo(f"tokens ({tokens['model']}): train {tokens['train']}, test {tokens['test']}")
-    for row in (stats["strata"] or {}).get("classes", []):
+    classes = (stats["strata"] or {}).get("classes", [])
+    for row in classes[:CLASSES_SHOWN]:
         label = "(missing)" if row["class"] is None else row["class"]
         click.echo(f"  class {printable(label)}: {row['train']} train, {row['test']} test")
+    if len(classes) > CLASSES_SHOWN:
+        click.echo(f"  … and {len(classes) - CLASSES_SHOWN} more classes (split.json lists all)")
     near = leakage["near_duplicates"]
     near_text = "" if near is None else f", {near} near-duplicates"
     if leakage["ok"]:

@@ -53,6 +53,7 @@ def split_file(path: str | Path, out_dir: str | Path, options: SplitOptions) -> 
         raise InputError("no examples to split", path=str(path))
     dropped = later_copies(scan.keys)
     kept = [i for i in range(n) if i not in dropped] if options.dedupe else list(range(n))
+    _refuse_free_text_classes([scan.keys[i] for i in kept], options)
     plan = plan_split([scan.keys[i] for i in kept], options)
     labels = bytearray([LABELS.index(DROPPED)]) * n
     for i, is_test in zip(kept, plan.is_test, strict=True):
@@ -85,6 +86,24 @@ def _refuse_non_regular(path: str | Path) -> None:
         kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) \
             else "not a regular file"
         raise UsageError(f"{path} is {kind}; split reads its input twice, give a regular file")
+
+
+MIN_PER_CLASS = 2  # fewer examples per class on average: the values are text, not labels
+
+
+def _refuse_free_text_classes(keys: Sequence[RecordKey], options: SplitOptions) -> None:
+    """Stratifying by near-unique values (free text) cannot keep proportions: most classes
+    have one example, which stays in train, and the test split falls far short of its target.
+    Refused with the numbers, before anything is written."""
+    if options.stratify_by is None or len(keys) < 2 * MIN_PER_CLASS:
+        return
+    classes = len({k.stratum for k in keys if k.stratum is not None})
+    if classes * MIN_PER_CLASS >= len(keys):
+        raise UsageError(
+            f"stratify_by={options.stratify_by} gives {classes} classes for {len(keys)} "
+            f"examples: that is free text, not a label (stratifying needs at least "
+            f"{MIN_PER_CLASS} examples per class on average); stratify by a label such as "
+            "metadata.label, or leave stratify_by out")
 
 
 def _refuse_output_over_input(path: str | Path, out: Path) -> None:
