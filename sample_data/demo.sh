@@ -53,4 +53,8 @@ echo; echo "== 7. eval (dry run: requests, upper-bound cost and the first reques
 run 0 ftprep eval "$out/split/test.jsonl" --model gpt-4.1-mini \
     --model ft:gpt-4.1-mini-2025-04-14:acme:demo:abc123 --limit 1 --dry-run
 
+echo; echo "== 8. report: one self-contained page to look at before paying (open it in a browser)"
+run 0 ftprep report "$out/qa.jsonl" --model gpt-4.1-mini --model gpt-4o-mini \
+    --split "$out/split" -o "$out/report.html"
+
 echo; echo "demo finished: outputs in $out/"

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
-from ftprep import __version__
+from ftprep import __version__, progress
 from ftprep.cli.process import (
     Terminated,
     install_signal_handlers,
@@ -57,7 +57,10 @@ class FtprepGroup(click.Group):
         make_stdout_pipe_tolerant()
         show_library_notes()
         try:
-            return super().invoke(ctx)
+            # a bar for long reads on a terminal (commands' --quiet turns it off); the
+            # session ends, clearing its line, before any error below is printed
+            with progress.session(progress.wanted()):
+                return super().invoke(ctx)
         except FtprepError as e:
             click.echo(f"ftprep: error: {printable(e)}", err=True)
             ctx.exit(e.exit_code)

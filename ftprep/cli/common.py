@@ -16,6 +16,19 @@ format_option = click.option(
     show_default=True,
     help="Output format; json is stable and machine-readable.",
 )
+
+
+def _quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        from ftprep import progress
+
+        progress.disable()
+
+
+quiet_option = click.option(
+    "--quiet", "-q", is_flag=True, expose_value=False, callback=_quiet,
+    help="No progress bar (it is shown only when stderr is a terminal).",
+)
 models_file_option = click.option(
     "--models-file",
     type=click.Path(dir_okay=False),

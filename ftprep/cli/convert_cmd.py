@@ -5,7 +5,7 @@ import json
 
 import click
 
-from ftprep.cli.common import emit_json, format_option
+from ftprep.cli.common import emit_json, format_option, quiet_option
 from ftprep.convert import (
     OVERFLOW_POLICIES,
     SOURCE_FORMATS,
@@ -83,6 +83,7 @@ def _unescape_newlines(template: str | None) -> str | None:
               "IBANs and IP addresses with placeholders such as <EMAIL> (see FT9xx rules).")
 @click.option("--spill-threshold", type=click.IntRange(min=1), default=DEFAULT_SPILL_THRESHOLD,
               hidden=True, help="Multi-turn: rows held in memory before regrouping on disk.")
+@quiet_option
 @format_option
 def convert_command(
     input_path: str,

@@ -12,6 +12,7 @@ from ftprep.cli.common import (
     models_file_option,
     print_rows,
     print_table,
+    quiet_option,
     usd,
 )
 from ftprep.errors import EXIT_FINDINGS, UsageError
@@ -52,6 +53,7 @@ def _lines_text(lines: list[int], total: int) -> str:
               help="Write line → tokens, trainable, over_limit (.csv or .parquet).")
 @models_file_option
 @workers_option
+@quiet_option
 @format_option
 def count(file: str, model: str | None, tokenizer: str | None, max_length: int | None,
           per_example: str | None, models_file: str | None, workers: int | None,
@@ -140,6 +142,7 @@ def _epochs(value: str) -> int | str:
 @click.option("--completion-tokens", type=click.IntRange(0), default=200, show_default=True)
 @models_file_option
 @workers_option
+@quiet_option
 @format_option
 def estimate(file: str, model: str, epochs: str, validation: str | None, requests: int | None,
              prompt_tokens_saved: int, prompt_tokens: int, completion_tokens: int,

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from ftprep.cli.common import as_flags, emit_json, format_option, usd
+from ftprep.cli.common import as_flags, emit_json, format_option, quiet_option, usd
 from ftprep.cli.platform_cmd import Connection, platform_options
 from ftprep.errors import EXIT_FINDINGS, InputError, UsageError
 from ftprep.text import printable as neutral
@@ -66,6 +66,7 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--confirm-above", type=click.FloatRange(0), default=DEFAULT_CONFIRM_ABOVE,
               show_default=True, metavar="USD", help="Ask first when the upper bound is above.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and the first requests; send nothing.")
+@quiet_option
 @format_option
 @platform_options
 def eval_command(test: str, models: tuple[str, ...], candidates_file: str | None,

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ftprep.cli.common import emit_json, format_option, usd
+from ftprep.cli.common import emit_json, format_option, quiet_option, usd
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.platform.client import PlatformClient, is_fine_tuned
 from ftprep.platform.config import AZURE, PROVIDERS, ProviderConfig, resolve_config
@@ -159,6 +159,7 @@ def files() -> None:
               show_default=True, help="Bytes above which the Uploads API is used, in parts.")
 @click.option("--part-size", type=click.IntRange(1), default=DEFAULT_PART_SIZE,
               show_default=True, help="Bytes per part for the Uploads API.")
+@quiet_option
 @format_option
 @platform_options
 def files_upload(path: str, purpose: str, part_threshold: int, part_size: int, fmt: str,
@@ -485,6 +486,7 @@ def _stdin_is_tty() -> bool:
               show_default=True, help="Bytes above which files are uploaded in parts.")
 @click.option("--part-size", type=click.IntRange(1), default=DEFAULT_PART_SIZE,
               show_default=True)
+@quiet_option
 @format_option
 @platform_options
 def submit(train: str, validation: str | None, model: str, method: str | None,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ftprep.cli.common import emit_json, format_option, models_file_option
+from ftprep.cli.common import emit_json, format_option, models_file_option, quiet_option
 from ftprep.errors import EXIT_FINDINGS, UsageError
 
 
@@ -25,6 +25,7 @@ from ftprep.errors import EXIT_FINDINGS, UsageError
 @models_file_option
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes (default: all cores for big files, 1 for small ones).")
+@quiet_option
 @format_option
 def report(file: str, models: tuple[str, ...], tokenizer: str | None, split_dir: str | None,
            eval_dir: str | None, epochs: str, output: str | None, models_file: str | None,
@@ -52,8 +53,8 @@ def report(file: str, models: tuple[str, ...], tokenizer: str | None, split_dir:
     else:
         v = data.validation
         verdict = "valid" if v["valid"] else f"{v['errors']:,} errors"
-        click.echo(f"wrote {output} ({size / 1024:,.0f} KB): {data.examples:,} examples, "
-                   f"{verdict}, {v['warnings']:,} warnings")
+        click.echo(f"wrote {output}: {data.examples:,} examples, {verdict}, "
+                   f"{v['warnings']:,} warnings ({size / 1024:,.0f} KB)")
     if not data.validation["valid"]:
         click.get_current_context().exit(EXIT_FINDINGS)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ftprep.cli.common import as_flags, emit_json, format_option
+from ftprep.cli.common import as_flags, emit_json, format_option, quiet_option
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.text import printable
 
@@ -29,6 +29,7 @@ CLASSES_SHOWN = 20  # class rows printed; the manifest has them all
               "check the written splits for near-duplicates (needs ftprep[dedup]).")
 @click.option("-o", "--output-dir", "out_dir", required=True,
               type=click.Path(file_okay=False), help="Directory for train/test.jsonl, split.json.")
+@quiet_option
 @format_option
 def split(file: str, test_size: str, seed: int, stratify_by: str | None,
           group_by: str | None, dedupe: bool, model: str | None, near_dup_threshold: float | None,

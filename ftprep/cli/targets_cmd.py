@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from ftprep.cli.common import as_flags, emit_json, format_option
+from ftprep.cli.common import as_flags, emit_json, format_option, quiet_option
 from ftprep.errors import EXIT_OK, UsageError
 from ftprep.targets import TargetInfo, get_target, list_targets
 
@@ -79,6 +79,7 @@ def _print_target(info: TargetInfo) -> None:
               default=None, help="jsonl, or parquet for trl (what datasets reads fastest) "
               "[default: parquet when OUTPUT ends in .parquet, else jsonl].")
 @_targets_file
+@quiet_option
 @format_option
 def export(file: str, to: str, output: str, rejects: str | None, weight0: str | None,
            file_format: str | None, targets_file: str | None, fmt: str) -> None:

@@ -5,7 +5,7 @@ from collections import defaultdict
 
 import click
 
-from ftprep.cli.common import emit_json, format_option, split_codes
+from ftprep.cli.common import emit_json, format_option, quiet_option, split_codes
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.findings import Finding
 from ftprep.formats import FORMATS
@@ -38,6 +38,7 @@ _COLORS = {"error": "red", "warning": "yellow"}
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes (default: all cores for files over 4 MB, else 1); "
               "the report is the same whatever the number.")
+@quiet_option
 @format_option
 def validate(file: str, model: str | None, models_file: str | None, target: str,
              targets_file: str | None, select: tuple[str, ...], ignore: tuple[str, ...],

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import orjson
 
+from ftprep import progress
 from ftprep.errors import InputError
 from ftprep.formats import json_type
 
@@ -65,6 +66,7 @@ def open_binary(path: str | Path) -> IO[bytes]:
         raise InputError("is a directory, expected a file", path=str(path)) from None
     except OSError as e:
         raise InputError(e.strerror or str(e), path=str(path)) from None
+    f = progress.watch(f, path)  # counted by the CLI's progress bar when one is shown
     if f.peek(2)[:2] == _GZIP_MAGIC:
         return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
     return f

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ftprep import progress
 from ftprep.errors import InputError, PlatformError
 from ftprep.io.writer import atomic_writer
 from ftprep.platform.client import PlatformClient, Unanswered
@@ -244,7 +245,7 @@ def _send(
                                            MIME_JSONL).id)
     upload = client.create_upload(digest.remote_name, digest.bytes, purpose, MIME_JSONL)
     part_ids = []
-    with open(digest.path, "rb") as f:
+    with progress.watch(open(digest.path, "rb"), digest.path) as f:  # the CLI's bar, if shown
         while chunk := f.read(part_size):
             part_ids.append(client.add_upload_part(upload.id, chunk).id)
     return str(client.complete_upload_once(upload.id, part_ids).id)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftprep import progress
 from ftprep.errors import InputError, UsageError
 from ftprep.report.profile import Profile, profile_file
 
@@ -159,9 +160,11 @@ def report_data(
     infos = [get_model(m, models_file=models_file) for m in dict.fromkeys(names)]
     split = _read_split(split_dir) if split_dir is not None else None
     evaluation = _read_eval(eval_dir) if eval_dir is not None else None
+    progress.stage("validating")  # two passes: the CLI's bar says which one it is drawing
     validation = validate_file(path, models_file=models_file, workers=workers)
     local = _local_tokenizer(tokenizer)
     tokenizers = [*dict.fromkeys(i.encoding for i in infos), *([local[0]] if local else [])]
+    progress.stage("counting")
     profile = profile_file(path, tokenizers, workers=workers)
     tokens = [_model_tokens(profile, i.encoding, i.id, i.max_example_tokens) for i in infos]
     if local:

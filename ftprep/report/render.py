@@ -69,7 +69,9 @@ def render_report(data: ReportData, *, title: str | None = None) -> str:
 
 
 def _subtitle(data: ReportData) -> str:
-    size = f"{data.size_bytes / 1e6:,.1f} MB" if data.size_bytes is not None else "stdin"
+    size = "" if data.size_bytes is None else (
+        f"{data.size_bytes / 1e6:,.1f} MB" if data.size_bytes >= 1e6 else
+        f"{data.size_bytes / 1e3:,.1f} KB")
     return f"{data.path} · {size} · made by ftprep {__version__}"
 
 
@@ -110,7 +112,14 @@ def _tokens(data: ReportData) -> Html:
     if not data.tokens:
         return tag("p", "No model or tokenizer given.", class_="muted")
     parts = []
+    drawn: dict[tuple[str, int | None], str] = {}  # models sharing counts and limit: one chart
     for t in data.tokens:
+        same = drawn.setdefault((t.tokenizer, t.limit), t.model)
+        if same != t.model:
+            parts.append(tag("div", tag("h3", t.model, " ", tag(
+                "span", f"{t.tokenizer} · same tokens and limit as {same}", class_="muted")),
+                class_="model", data_model=t.model))
+            continue
         h = t.histogram
         markers = [(t.limit, f"limit {t.limit:,}")] if t.limit is not None else []
         limit = f"limit {t.limit:,} tokens per example" if t.limit is not None else "no limit known"
