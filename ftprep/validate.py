@@ -34,9 +34,9 @@ from ftprep.quality.neardup import DEFAULT_THRESHOLD, NearDuplicateIndex, check_
 from ftprep.rules import FILE_CHECKS, RECORD_CHECKS, RULES, Context, Hit, load_rules
 from ftprep.rules import lines as L
 from ftprep.rules import targets as T
-from ftprep.rules.base import select_codes
+from ftprep.rules.base import PLAIN_SILENT, select_codes
 from ftprep.rules.neardup import NEAR_DUPLICATE
-from ftprep.rules.schema import schema_hits
+from ftprep.rules.schema import schema_check
 from ftprep.rules.source_format import CONVERTIBLE_SOURCE, source_format_of
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # the platform's limit for one training file
@@ -353,6 +353,8 @@ class _ChunkChecker:
         # The token rules count by encoding name: the Rust counter, no tiktoken encoder.
         self.encoding = plan.encoding_name
         self.file_checks = [factory() for factory in FILE_CHECKS]
+        self.checks = [check for formats, check in RECORD_CHECKS if plan.format in formats]
+        self.plain_checks = [check for check in self.checks if check not in PLAIN_SILENT]
 
     def check(self, first_line: int, chunk: bytes) -> _ChunkResult:
         out = _ChunkResult()
@@ -385,12 +387,12 @@ class _ChunkChecker:
             return
         ctx = Context(line=line, format=fmt, model=self.plan.model, encoding=self.encoding,
                       target=self.plan.target, enabled=self.plan.enabled)
-        for hit in schema_hits(record, fmt):
+        hits, plain = schema_check(record, fmt)
+        for hit in hits:
             self._add(out, hit, line)
-        for formats, check in RECORD_CHECKS:
-            if fmt in formats:
-                for hit in check(record, ctx):
-                    self._add(out, hit, line)
+        for check in self.plain_checks if plain else self.checks:
+            for hit in check(record, ctx):
+                self._add(out, hit, line)
         out.keys.append((line, tuple(c.key(record) for c in self.file_checks)))
         if self.plan.near_dup_threshold is not None:
             out.signatures.append((line, near_dup_key(record)))

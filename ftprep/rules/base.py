@@ -82,6 +82,7 @@ class FileCheck(Protocol):
 RULES: dict[str, Rule] = {}
 RECORD_CHECKS: list[tuple[tuple[str, ...], RecordCheck]] = []
 FILE_CHECKS: list[Callable[[], FileCheck]] = []
+PLAIN_SILENT: set[RecordCheck] = set()  # checks that never report on a plain chat record
 
 
 def rule(
@@ -98,11 +99,16 @@ def rule(
     return r
 
 
-def record_check(*formats: str) -> Callable[[RecordCheck], RecordCheck]:
-    """Register a record check for the given formats (all formats when none are given)."""
+def record_check(*formats: str, plain_silent: bool = False) -> Callable[[RecordCheck], RecordCheck]:
+    """Register a record check for the given formats (all formats when none are given).
+    `plain_silent`: the check never reports on a plain chat record (text-only messages with
+    role, content, name and weight; no tools or functions; see `rules.schema.schema_check`),
+    so such records (nearly all) skip it. tests/test_plain_records.py holds every check to it."""
 
     def register(fn: RecordCheck) -> RecordCheck:
         RECORD_CHECKS.append((formats or FORMATS, fn))
+        if plain_silent:
+            PLAIN_SILENT.add(fn)
         return fn
 
     return register

@@ -147,7 +147,7 @@ def special_tokens_in_completion(record: dict, ctx: Context) -> Iterator[Hit]:
             yield Hit(SPECIAL_TOKEN.code, key, _token_message(found))
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def image_outside_user(record: dict, ctx: Context) -> Iterator[Hit]:
     for path, message in iter_messages(record, ctx.format):
         role = role_of(message)
@@ -159,7 +159,7 @@ def image_outside_user(record: dict, ctx: Context) -> Iterator[Hit]:
                           f"image in {'an' if role[0] in 'aeiou' else 'a'} {role} message")
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def too_many_images(record: dict, ctx: Context) -> Iterator[Hit]:
     images = [f"{path}.content[{j}]" for path, message in iter_messages(record, ctx.format)
               for j, part in _parts(message.get("content")) if part.get("type") == _IMAGE]

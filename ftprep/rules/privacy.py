@@ -4,6 +4,7 @@ trained on and may repeat it to anyone; these rules find credentials and persona
 masked excerpt. `ftprep convert --redact` replaces them with typed placeholders."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from ftprep.findings import Severity
@@ -69,6 +70,7 @@ CODES: dict[str, str] = {
 }
 
 
+@functools.cache  # one selection per run (a frozenset caches its hash)
 def _kinds(enabled: frozenset[str] | None) -> frozenset[str] | None:
     """The detector kinds the selected rules need (None = all)."""
     return None if enabled is None else frozenset(k for k, c in CODES.items() if c in enabled)

@@ -137,7 +137,7 @@ def all_weights_zero(record: dict, ctx: Context) -> Iterator[Hit]:
                   f"all {len(weights)} assistant message(s) have weight 0: nothing to train on")
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def key_not_for_role(record: dict, ctx: Context) -> Iterator[Hit]:
     for path, message in iter_messages(record, ctx.format):
         role = role_of(message)

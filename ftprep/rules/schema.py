@@ -81,6 +81,16 @@ def validator(fmt: str) -> Draft202012Validator:
 METADATA = "metadata"
 
 
+def schema_check(record: dict, fmt: str) -> tuple[list[Hit], bool]:
+    """The record's schema findings, and whether it is a plain chat record (text-only
+    messages with role, content, name, weight; no tools or functions; unknown keys allowed),
+    which the checks registered `plain_silent` never report on."""
+    known = _known_hits(record, fmt)
+    if known is not None:
+        return known, fmt == CHAT
+    return list(schema_hits(record, fmt)), False
+
+
 def schema_hits(record: dict, fmt: str) -> Iterator[Hit]:
     """Every schema violation of a record, mapped to the most specific rule code. A top-level
     `metadata` is ftprep's own key (FT931 says what happens to it), not an unknown one."""

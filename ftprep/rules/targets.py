@@ -222,7 +222,7 @@ def _images(record: dict, fmt: str) -> Iterator[tuple[str, Any]]:
                 yield f"{path}.content[{j}]", image.get("url") if isinstance(image, dict) else None
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def too_many_images(record: dict, ctx: Context) -> Iterator[Hit]:
     limit = None if ctx.target is None else ctx.target.max_images
     if limit is None:
@@ -246,7 +246,7 @@ def image_source(url: Any) -> str | None:
     return "url" if url.startswith(("http://", "https://")) else None
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def image_source_refused(record: dict, ctx: Context) -> Iterator[Hit]:
     allowed = () if ctx.target is None else ctx.target.image_sources
     if not allowed:

@@ -106,7 +106,7 @@ def _defined_names(container: dict, key: str) -> set[str] | None:
     return names
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def unknown_tool_call_id(record: dict, ctx: Context) -> Iterator[Hit]:
     earlier: set[str] = set()  # input calls stay known in the preference outputs
     for path, messages in message_lists(record, ctx.format):
@@ -128,7 +128,7 @@ def unknown_tool_call_id(record: dict, ctx: Context) -> Iterator[Hit]:
             earlier = seen
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def duplicate_tool_call_id(record: dict, ctx: Context) -> Iterator[Hit]:
     earlier: dict[str, str] = {}  # the input's calls precede each preference output
     for path, messages in message_lists(record, ctx.format):
@@ -149,7 +149,7 @@ def duplicate_tool_call_id(record: dict, ctx: Context) -> Iterator[Hit]:
             earlier = first
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def unanswered_tool_call(record: dict, ctx: Context) -> Iterator[Hit]:
     for path, messages in message_lists(record, ctx.format):
         yield from _unanswered_in(path, messages)
@@ -200,7 +200,7 @@ def _unknown(name: Any, defined: set[str] | None, key: str) -> str | None:
     return f"calls {name!r}, which is not in `{key}` ({', '.join(sorted(defined))})"
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def unknown_function(record: dict, ctx: Context) -> Iterator[Hit]:
     container = _container(record, ctx.format)
     tools, functions = _defined_names(container, "tools"), _defined_names(container, "functions")
@@ -234,7 +234,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def invalid_arguments(record: dict, ctx: Context) -> Iterator[Hit]:
     for path, message in iter_messages(record, ctx.format):
         for j, call in _tool_calls(message):
@@ -249,7 +249,7 @@ def invalid_arguments(record: dict, ctx: Context) -> Iterator[Hit]:
                 yield Hit(INVALID_ARGUMENTS.code, f"{path}.function_call.arguments", problem)
 
 
-@record_check(CHAT, PREFERENCE)
+@record_check(CHAT, PREFERENCE, plain_silent=True)
 def deprecated_functions(record: dict, ctx: Context) -> Iterator[Hit]:
     """One finding per example, at the first deprecated field: the fix is one conversion."""
     # Only well-formed deprecated fields: a malformed one is the schema's finding first.
