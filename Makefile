@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench_long_line.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check ftprep tests bench

@@ -23,7 +23,7 @@ def json_rows(path: str, encoding: str | None) -> Iterator[Any]:
 def _json_array_records(path: str, encoding: str | None) -> Iterator[Row]:
     """A JSON array read element by element (or concatenated top-level objects, which is how a
     JSONL file saved as .json looks). Memory holds one element at a time."""
-    stream = _JsonStream(text_lines.iter_text_lines(path, encoding), path)
+    stream = _JsonStream(text_lines.iter_text_blocks(path, encoding), path)
     opener = stream.peek_char()
     if opener is None:
         return
@@ -55,8 +55,8 @@ def _json_array_records(path: str, encoding: str | None) -> Iterator[Row]:
 class _JsonStream:
     """A sliding window of decoded text over which values are decoded one at a time."""
 
-    def __init__(self, lines: Iterator[tuple[int, str]], path: str) -> None:
-        self._lines = lines
+    def __init__(self, blocks: Iterator[str], path: str) -> None:
+        self._blocks = blocks
         self._path = path
         self._buf = ""
         self._pos = 0
@@ -77,7 +77,7 @@ class _JsonStream:
         self._buf, self._pos = self._buf[self._pos:], 0
         self._counted = (0, self._base_line)
         parts, size = [], 0
-        for _, text in self._lines:
+        for text in self._blocks:
             parts.append(text)
             size += len(text)
             if size >= at_least:
