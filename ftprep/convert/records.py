@@ -139,7 +139,12 @@ def _non_string_text(value: Any, field: str) -> str:
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
         return value.isoformat()
     if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
+        try:
+            return json.dumps(value, ensure_ascii=False)
+        except TypeError:  # a Parquet struct/list holding binary (or another non-JSON value)
+            raise RowReject(field, NOT_TEXT, "a nested value holding binary data") from None
+        except (ValueError, RecursionError) as e:
+            raise RowReject(field, NOT_TEXT, f"a nested value that is not JSON: {e}") from None
     if isinstance(value, bytes):
         raise RowReject(field, NOT_TEXT, "binary value")
     return str(value)

@@ -33,6 +33,9 @@ BAD_JSON = "json"
 NOT_OBJECT = "object"  # valid JSON, but not an object (only from parse_chunk / iter_json_lines)
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# Deeper JSON is refused as one finding: no fine-tuning record nests this far, and the
+# recursive steps after parsing (schemas, canonical JSON, tokens) would exhaust the stack.
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +91,14 @@ def wide_encoding(first_line: bytes) -> str | None:
 def parse_line(raw: bytes, line: int) -> JsonLine:
     """Parse one line (without its newline). Fast path: orjson; slow path explains failures."""
     try:
-        return JsonLine(line, orjson.loads(raw), raw=raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         pass
+    else:
+        if _too_deep(raw, value):
+            return JsonLine(line, None, BAD_JSON, f"JSON nested deeper than {MAX_DEPTH} levels",
+                            raw)
+        return JsonLine(line, value, raw=raw)
     if not raw.strip():
         return JsonLine(line, None, BLANK, "blank line", raw)
     wide = wide_encoding(raw) if line == 1 else None
@@ -104,9 +112,11 @@ def parse_line(raw: bytes, line: int) -> JsonLine:
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:  # nesting deeper than orjson's limit and Python's stack
-        return JsonLine(line, None, BAD_JSON, "JSON nested too deeply", raw)
+        return JsonLine(line, None, BAD_JSON, f"JSON nested deeper than {MAX_DEPTH} levels", raw)
     except ValueError as e:
         return JsonLine(line, None, BAD_JSON, _json_error(e, raw), raw)
+    if _too_deep(raw, value):  # before anything that recurses over the value
+        return JsonLine(line, None, BAD_JSON, f"JSON nested deeper than {MAX_DEPTH} levels", raw)
     surrogate = _lone_surrogate(value)  # orjson refuses them; stdlib decodes them
     if surrogate:
         return JsonLine(line, None, BAD_UTF8, surrogate, raw)
@@ -159,6 +169,24 @@ def parse_chunk(first_line: int, chunk: bytes) -> Iterator[JsonLine]:
     """Every line of a chunk as a record or an error (BLANK, BAD_UTF8, BAD_JSON, NOT_OBJECT)."""
     for line, raw in split_chunk(first_line, chunk):
         yield as_record_line(parse_line(raw, line))
+
+
+def _too_deep(raw: bytes, value: Any) -> bool:
+    """Deeper than MAX_DEPTH: every later step (schema checks, canonical JSON, token
+    counting) recurses per level and would hit Python's stack limit instead of a verdict.
+    Counting brackets first keeps the common record at one C-speed pass over its bytes."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False
+    level: list[tuple[Any, int]] = [(value, 1)]
+    while level:
+        node, depth = level.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(
+            node, list) else ()
+        level.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list)))
+    return False
 
 
 def iter_raw_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:

@@ -156,7 +156,10 @@ def scan_keys(path: str | Path, extractor: KeyExtractor) -> Scan:
                              path=str(path), line=jl.line)
         if near is not None:
             near.add(len(keys), jl.value)
-        keys.append(extractor.key_of(jl.value))
+        try:
+            keys.append(extractor.key_of(jl.value))
+        except RecursionError:  # parsed by the stdlib, too deep to serialise again
+            raise InputError("JSON nested too deeply", path=str(path), line=jl.line) from None
     for i, cluster in (near.ids.items() if near else ()):
         keys[i] = dataclasses.replace(keys[i], near=cluster)
     return Scan(keys, blank, stream.digest())

@@ -114,6 +114,9 @@ class _JsonStream:
             self.duplicates.problem()  # forget what a cut-short earlier attempt saw
             try:
                 value, end = self._decoder.raw_decode(self._buf, self._pos)
+            except RecursionError:
+                raise InputError("invalid JSON: nested too deeply", path=self._path,
+                                 line=self.line_at()) from None
             except json.JSONDecodeError as e:
                 if self._more(want):
                     want *= 2  # doubling keeps re-parsing of a huge element linear overall

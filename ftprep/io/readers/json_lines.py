@@ -30,9 +30,10 @@ def _jsonl_records(path: str, encoding: str | None) -> Iterator[Row]:
         n += 1
         try:
             value = json.loads(text, object_pairs_hook=duplicates)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             duplicates.problem()
-            yield Row(n, line, {"_raw": text.rstrip("\r\n")}, "bad_json", str(e))
+            detail = "JSON nested too deeply" if isinstance(e, RecursionError) else str(e)
+            yield Row(n, line, {"_raw": text.rstrip("\r\n")}, "bad_json", detail)
             continue
         repeated = duplicates.problem()
         if repeated:

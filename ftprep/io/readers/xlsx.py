@@ -28,6 +28,7 @@ UNCACHED_FORMULA = "uncached_formula"  # a Row problem: the row's values were ne
 
 def xlsx_rows(path: str, options: ReadOptions, notes: ReadNotes) -> Iterator[Any]:
     import zipfile
+    import zlib
 
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -45,6 +46,10 @@ def xlsx_rows(path: str, options: ReadOptions, notes: ReadNotes) -> Iterator[Any
         if others:
             notes.warn(f"sheet(s) not read: {', '.join(others)} (--sheet NAME|INDEX|all)")
         yield from _sheets_rows(values, formulas, names, path, options, notes)
+    except (SyntaxError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        # A damaged sheet surfaces mid-read from openpyxl: truncated XML (ParseError is a
+        # SyntaxError), a non-numeric <v>, a cell reference past XFD ("ZZZZZ9")...
+        raise InputError(f"corrupt XLSX: {type(e).__name__}: {e}", path=path) from None
     finally:
         values.close()
         formulas.close()
