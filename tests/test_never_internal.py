@@ -58,13 +58,13 @@ def test_json_nested_1000_deep_is_one_finding_in_every_command(tmp_path: Path) -
     deep = tmp_path / "deep.jsonl"
     deep.write_text('{"messages":' + "[" * 1000 + "]" * 1000 + "}\n")
     code, err = ftprep("split", str(deep), "-o", str(tmp_path / "out"))
-    assert (code, err) == (2, f"ftprep: error: {deep}:1: JSON nested deeper than 100 levels "
+    assert (code, err) == (2, f"ftprep: error: {deep}:1: JSON nested deeper than 250 levels "
                               "(run `ftprep validate` for all problems)\n")
     code, err = ftprep("convert", str(deep), "-o", str(tmp_path / "o.jsonl"))
     assert code == 2 and "nested too deeply" in err and err.count("\n") == 1
     result = CliRunner().invoke(main, ["validate", str(deep), "--format", "json"])
     assert result.exit_code == 1, result.output
-    assert "nested deeper than 100 levels" in result.stdout
+    assert "nested deeper than 250 levels" in result.stdout
     array = tmp_path / "deep.json"
     array.write_text('[{"q": ' + "[" * 1000 + "]" * 1000 + ', "a": "x"}]')
     code, err = ftprep("convert", str(array), "-o", str(tmp_path / "o.jsonl"),

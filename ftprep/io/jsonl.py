@@ -33,9 +33,10 @@ BAD_JSON = "json"
 NOT_OBJECT = "object"  # valid JSON, but not an object (only from parse_chunk / iter_json_lines)
 
 _GZIP_MAGIC = b"\x1f\x8b"
-# Deeper JSON is refused as one finding: no fine-tuning record nests this far, and the
-# recursive steps after parsing (schemas, canonical JSON, tokens) would exhaust the stack.
-MAX_DEPTH = 100
+# Deeper JSON is refused as one finding: no fine-tuning record nests this far (tool schemas
+# 200 deep stay legal), and the recursive steps after parsing (schema checks, canonical
+# JSON, tokens) would exhaust Python's stack on it instead of giving a verdict.
+MAX_DEPTH = 250
 
 
 @dataclass(frozen=True, slots=True)
