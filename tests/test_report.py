@@ -14,6 +14,7 @@ import pytest
 from ftprep.report.dataset import histogram, report_data
 from ftprep.report.render import render_report
 from ftprep.validate import validate_file
+from tests.fake_openai import FakeOpenAI
 
 FTPREP = str(Path(sys.executable).with_name("ftprep"))
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
@@ -155,3 +156,30 @@ def test_clean_samples_report_exit_zero_or_findings(name: str, tmp_path: Path) -
     valid = validate_file(SAMPLES / name).ok
     assert r.returncode == (0 if valid else 1), r.stderr
     assert f"wrote {out}" in r.stdout and out.stat().st_size > 1000
+
+
+def test_eval_section_is_the_eval_views_own_rendering(platform_env: FakeOpenAI,
+                                                      tmp_path: Path) -> None:
+    from ftprep.eval.saved import load_eval_dir
+    from ftprep.report.eval_view import eval_sections
+    from ftprep.report.html import join
+    from tests.fake_openai import reference_reply
+
+    refs = {f"question {i}": f"answer {i}" for i in range(8)}
+    test = _write(tmp_path / "t.jsonl", [_chat(q, a) for q, a in refs.items()])
+    platform_env.add_chat_model("a", reference_reply(refs, {f"question {i}" for i in range(8)}))
+    platform_env.add_chat_model("b", reference_reply(refs, {f"question {i}" for i in range(4)}))
+    out = tmp_path / "eval"
+    r = subprocess.run([FTPREP, "eval", str(test), "--model", "a", "--model", "b",
+                        "--metric", "exact", "--output-dir", str(out)],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    report = report_data(test, eval_dir=out)
+    page = render_report(report)
+    assert str(join(eval_sections(load_eval_dir(out)))) in page  # one renderer for both
+    assert 'id="metric"' in page and page.count("<script>") == 1  # its filter script, inline
+    saved = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert report.to_dict()["eval"]["models"] == saved["models"]
+    assert report.to_dict()["eval"]["comparisons"] == saved["comparisons"]
+    first = page.index('class="ex"')
+    assert "line 5" in page[first:first + 400]  # disagreements first, as in the eval's page

@@ -28,6 +28,7 @@ TOP = 10  # system prompts, functions listed
 STRING_CHARS = 2_000  # characters of a sample record's string kept
 DEFAULT_MODEL = "gpt-4.1-mini"
 DUPLICATE_NAMES = ("duplicate-example", "near-duplicate")  # rule names shown under Duplicates
+EVAL_EXAMPLES = 50  # eval examples shown side by side (most disagreement first)
 SENSITIVE_PREFIX = "FT9"  # secrets and personal data (messages are masked by the rules)
 
 
@@ -118,7 +119,7 @@ class ReportData:
     cost: list[dict[str, Any]]
     samples: list[dict[str, Any]]
     split: dict[str, Any] | None = None
-    eval: dict[str, Any] | None = None
+    eval: Any = None  # ftprep.eval.results.EvalReport, rendered by the eval's own view
 
     def group(self, kind: str) -> list[RuleFindings]:
         """The rules of one section: "duplicates", "sensitive" or "other"."""
@@ -132,7 +133,8 @@ class ReportData:
             "findings": [r.to_dict() for r in self.rules],
             "tokens": [t.to_dict() for t in self.tokens],
             "shape": self.shape, "cost": self.cost, "samples": self.samples,
-            "split": self.split, "eval": self.eval,
+            "split": self.split,
+            "eval": None if self.eval is None else self.eval.summary_dict(),
         }
 
 
@@ -336,16 +338,9 @@ def _read_split(split_dir: str | Path) -> dict[str, Any]:
     return data
 
 
-def _read_eval(eval_dir: str | Path) -> dict[str, Any]:
-    """The eval's summary.json and its first results (results.jsonl), as written by
-    `ftprep eval -o DIR`."""
-    folder = Path(eval_dir)
-    summary_path = folder / "summary.json"
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no summary.json here (the folder `ftprep eval -o` wrote)",
-                         path=str(eval_dir)) from None
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read the eval summary: {e}", path=str(summary_path)) from None
-    return {"dir": str(folder), "summary": summary}
+def _read_eval(eval_dir: str | Path) -> Any:
+    """The eval `ftprep eval -o DIR` saved, with the results of the examples where the
+    candidates disagree most (EVAL_EXAMPLES)."""
+    from ftprep.eval.saved import load_eval_dir
+
+    return load_eval_dir(eval_dir, max_examples=EVAL_EXAMPLES)

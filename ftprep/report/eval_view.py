@@ -53,8 +53,14 @@ def _num(value: float | None, digits: int = 3) -> str:
 def render_eval(report: EvalReport, *, title: str = "ftprep eval") -> str:
     """The whole report.html for `report`, as a string."""
     page = Page(title, subtitle=_subtitle(report), css=CSS, script=SCRIPT)
-    page.add(_overview(report), _scores(report), _comparisons(report), _examples(report))
+    page.add(*eval_sections(report))
     return page.render()
+
+
+def eval_sections(report: EvalReport) -> list[Html]:
+    """The eval's sections (they need CSS and SCRIPT on their page): its own report.html,
+    and `ftprep report --eval DIR`, render the same blocks."""
+    return [_overview(report), _scores(report), _comparisons(report), _examples(report)]
 
 
 def _subtitle(report: EvalReport) -> str:
@@ -151,4 +157,4 @@ def _example(line: int, rows: list[ExampleResult], report: EvalReport) -> Html:
                class_="ex", data_spread=json.dumps(_spread(rows, report.metrics)))
 
 
-__all__ = ["render_eval"]
+__all__ = ["eval_sections", "render_eval"]

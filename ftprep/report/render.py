@@ -47,7 +47,11 @@ def write_report(data: ReportData, path: str | Path) -> int:
 def render_report(data: ReportData, *, title: str | None = None) -> str:
     """The whole report.html for `data`, as a string."""
     name = Path(data.path).name
-    page = Page(title or f"ftprep report: {name}", subtitle=_subtitle(data), css=CSS)
+    from ftprep.report import eval_view  # one renderer for the eval, here and on its own
+
+    page = Page(title or f"ftprep report: {name}", subtitle=_subtitle(data),
+                css=CSS + (eval_view.CSS if data.eval is not None else ""),
+                script=eval_view.SCRIPT if data.eval is not None else "")
     blocks = [
         ("overview", "Overview", _overview(data)),
         ("tokens", "Tokens per example", _tokens(data)),
@@ -59,7 +63,8 @@ def render_report(data: ReportData, *, title: str | None = None) -> str:
             "No secrets or personal data found by the FT9xx rules that ran."))),
         ("cost", "Cost", _cost(data)),
         *([("split", "Split", _split(data.split))] if data.split is not None else []),
-        *([("eval", "Evaluation", _eval(data.eval))] if data.eval is not None else []),
+        *([("eval", "Evaluation", join(eval_view.eval_sections(data.eval)))]
+          if data.eval is not None else []),
         ("samples", "Example records", _samples(data)),
     ]
     nav = tag("nav", *(tag("a", label, href=f"#{key}") for key, label, _ in blocks),
@@ -265,12 +270,6 @@ def _split(manifest: dict[str, Any] | None) -> Html:
         blocks.append(table(keys, [[s.get(k) for k in keys] for s in strata]))
     blocks += [tag("p", w, class_="warn") for w in manifest.get("warnings", [])]
     return join(blocks)
-
-
-def _eval(evaluation: dict[str, Any] | None) -> Html:
-    assert evaluation is not None
-    summary = json.dumps(evaluation["summary"], ensure_ascii=False, indent=2)
-    return tag("pre", summary[:20_000])
 
 
 def _samples(data: ReportData) -> Html:
