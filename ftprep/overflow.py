@@ -13,7 +13,6 @@ from typing import Any
 
 from ftprep.errors import UsageError
 from ftprep.formats import CHAT, detect_format
-from ftprep.tokens import count_example
 
 POLICIES = ("keep", "drop", "trim-history")
 _PINNED_ROLES = frozenset({"system", "developer"})
@@ -27,6 +26,8 @@ def fit_to_limit(
         raise UsageError(f"unknown overflow policy {policy!r} (use {', '.join(POLICIES)})")
     if policy == "keep":
         return record, None
+    from ftprep.tokens import count_example  # here: tiktoken is slow to import, POLICIES is not
+
     counted = count_example(record, encoding)
     if counted.total <= limit:
         return record, None

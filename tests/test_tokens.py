@@ -213,10 +213,20 @@ def test_preference_and_completion(cl100k: tiktoken.Encoding) -> None:
     assert comp.answer_start == n(cl100k, "Say hi")
 
 
-def test_malformed_records_never_raise(cl100k: tiktoken.Encoding) -> None:
-    for record in ({"messages": "x"}, {"messages": [1, None, {"role": 5}]},
-                   {"input": 3, "preferred_output": "x"}, {"prompt": 1}, {}):
-        count_example(record, cl100k)  # defensive: validate runs it on any record
+@pytest.mark.parametrize(("record", "total", "messages"), [
+    ({"messages": "x"}, 3, 0),  # the reply priming only
+    ({"messages": [1, None, {"role": 5}]}, 6, 3),  # non-dicts count nothing, the dict its framing
+    ({"input": 3, "preferred_output": "x"}, 3, 0),
+    ({"prompt": 1}, 0, 0),
+    ({}, 0, 0),
+])
+def test_malformed_records_count_their_framing_and_train_nothing(
+    cl100k: tiktoken.Encoding, record: dict, total: int, messages: int
+) -> None:
+    # Defensive: validate --model runs the counter on records that break the schema.
+    counted = count_example(record, cl100k)
+    assert (counted.total, counted.messages, counted.trainable) == (total, messages, 0)
+    assert counted.total == counted.fixed + sum(counted.per_message)
 
 
 def test_repeated_strings_are_memoised(cl100k: tiktoken.Encoding) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ftprep.plain import to_plain
 from ftprep.text import json_printable
 
 format_option = click.option(
@@ -45,15 +46,8 @@ def emit_json(data: Any) -> None:
 
 
 def _default(obj: Any) -> Any:
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.asdict(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    return str(obj)
+    plain = to_plain(obj)
+    return str(obj) if plain is obj else plain
 
 
 def split_codes(values: tuple[str, ...]) -> list[str]:

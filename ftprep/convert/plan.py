@@ -34,16 +34,16 @@ from ftprep.convert.records import (
     with_system,
 )
 from ftprep.errors import UsageError
+from ftprep.formats import CHAT, COMPLETION, PREFERENCE
 from ftprep.io.readers import Row, Table, open_table
 from ftprep.io.readers.rows import resolve_column
+from ftprep.overflow import POLICIES
 
 AUTO, TABLE, MULTITURN = "auto", "table", "multiturn"
-CHAT, COMPLETION, ALPACA, SHAREGPT, PREFERENCE = (
-    "chat", "completion", "alpaca", "sharegpt", "preference",
-)
+ALPACA, SHAREGPT = "alpaca", "sharegpt"  # source-only formats; the rest are ftprep.formats
 SOURCE_FORMATS = (AUTO, CHAT, COMPLETION, ALPACA, SHAREGPT, PREFERENCE)
 TARGET_FORMATS = (CHAT, COMPLETION, PREFERENCE)
-OVERFLOW_POLICIES = ("keep", "drop", "trim-history")
+OVERFLOW_POLICIES = POLICIES  # one home: ftprep.overflow
 
 # The keys that identify each source format, in detection order.
 _SIGNATURES = (

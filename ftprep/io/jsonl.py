@@ -272,6 +272,21 @@ def batched(it: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def canonical_json(value: Any) -> bytes:
+    """Normalised JSON (sorted keys, no whitespace): equal values give equal bytes, whatever
+    their key order or spacing. Duplicates (validate FT109, FT603) and split digests use it.
+    ValueError when the value cannot be written (nesting beyond the recursion limit)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError, RecursionError):
+        pass
+    try:  # integers beyond 64 bits and nesting beyond 254, which orjson refuses
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        raise ValueError("nested too deeply to serialise") from None
+    return text.encode("utf-8", "surrogatepass")
+
+
 def dumps_line(record: Any) -> bytes:
     """Serialise one record as a JSONL line: UTF-8, no ASCII escaping, key order preserved."""
     return orjson.dumps(record) + b"\n"
@@ -282,6 +297,7 @@ __all__ = [
     "a_kind",
     "as_record_line",
     "batched",
+    "canonical_json",
     "dumps_line",
     "iter_json_lines",
     "iter_line_chunks",

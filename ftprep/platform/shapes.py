@@ -13,6 +13,7 @@ from typing import Any
 
 from ftprep.errors import PlatformError
 from ftprep.formats import json_type
+from ftprep.plain import to_plain
 
 _OPTIONAL = type(None)
 
@@ -71,7 +72,7 @@ def as_dict(obj: Any) -> Any:
     stderr for fields ftprep does not read and the server typed differently."""
     if hasattr(obj, "model_fields_set"):
         return obj.to_dict(warnings=False)
-    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+    return to_plain(obj)
 
 
 def broken(endpoint: str, problem: str) -> PlatformError:

@@ -13,7 +13,9 @@ from typing import Any
 from ftprep.errors import DataError, FtprepError, UsageError
 from ftprep.estimate import estimate_file
 from ftprep.findings import Severity
+from ftprep.formats import FORMATS
 from ftprep.models import check_can_fine_tune, get_model
+from ftprep.plain import to_plain
 from ftprep.platform.client import PlatformClient
 from ftprep.platform.jobs import (
     CreatedJob,
@@ -87,7 +89,7 @@ class SubmitPlan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "validation": [r.to_dict() for r in self.reports],
-            "estimate": _to_dict(self.estimate),
+            "estimate": to_plain(self.estimate),
             "estimate_error": self.estimate_error,
             "format": self.data_format,
             "copies": [_copy_dict(c) for c in self.copies],
@@ -109,7 +111,7 @@ class SubmitResult:
                 "training_file": self.uploads[0].to_dict(),
                 "validation_file": self.uploads[1].to_dict() if len(self.uploads) > 1 else None,
             },
-            "estimate": _to_dict(self.plan.estimate),
+            "estimate": to_plain(self.plan.estimate),
             "job_request": None if self.creation is None else {
                 "request_id": self.creation.request_id, "recovered": self.creation.recovered,
                 "attempts": self.creation.attempts},
@@ -119,10 +121,6 @@ class SubmitResult:
 
 def _copy_dict(copy: Any) -> dict[str, Any]:
     return {"source": copy.input, "copy": copy.output, "dropped_keys": copy.dropped_keys}
-
-
-def _to_dict(obj: Any) -> Any:
-    return obj.to_dict() if hasattr(obj, "to_dict") else obj
 
 
 def plan_submission(
@@ -163,7 +161,7 @@ def plan_submission(
         reports=reports,
         estimate=estimate,
         options=options,
-        data_format=data_format if data_format in ("chat", "preference", "completion") else None,
+        data_format=data_format if data_format in FORMATS else None,
         estimate_error=estimate_error,
         copies=copies,
     )

@@ -3,13 +3,11 @@ record once and keep only small per-record state (a 16-byte digest), never the r
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from ftprep.findings import Facts, Severity
+from ftprep.io.jsonl import canonical_json
 from ftprep.rules.base import Hit, file_check, rule
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -31,17 +29,11 @@ DUPLICATE_EXAMPLE = rule(
 
 
 def canonical(value: Any) -> bytes | None:
-    """Canonical JSON (sorted keys, no whitespace) of a value, so that key order and spacing
-    do not hide duplicates; None when it cannot be serialised (e.g. extreme nesting)."""
+    """`canonical_json`, or None for a value too deeply nested to write (never a duplicate)."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except (orjson.JSONEncodeError, RecursionError):
-        pass
-    try:  # lone surrogates and integers beyond 64 bits, which orjson refuses
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except (ValueError, TypeError, RecursionError):
+        return canonical_json(value)
+    except ValueError:
         return None
-    return text.encode("utf-8", "surrogatepass")
 
 
 def digest(record: Any) -> bytes | None:

@@ -4,13 +4,11 @@ class label), the canonical JSON those digests are taken over, and how --group-b
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from ftprep.io.jsonl import canonical_json
 from ftprep.split.options import ASSISTANT, SplitOptions, parse_json_path
 
 
@@ -49,16 +47,6 @@ def _text_of(content: Any) -> Any:
         if texts and len(strings) == len(texts):
             return "".join(strings)
     return content
-
-
-def canonical_json(value: Any) -> bytes:
-    """Normalised JSON (sorted keys, no whitespace): equal records give equal bytes."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, orjson.JSONEncodeError):
-        # orjson refuses ints beyond 64 bits and lone surrogates, which the reader accepts.
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return text.encode("utf-8", "surrogatepass")
 
 
 def digest(data: bytes) -> bytes:

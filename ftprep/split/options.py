@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftprep.errors import UsageError
+from ftprep.rules.dataset import MIN_EXAMPLES as MIN_EXAMPLES  # one home: the FT107 rule
 
 TRAIN, TEST, DROPPED = "train", "test", "dropped"
 TRAIN_FILE, TEST_FILE, MANIFEST_FILE = "train.jsonl", "test.jsonl", "split.json"
 ASSISTANT = "assistant"  # --stratify-by word: the final assistant message's content
-MIN_EXAMPLES = 10  # the platform's minimum number of examples in a training file
 MANIFEST_VERSION = 1
 LABELS = (TRAIN, TEST, DROPPED)  # SplitResult.labels stores the index into this tuple
 

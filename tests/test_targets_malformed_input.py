@@ -8,27 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from ftprep.cli import main
-from tests.test_validate_robust import NASTY
+from tests.malformed_corpus import by_format
 
 TARGETS = ["openai", "azure", "together", "fireworks", "bedrock", "vertex", "trl", "axolotl",
            "llama-factory"]
-
-
-def by_format() -> dict[str, str]:
-    """The corpus as one file text per record format (a line of another format than the
-    file's is rejected before any check: grouping keeps every line checked)."""
-    import json
-
-    from ftprep.formats import detect_format
-
-    groups: dict[str, list[str]] = {}
-    for line in NASTY.values():
-        try:
-            fmt = detect_format(json.loads(line))
-        except (ValueError, RecursionError):
-            fmt = "unparsable"
-        groups.setdefault(fmt, []).append(line)
-    return {fmt: "".join(f"{line}\n" for line in lines) for fmt, lines in groups.items()}
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from ftprep.cli import main
-from tests.test_targets_robust import by_format
+from tests.malformed_corpus import by_format
 
 TARGETS = ["openai", "azure", "together", "fireworks", "bedrock", "vertex", "trl", "axolotl",
            "llama-factory"]

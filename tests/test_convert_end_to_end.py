@@ -1,5 +1,6 @@
-"""Hardening regressions for convert and the readers, driven end to end (real tokenizer,
-real files, the installed script where the behaviour is the CLI's)."""
+"""Convert end to end on awkward real inputs: token overflow, multi-turn ordering, CR-only CSV,
+spreadsheet error cells, stdout sharing (real tokenizer, real files, the installed script
+where the behaviour is the CLI's)."""
 from __future__ import annotations
 
 import json
