@@ -465,14 +465,15 @@ def test_cli_summary_text_json_and_rejects_path(tmp_path: Path) -> None:
     assert not (tmp_path / "v.jsonl").exists()
 
 
-def test_lone_surrogates_survive_as_escapes(tmp_path: Path) -> None:
+def test_lone_surrogates_are_rejected_as_every_command_does(tmp_path: Path) -> None:
+    # One verdict (ftprep/io/jsonl.py): a lone surrogate is not text UTF-8 can carry; convert
+    # rejects it, validate reports FT104, and export rejects the line with its reason.
     src = tmp_path / "in.jsonl"
     src.write_text('{"messages": [{"role": "user", "content": "a\\ud800b"}, '
                    '{"role": "assistant", "content": "ok"}], "\\udc00key": 1}\n')
     result = export_file(src, "together", tmp_path / "out.jsonl")
-    line = (tmp_path / "out.jsonl").read_bytes()
-    assert b"\\ud800" in line and json.loads(line)["messages"][0]["content"] == "a\ud800b"
-    assert result.dropped_keys == {"\\udc00key": 1}  # printable in the summary
-    r = CliRunner().invoke(main, ["export", str(src), "--to", "together", "-o",
-                                  str(tmp_path / "o.jsonl"), "--format", "json"])
-    assert r.exit_code == 0 and json.loads(r.output)["dropped_keys"] == {"\\udc00key": 1}
+    assert (result.read, result.written, result.rejected) == (1, 0, 1)
+    assert result.reasons == {"invalid-utf8": 1}
+    reject = json.loads((tmp_path / "out.rejects.jsonl").read_text())
+    assert reject["reason"] == "invalid-utf8"
+    assert reject["message"].startswith("lone surrogate \\ud800 in a string")
