@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,14 +62,23 @@ class ValidationReport:
     target: str = "openai"
     target_notes: list[str] = field(default_factory=list)  # limits beyond one file (quotas)
     suppressed: int = 0  # lines left unchecked behind a file-level finding (FT105/FT106/FT941)
+    # code → number of findings, all of them, also those streamed to `on_finding` or beyond
+    # `max_per_code` (which `findings` then leaves out); empty = count `findings`.
+    tallies: dict[str, int] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
-        return sum(f.severity is Severity.ERROR for f in self.findings)
+        return self._with_severity(Severity.ERROR)
 
     @property
     def warnings(self) -> int:
-        return sum(f.severity is Severity.WARNING for f in self.findings)
+        return self._with_severity(Severity.WARNING)
+
+    def _with_severity(self, severity: Severity) -> int:
+        if not self.tallies:
+            return sum(f.severity is severity for f in self.findings)
+        rules = load_rules()
+        return sum(n for code, n in self.tallies.items() if rules[code].severity is severity)
 
     @property
     def ok(self) -> bool:
@@ -82,7 +91,8 @@ class ValidationReport:
         return findings_frame(self.findings)
 
     def counts(self) -> dict[str, int]:
-        return dict(sorted(Counter(f.code for f in self.findings).items()))
+        found = self.tallies or Counter(f.code for f in self.findings)
+        return dict(sorted(found.items()))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +124,8 @@ def validate_file(
     target: str | None = None,
     targets_file: str | Path | None = None,
     near_dup_threshold: float | None = None,
+    on_finding: Callable[[Finding], None] | None = None,
+    max_per_code: int | None = None,
 ) -> ValidationReport:
     """Check a JSONL file against the schema and every selected rule.
 
@@ -123,7 +135,10 @@ def validate_file(
     `workers` processes check the records (default: every core for files over 4 MB,
     in-process otherwise); the report is the same whatever the number. `target` (default
     openai) applies that platform's or trainer's rules instead: its own FT8xx rules, without
-    the OpenAI rules whose limits it does not share. `near_dup_threshold` selects FT921
+    the OpenAI rules whose limits it does not share. Memory: `on_finding` receives every
+    finding of a line (line >= 1) in file order as the file is checked, and the report then
+    keeps only the whole-file ones; `max_per_code` keeps at most that many per code in the
+    report (its counts stay exact either way). `near_dup_threshold` selects FT921
     (near-duplicates, opt-in) with that Jaccard threshold (default 0.8 when FT921 is selected)."""
     from ftprep.targets import DEFAULT_TARGET, get_target
 
@@ -146,7 +161,7 @@ def validate_file(
     if source:  # Alpaca/ShareGPT: one FT941 instead of errors on every line
         fmt, file_mode = source, CONVERTIBLE_SOURCE.code
     plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name, target_info, near_dups)
-    run = _Run(plan)
+    run = _Run(plan, on_finding, max_per_code)
     size = file_size(path)
     first_detail = head_lines[0].detail if head_lines else ""
     for hit in _whole_file_hits(size, file_mode, first_detail, fmt):
@@ -176,6 +191,7 @@ def validate_file(
         target=target_info.name,
         target_notes=list(target_info.notes) if target_info.name != DEFAULT_TARGET else [],
         suppressed=run.suppressed,
+        tallies=dict(run.tallies),
     )
 
 
@@ -430,11 +446,17 @@ def _check_parallel(
 
 class _Run:
     """The parent's side of one validation pass: findings, counts and the file checks, fed
-    in file order whatever process checked the records."""
+    in file order whatever process checked the records. Findings of one chunk (its records'
+    and the file checks' on its lines) are sorted, then streamed to `sink` (line >= 1) or kept,
+    at most `cap` per code; `tallies` counts every one."""
 
-    def __init__(self, plan: _Plan) -> None:
+    def __init__(self, plan: _Plan, sink: Callable[[Finding], None] | None = None,
+                 cap: int | None = None) -> None:
         self.plan = plan
+        self.sink, self.cap = sink, cap
         self.findings: list[Finding] = []
+        self.tallies: Counter[str] = Counter()
+        self._batch: list[Finding] | None = None  # the chunk being taken
         self.examples = self.lines = self.suppressed = 0
         self.file_checks = [factory() for factory in FILE_CHECKS]
         threshold = plan.near_dup_threshold
@@ -442,11 +464,22 @@ class _Run:
 
     def add(self, hit: Hit, line: int | None = None) -> None:
         finding = _finding(hit, line, self.plan.enabled)
-        if finding is not None:
+        if finding is None:
+            return
+        if self._batch is not None:
+            self._batch.append(finding)
+        else:
+            self._keep(finding)
+
+    def _keep(self, finding: Finding) -> None:
+        self.tallies[finding.code] += 1
+        if self.sink is not None and finding.line:
+            self.sink(finding)
+        elif self.cap is None or self.tallies[finding.code] <= self.cap:
             self.findings.append(finding)
 
     def take(self, result: _ChunkResult) -> None:
-        self.findings.extend(result.findings)
+        self._batch = list(result.findings)
         self.examples += result.examples
         self.suppressed += result.suppressed
         self.lines = max(self.lines, result.last_line)
@@ -460,6 +493,9 @@ class _Run:
                 if match is not None:
                     self.add(Hit(NEAR_DUPLICATE.code, "", f"near-duplicate of line {match.first} "
                                  f"(similarity {match.similarity:.2f})", line))
+        batch, self._batch = self._batch, None
+        for finding in sorted(batch, key=lambda f: (f.line, f.path, f.code)):
+            self._keep(finding)
 
     def finish(self) -> None:
         if self.plan.file_mode:  # not JSONL at all: counts and duplicates would only add noise

@@ -1,7 +1,12 @@
 """CLI: `ftprep validate` and `ftprep rules`."""
 from __future__ import annotations
 
+import itertools
+import json
+import tempfile
+import textwrap
 from collections import defaultdict
+from typing import Any
 
 import click
 
@@ -11,7 +16,7 @@ from ftprep.findings import Finding
 from ftprep.formats import FORMATS
 from ftprep.rules import Rule, load_rules
 from ftprep.rules.examples import RuleExample, load_examples
-from ftprep.text import printable
+from ftprep.text import json_printable, printable
 from ftprep.validate import ValidationReport, validate_file
 
 SHOWN_PER_CODE = 5
@@ -34,6 +39,9 @@ _COLORS = {"error": "red", "warning": "yellow"}
 @click.option("--near-dup-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="Report near-duplicate examples (FT921, opt-in) at this MinHash Jaccard "
               "similarity or more (0.8 when FT921 is selected without it).")
+@click.option("--max-findings", type=click.IntRange(1), default=SHOWN_PER_CODE, show_default=True,
+              help="Findings listed per rule in the text report (all are counted; "
+              "--format json lists every one, streamed).")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes (default: all cores for files over 4 MB, else 1); "
@@ -42,37 +50,72 @@ _COLORS = {"error": "red", "warning": "yellow"}
 @format_option
 def validate(file: str, model: str | None, models_file: str | None, target: str,
              targets_file: str | None, select: tuple[str, ...], ignore: tuple[str, ...],
-             extend_select: tuple[str, ...], near_dup_threshold: float | None, strict: bool,
-             workers: int | None,
-             fmt: str) -> None:
+             extend_select: tuple[str, ...], near_dup_threshold: float | None,
+             max_findings: int, strict: bool, workers: int | None, fmt: str) -> None:
     """Check FILE (JSONL) against the format's schema and every rule; report all findings."""
-    report = validate_file(file, model=model, select=split_codes(select),
-                           ignore=split_codes(ignore), extend_select=split_codes(extend_select),
-                           strict=strict, models_file=models_file,
-                           workers=workers, target=target, targets_file=targets_file,
-                           near_dup_threshold=near_dup_threshold)
+    options = dict(model=model, select=split_codes(select), ignore=split_codes(ignore),
+                   extend_select=split_codes(extend_select), strict=strict,
+                   models_file=models_file, workers=workers, target=target,
+                   targets_file=targets_file, near_dup_threshold=near_dup_threshold)
     if fmt == "json":
-        emit_json(report.to_dict())
+        report = _emit_streamed_json(file, options)
     else:
-        _print_report(report)
+        report = validate_file(file, max_per_code=max_findings, **options)  # type: ignore[arg-type]
+        _print_report(report, max_findings)
     raise SystemExit(EXIT_OK if report.ok else EXIT_FINDINGS)
 
 
-def _print_report(report: ValidationReport) -> None:
+_ISSUES_MARK = "@@ftprep-streamed-issues@@"
+
+
+def _emit_streamed_json(file: str, options: dict[str, Any]) -> ValidationReport:
+    """The same document as `emit_json(report.to_dict())`, without holding the findings: each
+    one goes to a temporary file (on disk) as it is found, and is copied into `issues`."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        def spill(finding: Finding) -> None:
+            spool.write(json.dumps(finding.to_dict(), ensure_ascii=False) + "\n")
+
+        report = validate_file(file, on_finding=spill, **options)
+        data = report.to_dict()
+        whole_file = data["issues"]  # line 0: few, kept; they sort first
+        data["issues"] = _ISSUES_MARK
+        head, tail = json.dumps(data, ensure_ascii=False, indent=2).split(f'"{_ISSUES_MARK}"')
+        spool.seek(0)
+        items = itertools.chain(whole_file, (json.loads(line) for line in spool))
+        def out(text: str) -> None:
+            click.echo(text, nl=False)
+
+        out(json_printable(head))
+        first = next(items, None)
+        if first is None:
+            out("[]")
+        else:
+            out("[\n")
+            for i, item in enumerate(itertools.chain([first], items)):
+                text = textwrap.indent(json.dumps(item, ensure_ascii=False, indent=2), "    ")
+                out(("" if i == 0 else ",\n") + json_printable(text))
+            out("\n  ]")
+        out(json_printable(tail) + "\n")
+    return report
+
+
+def _print_report(report: ValidationReport, shown: int = SHOWN_PER_CODE) -> None:
     rules = load_rules()
     by_code: dict[str, list[Finding]] = defaultdict(list)
     for f in report.findings:
         by_code[f.code].append(f)
+    counts = report.counts()  # exact, though the report keeps `shown` findings per code
     for code, items in sorted(by_code.items(), key=lambda kv: (kv[1][0].severity != "error", kv[0])):
         rule = rules[code]
         sev = click.style(rule.severity.value, fg=_COLORS[rule.severity.value])
-        click.echo(f"{click.style(code, bold=True)} {rule.name} ({sev}) ×{len(items)}")
-        for f in items[:SHOWN_PER_CODE]:
+        total = counts.get(code, len(items))
+        click.echo(f"{click.style(code, bold=True)} {rule.name} ({sev}) ×{total}")
+        for f in items[:shown]:
             where = f"line {f.line}" if f.line else "file"
             text = f"{f.path + ': ' if f.path else ''}{f.message}"
             click.echo(f"  {where:>10}  {printable(text)}")  # messages quote the data
-        if len(items) > SHOWN_PER_CODE:
-            click.echo(f"  {'':>10}  … and {len(items) - SHOWN_PER_CODE} more (--format json lists all)")
+        if total > shown:
+            click.echo(f"  {'':>10}  … and {total - shown} more (--format json lists all)")
     if report.suppressed:
         if report.format in FORMATS:
             click.echo(f"({report.suppressed} line errors not listed: the file is not JSONL)")
