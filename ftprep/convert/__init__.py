@@ -38,6 +38,7 @@ from ftprep.errors import InputError, UsageError
 from ftprep.io.writer import OutputSet
 
 UNENCODABLE = "unencodable_text"
+NOT_FINITE = "not_finite"
 TOO_MANY_TOKENS = "too_many_tokens"
 UNKNOWN_SPEAKERS_SHOWN = 10
 
@@ -137,10 +138,30 @@ def _outcomes(plan: Plan, options: ConvertOptions,
               redacted: Counter[str] | None = None) -> Iterator[Outcome]:
     # Redaction first (the token limit sees the final text); rules last: what a token-limit
     # trim leaves must pass them too.
-    tagged = _with_metadata(plan.outcomes(options.spill_threshold), plan, options)
+    finite = _with_finite_numbers(plan.outcomes(options.spill_threshold))
+    tagged = _with_metadata(finite, plan, options)
     clean = _with_redaction(tagged, options, Counter() if redacted is None else redacted)
     fitted = _with_token_limit(clean, options)
     return _with_record_rules(fitted, plan.target)
+# ---------------------------------------------------------------- numbers JSON cannot hold
+
+
+def _with_finite_numbers(outcomes: Iterator[Outcome]) -> Iterator[Outcome]:
+    """NaN, Infinity and numbers beyond a double (1e999) in JSON input: Python reads them, but
+    JSON cannot hold them and orjson would write null. The record is rejected, naming the field."""
+    from ftprep.quality.walk import first_non_finite
+
+    for outcome in outcomes:
+        if isinstance(outcome, Converted):
+            bad = first_non_finite(outcome.record)
+            if bad is not None:
+                field, value = bad
+                outcome = Rejected(outcome.row, outcome.line, field, NOT_FINITE, outcome.source,
+                                   f"{field} is {value} (NaN, Infinity or a number beyond a "
+                                   "double such as 1e999), which JSON cannot hold")
+        yield outcome
+
+
 # ---------------------------------------------------------------- metadata
 
 

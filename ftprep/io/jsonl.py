@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,6 +81,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number Python would read as infinity (1e999) is refused, as orjson refuses it."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is beyond a double (it would be Infinity)")
+    return value
+
+
 _WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
                (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 
@@ -111,7 +120,7 @@ def parse_line(raw: bytes, line: int) -> JsonLine:
     except UnicodeDecodeError as e:
         return JsonLine(line, None, BAD_UTF8, f"invalid UTF-8 at byte {e.start}", raw)
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:  # nesting deeper than orjson's limit and Python's stack
         return JsonLine(line, None, BAD_JSON, f"JSON nested deeper than {MAX_DEPTH} levels", raw)
     except ValueError as e:

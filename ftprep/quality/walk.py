@@ -1,6 +1,8 @@
-"""Every string in a record with its JSON path, and a copy of a record with strings replaced."""
+"""Walks over JSON-like values: every string with its JSON path, a copy with strings replaced,
+the first number JSON cannot hold."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,3 +45,18 @@ def map_strings(value: Any, fn: Callable[[str], str]) -> Any:
     if isinstance(value, list):
         return [map_strings(v, fn) for v in value]
     return value
+
+
+def first_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """(JSON path, value) of the first NaN or ±Infinity in `value` (document order), or None.
+    JSON has no such numbers: orjson would write them as null."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        at, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return at, item
+        if isinstance(item, dict):
+            stack.extend((f"{at}.{k}" if at else str(k), v) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((f"{at}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+    return None
