@@ -50,6 +50,8 @@ def csv_rows(path: str, options: ReadOptions, notes: ReadNotes,
         quotes.check(record, columns, n, start, lines.next_line - start)
         row = _csv_row(columns, record, n, start)
         index.strip(row.values, n, start)
+        if index.active and start + 1 < lines.next_line:
+            index.skip(_swallowed_index_rows(record, index.next, delimiter))
         yield row
 
 
@@ -92,6 +94,18 @@ class _StrayQuotes:
     def finish(self) -> None:
         if self.count > STRAY_QUOTE_WARNINGS:
             self.notes.warn(f"… and {self.count - STRAY_QUOTE_WARNINGS} more rows like that")
+
+
+def _swallowed_index_rows(record: list[str], first: int, delimiter: str) -> int:
+    """Lines inside this record's quoted fields that start with the next pandas index values
+    (first, first+1, ...): whole rows a stray quote swallowed. The rows after it still hold
+    their own index values, so the index check continues from there instead of failing."""
+    expected = first
+    for cell in record:
+        for part in cell.split("\n")[1:]:
+            if part.startswith(f"{expected}{delimiter}"):
+                expected += 1
+    return expected - first
 
 
 class _LineCounter:

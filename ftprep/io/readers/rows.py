@@ -80,6 +80,7 @@ class IndexColumn:
     def __init__(self, columns: list[str], path: str, notes: ReadNotes) -> None:
         self.active = bool(columns) and columns[0] == INDEX_COLUMN
         self.path = path
+        self.next = 0  # the index value the next row must hold
         if self.active:
             notes.warn("the unnamed first column is a pandas index (0, 1, 2, ...): not read")
 
@@ -87,11 +88,17 @@ class IndexColumn:
         if not self.active:
             return
         value = values.pop(INDEX_COLUMN, None)
-        if str(value).strip() != str(n - 1):
+        if str(value).strip() != str(self.next):
             raise InputError(
                 f"the first column has no name and is not a 0, 1, 2... index (row {n} holds "
                 f"{value!r}): name it in the header, or write the file with index=False",
                 path=self.path, line=line)
+        self.next += 1
+
+    def skip(self, rows: int) -> None:
+        """`rows` index values were read as text of the previous row (a stray quote
+        swallowed their lines): the index goes on after them."""
+        self.next += rows
 
 
 def resolve_column(columns: list[str], name: str) -> tuple[str | None, bool]:
