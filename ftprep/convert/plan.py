@@ -36,6 +36,7 @@ from ftprep.convert.records import (
 from ftprep.errors import UsageError
 from ftprep.formats import CHAT, COMPLETION, PREFERENCE
 from ftprep.io.readers import Row, Table, open_table
+from ftprep.io.readers.input_format import CSV, TSV, XLSX
 from ftprep.io.readers.rows import resolve_column
 from ftprep.overflow import POLICIES
 
@@ -198,10 +199,23 @@ def _resolve_columns(table: Table, options: ConvertOptions) -> ConvertOptions:
         if wanted is None:
             continue
         column, trimmed = resolve_column(table.columns, wanted)
+        if column is None:
+            _title_row_hint(table, name, wanted)
         if column is not None and trimmed:
             table.notes.warn(f"{name}={wanted!r} matched the column {column!r} (spaces trimmed)")
             resolved[name] = column
     return dataclasses.replace(options, **resolved) if resolved else options
+
+
+def _title_row_hint(table: Table, name: str, wanted: str) -> None:
+    """A spreadsheet export often starts with a title line ("Helpdesk export, Q3"): read as
+    the header, it is one column, and every column option misses. Say so, with the fix."""
+    named = [c for c in table.columns if c.strip()]
+    if table.input_format in (CSV, TSV, XLSX) and len(named) == 1 and named[0] != wanted:
+        raise UsageError(
+            f"--{name.replace('_', '-')}: unknown column {wanted!r}",
+            hint=f"the header read is the single cell {named[0]!r}: a title row above the "
+            "header? give --header-row N (the line or row of the header)")
 
 
 def _check_option_values(options: ConvertOptions) -> None:
