@@ -19,6 +19,7 @@ from ftprep.io.readers.rows import resolve_column
 MISSING = "missing"  # absent, null, NaN, or a null-like word such as "nan"
 EMPTY = "empty"  # empty or whitespace-only text
 NOT_TEXT = "not_text"
+NOT_FINITE = "not_finite"  # NaN/Infinity where a number is kept (JSON has neither: null)
 NOT_SINGLE_TURN = "not_single_turn"
 UNKNOWN_ROLE = "unknown_role"
 NO_ASSISTANT = "no_assistant_message"
@@ -134,6 +135,8 @@ def _non_string_text(value: Any, field: str) -> str:
         raise RowReject(field, MISSING, f"the cell holds the spreadsheet error {value}")
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and math.isinf(value):
+        raise RowReject(field, NOT_FINITE, f"{value} is not a finite number")
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
