@@ -118,11 +118,12 @@ def convert_command(
     )
     result = convert(input_path, output_path, opts)
     # Whatever stdout carries (records or rejects), the summary must not mix into it.
-    _report(result, fmt, to_stderr="-" in (output_path, opts.rejects_path))
+    _report(result, fmt, to_stderr="-" in (output_path, opts.rejects_path),
+            alternating=opts.first_speaker is not None)
     click.get_current_context().exit(EXIT_FINDINGS if result.rejected else EXIT_OK)
 
 
-def _report(result: ConvertResult, fmt: str, *, to_stderr: bool) -> None:
+def _report(result: ConvertResult, fmt: str, *, to_stderr: bool, alternating: bool) -> None:
     if fmt == "json":
         if to_stderr:  # stdout carries the records
             click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), err=True)
@@ -146,8 +147,10 @@ def _report(result: ConvertResult, fmt: str, *, to_stderr: bool) -> None:
     if result.unknown_speakers:
         # repr: a speaker value from the data cannot put control characters on the terminal.
         shown = ", ".join(f"{v!r} ×{n}" for v, n in result.unknown_speakers.items())
-        click.echo(f"speakers without a role: {shown} — map them with --role-map VALUE=ROLE "
-                   "or --first-speaker user", err=to_stderr)
+        # With --first-speaker these are third speakers: only --role-map places them.
+        fixes = "--role-map VALUE=ROLE" if alternating else \
+            "--role-map VALUE=ROLE or --first-speaker user"
+        click.echo(f"speakers without a role: {shown} — map them with {fixes}", err=to_stderr)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=to_stderr)
     if result.dropped_turns:
