@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import gzip
 import json
-import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,11 +35,9 @@ from ftprep.convert.plan import (
 )
 from ftprep.convert.records import NOT_FINITE, Converted, Outcome, Rejected
 from ftprep.errors import InputError, UsageError
-from ftprep.findings import child_path
 from ftprep.io.writer import OutputSet
 
 UNENCODABLE = "unencodable_text"
-NOT_FINITE = "not_finite"
 TOO_MANY_TOKENS = "too_many_tokens"
 UNKNOWN_SPEAKERS_SHOWN = 10
 
@@ -336,30 +333,9 @@ def _open_output(outputs: OutputSet, stack: contextlib.ExitStack, output_path: s
 
 def _encode_record(outcome: Converted) -> bytes | Rejected:
     try:
-        data = orjson.dumps(outcome.record)
+        return orjson.dumps(outcome.record) + b"\n"
     except orjson.JSONEncodeError as e:  # e.g. lone surrogates from a JSON input
         return Rejected(outcome.row, outcome.line, None, UNENCODABLE, outcome.source, str(e))
-    # orjson writes NaN and ±Infinity (JSON inputs accept them, 1e999 overflows) as null:
-    # a changed value, never written silently. Only records holding a null are searched.
-    if b"null" in data and (found := _non_finite(outcome.record)) is not None:
-        path, value = found
-        return Rejected(outcome.row, outcome.line, path, NOT_FINITE, outcome.source,
-                        f"{value} is not a finite number (JSON has no NaN or Infinity)")
-    return data + b"\n"
-
-
-def _non_finite(record: Any) -> tuple[str, float] | None:
-    """The path and value of the first NaN or infinite number in `record`, if any."""
-    stack: list[tuple[str, Any]] = [("", record)]
-    while stack:  # iterative: deeply nested input cannot exhaust the stack
-        path, value = stack.pop()
-        if isinstance(value, float) and not math.isfinite(value):
-            return path, value
-        if isinstance(value, dict):
-            stack.extend((child_path(path, str(k)), v) for k, v in reversed(value.items()))
-        elif isinstance(value, list):
-            stack.extend((child_path(path, i), v) for i, v in reversed(list(enumerate(value))))
-    return None
 
 
 def _dump_any(data: Any) -> bytes:
