@@ -364,6 +364,7 @@ def test_alpaca_json(tmp_path: Path) -> None:
     assert result.rejects[2]["detail"] == "inf is not a finite number"
     written = [r["messages"][1]["content"] for r in result.records]
     assert "inf" not in written and written[-1] == "7"  # the unused 'score' is not written
+    assert "null" not in src.with_name("alpaca.out.jsonl").read_text(encoding="utf-8")
 
 
 def test_not_finite_numbers_kept_in_a_record_are_rejected_with_the_path(
