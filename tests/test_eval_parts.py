@@ -2,9 +2,13 @@
 Retry-After parsing, prices, the HTML builder; and `ftprep try` against the local server."""
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 from pathlib import Path
 
+import httpx2
+import openai
 import pytest
 from click.testing import CliRunner
 
@@ -15,6 +19,7 @@ from ftprep.eval.candidates import Candidate, load_candidates
 from ftprep.eval.cost import default_max_tokens, inference_price
 from ftprep.eval.examples import Example, example_from_record, read_examples
 from ftprep.eval.judge import parse_grade
+from ftprep.platform.errors import asked_wait
 from ftprep.report.html import Page, bar_chart, esc, histogram, table, tag
 from tests.fake_openai import FakeOpenAI, tool_call_reply
 
@@ -109,6 +114,28 @@ def test_cache_keys_cover_endpoint_and_whole_body(tmp_path: Path) -> None:
     assert again.get(key) == {"message": {"content": "x"}} and len(again) == 1
     assert (tmp_path / "c.sqlite3").stat().st_mode & 0o777 == 0o600
     assert tmp_path.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(("headers", "seconds"), [
+    ({"retry-after": "2"}, 2.0), ({"retry-after-ms": "250"}, 0.25),
+    ({"retry-after-ms": "soon", "retry-after": "3"}, 3.0),
+    ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0), ({"retry-after": "soon"}, None),
+    ({"retry-after": "nan"}, None), ({"retry-after": "inf"}, None), ({}, None)])
+def test_asked_wait_reads_seconds_milliseconds_and_http_dates(
+        headers: dict[str, str], seconds: float | None) -> None:
+    assert asked_wait(_status_error(503, headers)) == seconds
+
+
+def test_asked_wait_counts_down_to_a_future_http_date() -> None:
+    future = email.utils.formatdate(time.time() + 600, usegmt=True)
+    wait = asked_wait(_status_error(429, {"retry-after": future}))
+    assert wait is not None and 590 < wait <= 600
+
+
+def _status_error(status: int, headers: dict[str, str]) -> openai.APIStatusError:
+    request = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx2.Response(status, headers=headers, request=request)
+    return openai.APIStatusError("refused", response=response, body=None)
 
 
 def test_prices_come_from_the_registry() -> None:

@@ -161,6 +161,22 @@ def test_429_with_retry_after_slows_down_instead_of_failing(
     assert plan.sender.throttle.allowed >= 1
 
 
+def test_503_with_retry_after_as_an_http_date_is_waited_out(
+        platform_env: FakeOpenAI, tmp_path: Path) -> None:
+    # Retry-After as an HTTP date (RFC 9110): a 503 that says when to come back is a refusal
+    # (own budget), not a failure limited by --max-retries (0 here).
+    refs = write_split(tmp_path / "t.jsonl", 2)
+    platform_env.add_chat_model("busy", reference_reply(refs, knows(2)))
+    past = "Wed, 21 Oct 2015 07:28:00 GMT"
+    platform_env.faults.append(Fault("POST", "/chat/completions", status=503, times=3,
+                                     headers={"retry-after": past}))
+    plan = plan_eval(tmp_path / "t.jsonl", ["busy"], EvalOptions(
+        metrics=("exact",), concurrency=1, connection={"max_retries": 0}))
+    report = plan.run()
+    assert report.models[0].errors == 0 and report.models[0].scores["exact"] == 1.0
+    assert plan.sender is not None and plan.sender.throttle.refusals == 3
+
+
 def test_server_errors_are_retried_then_reported_never_cached(
         platform_env: FakeOpenAI, split200: Path, tmp_path: Path) -> None:
     platform_env.faults.append(Fault("POST", "/chat/completions", status=500, times=3 * 5))

@@ -1,6 +1,11 @@
 """Turn the `openai` SDK's exceptions into one clear, key-free line (PlatformError)."""
 from __future__ import annotations
 
+import contextlib
+import datetime
+import email.utils
+import math
+import time
 from typing import Any
 
 import openai
@@ -46,14 +51,27 @@ def retryable(exc: openai.OpenAIError) -> bool:
 
 
 def asked_wait(exc: openai.APIStatusError) -> float | None:
-    """Seconds the server asked to wait (Retry-After / retry-after-ms), if it said."""
+    """Seconds the server asked to wait, if it said: `retry-after-ms`, or `Retry-After` in
+    seconds or as an HTTP date (RFC 9110; a date already past means 0)."""
     headers = exc.response.headers
     for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        try:
-            return float(headers.get(header, "")) / divisor
-        except ValueError:
-            continue
-    return None
+        with contextlib.suppress(ValueError):
+            seconds = float(headers.get(header, "")) / divisor
+            if math.isfinite(seconds):
+                return seconds
+    return _seconds_until(headers.get("retry-after"))
+
+
+def _seconds_until(http_date: str | None) -> float | None:
+    if not http_date:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive result means it said -0000
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(when.timestamp() - time.time(), 0.0)
 
 
 def retries_made(exc: openai.APIError, configured: int) -> int:
