@@ -21,7 +21,7 @@ from ftprep.eval.examples import Example, example_from_record, read_examples
 from ftprep.eval.judge import parse_grade
 from ftprep.platform.errors import asked_wait
 from ftprep.report.html import Page, bar_chart, esc, histogram, table, tag
-from tests.fake_openai import FakeOpenAI, tool_call_reply
+from tests.fake_openai import FakeOpenAI, Fault, tool_call_reply
 
 CHAT = {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q1"},
                      {"role": "assistant", "content": "A1", "weight": 0},
@@ -179,6 +179,17 @@ def test_try_streams_the_answer(platform_env: FakeOpenAI) -> None:
     assert body["stream"] is True
     assert body["messages"] == [{"role": "system", "content": "Be brief"},
                                 {"role": "user", "content": "hello there"}]
+
+
+def test_try_never_resends_a_request_the_server_may_have_answered(
+        platform_env: FakeOpenAI) -> None:
+    # The server does the (billed) work, then the connection drops: like eval, `try` reports
+    # it instead of letting the SDK send the same completion again.
+    platform_env.faults.append(Fault("POST", "/chat/completions", kind="drop", times=3))
+    result = CliRunner().invoke(main, ["try", "echo", "hello"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
+    assert len(platform_env.chat_calls()) == 1
 
 
 def test_try_reads_stdin_and_prints_json(platform_env: FakeOpenAI) -> None:

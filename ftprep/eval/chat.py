@@ -58,10 +58,15 @@ def try_request(model: str, prompt: str | None = None, *, system: str | None = N
 
 
 def stream_chat(client: PlatformClient, body: dict[str, Any]) -> Iterator[str | ChatResult]:
-    """Send `body` streamed; yield text deltas, then one ChatResult."""
+    """Send `body` streamed, once (never re-sent by a retry); yield text deltas, then one
+    ChatResult."""
     result = ChatResult(str(body["model"]))
     calls: dict[int, dict[str, Any]] = {}
-    stream: Any = client.call(client.sdk.chat.completions.create, **body, stream=True)
+    # One attempt, as in eval's runner: after a timeout or a dropped connection the server may
+    # have done (and billed) the work, so the SDK must not send it again; a refusal (429/5xx)
+    # is reported, and trying again is the user's call.
+    once = client.sdk.with_options(max_retries=0)
+    stream: Any = client.call(once.chat.completions.create, **body, stream=True)
     try:
         for chunk in stream:
             if getattr(chunk, "usage", None):
