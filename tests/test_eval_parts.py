@@ -65,6 +65,25 @@ def test_records_without_a_final_answer_are_skipped_with_their_line(tmp_path: Pa
         read_examples(path)
 
 
+def test_a_malformed_reference_is_a_reported_skip_not_an_internal_error(
+        tmp_path: Path) -> None:
+    bad = {"messages": [{"role": "user", "content": "q"},
+                        {"role": "assistant", "content": [{"type": "text", "text": 5}]}]}
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(CHAT) + "\n" + json.dumps(bad) + "\n")
+    result = CliRunner().invoke(main, ["eval", str(path), "--model", "m", "--dry-run"],
+                                env={"OPENAI_API_KEY": "sk-test"})
+    assert result.exit_code == 0, result.output
+    assert "internal error" not in result.output
+    assert json.loads(result.stdout)["skipped"] == 1
+    assert (f"skipped {path}:2: the reference (final assistant message) is malformed: "
+            "content[0].text: expected a string, got int") in result.stderr
+    shown = CliRunner().invoke(main, ["try", "m", "--from", str(path), "--line", "2"],
+                               env={"OPENAI_API_KEY": "sk-test"})
+    assert shown.exit_code == 2 and "internal error" not in shown.output
+    assert shown.stderr.count("\n") == 1 and f"{path}:2" in shown.stderr
+
+
 def test_system_prompt_replacement_and_shots() -> None:
     example = example_from_record(CHAT, 1)
     shot = example_from_record({"messages": [{"role": "system", "content": "X"},

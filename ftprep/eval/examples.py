@@ -58,8 +58,18 @@ def example_from_record(record: Any, line: int) -> Example | str:
     """The example in one record, or the reason it has none."""
     if not isinstance(record, dict):
         return "not a JSON object"
-    if "input" in record and "preferred_output" in record:
-        return _from_preference(record, line)
+    found = (_from_preference(record, line) if "input" in record and "preferred_output" in record
+             else _from_chat(record, line))
+    if isinstance(found, str):
+        return found
+    try:  # scoring reads the reference: a malformed one is this record's reason, not a crash
+        answer_from_message(found.reference_message)
+    except ValueError as e:
+        return f"the reference (final assistant message) is malformed: {e}"
+    return found
+
+
+def _from_chat(record: dict[str, Any], line: int) -> Example | str:
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         return "no messages"
