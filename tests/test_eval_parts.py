@@ -17,7 +17,7 @@ from ftprep.errors import InputError, UsageError
 from ftprep.eval.cache import ResponseCache, request_key
 from ftprep.eval.candidates import Candidate, load_candidates
 from ftprep.eval.cost import default_max_tokens, inference_price
-from ftprep.eval.examples import Example, example_from_record, read_examples
+from ftprep.eval.examples import Example, example_from_record, message_text, read_examples
 from ftprep.eval.judge import parse_grade
 from ftprep.platform.errors import asked_wait
 from ftprep.report.html import Page, bar_chart, esc, histogram, table, tag
@@ -82,6 +82,14 @@ def test_a_malformed_reference_is_a_reported_skip_not_an_internal_error(
                                env={"OPENAI_API_KEY": "sk-test"})
     assert shown.exit_code == 2 and "internal error" not in shown.output
     assert shown.stderr.count("\n") == 1 and f"{path}:2" in shown.stderr
+
+
+def test_message_text_shows_malformed_prompt_messages_without_crashing() -> None:
+    # prompts are sent as they are (the server judges them), but eval prints and judges them
+    assert message_text({"content": [{"type": "text", "text": 5}, {"type": "text", "text": "ok"},
+                                      "raw"]}) == "ok"
+    assert message_text({"tool_calls": [{"function": "f"}, 7]}) == "→ None(None)\n→ None(None)"
+    assert message_text({"content": None, "tool_calls": 3}) == "(empty)"
 
 
 def test_system_prompt_replacement_and_shots() -> None:

@@ -112,11 +112,15 @@ def message_text(message: dict[str, Any]) -> str:
     """A message as readable text: its content (text parts joined) and one `→ name(arguments)`
     line per tool call; "(empty)" when it has neither. For prompts shown to people and judges."""
     content = message.get("content")
-    if isinstance(content, list):
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    if isinstance(content, list):  # prompts are not checked: skip what is not text
+        content = "".join(p["text"] for p in content
+                          if isinstance(p, dict) and isinstance(p.get("text"), str))
     lines = [content] if isinstance(content, str) and content else []
-    for call in message.get("tool_calls") or []:
-        function = call.get("function", {}) if isinstance(call, dict) else {}
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            function = {}
         lines.append(f"→ {function.get('name')}({function.get('arguments')})")
     return "\n".join(lines).strip() or "(empty)"
 
