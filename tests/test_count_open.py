@@ -242,6 +242,20 @@ def test_template_refusal_names_the_line(chatml_model_dir: Path, tmp_path: Path)
         count_file(path, tokenizer=chatml_model_dir)
 
 
+def test_a_template_failing_on_a_records_values_names_the_line(chatml_model_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    # ChatML concatenates `message.content` to strings: a number there is a TypeError in the
+    # template, which is this record's error, not an internal one.
+    numeric = {"messages": [{"role": "user", "content": 5},
+                            {"role": "assistant", "content": "hello"}]}
+    path = _write(tmp_path / "train.jsonl", [RECORDS[0], numeric])
+    with pytest.raises(InputError, match=r"train\.jsonl:2: chat template: TypeError: "):
+        count_file(path, tokenizer=chatml_model_dir)
+    result = CliRunner().invoke(main, ["count", str(path), "--tokenizer", str(chatml_model_dir)])
+    assert result.exit_code == 2 and "internal error" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_missing_open_extra_is_a_clear_message(llama3_model_dir: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util

@@ -170,6 +170,9 @@ class TemplateCounter:
                                      **self.local.special_tokens)
         except jinja2.TemplateError as exc:
             raise TemplateError(f"chat template: {exc}") from None
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+            # the template's own Python operations on this record's values ('+' on a number)
+            raise TemplateError(f"chat template: {type(exc).__name__}: {exc}") from None
         return _unmark(marked)
 
     def encode(self, text: str) -> Any:
