@@ -135,11 +135,26 @@ def _xlsx_pair() -> Pair:
                 same_file(out / "xlsx.ftprep.jsonl", out / "xlsx.baseline.jsonl"))
 
 
+def _report_pair() -> Pair:
+    # The report validates (every rule) and counts, in two passes; the goal is what that
+    # costs next to count alone, and the page must stay under 5 MB.
+    chat, page = data.chat_jsonl(100), data.OUT / "report.html"
+
+    def small_page(_ours: bytes, _ref: bytes) -> str | None:
+        size = page.stat().st_size
+        return None if size < 5_000_000 else f"report.html is {size / 1e6:.1f} MB (limit 5 MB)"
+
+    return Pair("report: page < 5 MB, time ≈ count + validate",
+                Side("ftprep report", [FTPREP, "report", "-m", MODEL, str(chat), "-o", str(page)]),
+                Side("count", [*COUNT, str(chat)]), "≥ 0.4×", lambda r: r >= 0.4, small_page)
+
+
 # (key for BENCH_ONLY, builder): inputs are generated only for the pairs that run.
 PAIRS: list[tuple[str, Callable[[], Pair]]] = [
     ("count", _count_pair), ("startup", _startup_pair), ("validate", _validate_pair),
     ("metadata", _metadata_pair), ("validate-model", _validate_model_pair),
     ("regroup", _regroup_pair), ("parquet", _parquet_pair), ("xlsx", _xlsx_pair),
+    ("report", _report_pair),
 ]
 
 
