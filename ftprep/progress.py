@@ -177,6 +177,12 @@ def disable() -> None:
         _bar.set(None)
 
 
+def active() -> bool:
+    """Whether progress may be shown now: a CLI session is open and not turned off (--quiet).
+    Commands with their own bar (eval's requests) ask this too."""
+    return _bar.get() is not None
+
+
 def wanted(stream: IO[str] | None = None) -> bool:
     """Whether a bar should be drawn: stderr is a terminal (and not TERM=dumb)."""
     stream = stream or sys.stderr

@@ -14,9 +14,14 @@ import pytest
 
 from ftprep import progress
 from ftprep.io.jsonl import iter_line_chunks, iter_raw_lines, open_binary
+from tests.fake_openai import FakeOpenAI
 
 FTPREP = str(Path(sys.executable).with_name("ftprep"))
-ENV = {**os.environ, "TERM": "xterm", progress.DELAY_ENV: "0"}  # draw from the first read
+
+
+def _env() -> dict[str, str]:
+    """The environment now (fixtures may have set some), drawing from the first read."""
+    return {**os.environ, "TERM": "xterm", progress.DELAY_ENV: "0"}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +38,7 @@ def _under_pty(args: list[str]) -> tuple[int, str]:
     """Run `args` with stderr on a pseudo-terminal (stdout piped away); its stderr bytes."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=follower, env=ENV)
+                            stderr=follower, env=_env())
     os.close(follower)
     out = b""
     while True:
@@ -61,7 +66,7 @@ def test_a_terminal_gets_a_bar_with_bytes_rate_and_eta(big_file: Path,
 
 def test_piped_stderr_and_quiet_stay_clean(big_file: Path) -> None:
     r = subprocess.run([FTPREP, "count", str(big_file), "--model", "gpt-4o-mini"],
-                       capture_output=True, text=True, env=ENV, check=False)
+                       capture_output=True, text=True, env=_env(), check=False)
     assert r.returncode == 0 and r.stderr == ""
     code, err = _under_pty([FTPREP, "count", str(big_file), "--model", "gpt-4o-mini", "-q"])
     assert code == 0 and err == ""
@@ -87,3 +92,21 @@ def test_counted_reads_give_the_same_lines_and_count_every_byte(big_file: Path) 
 def test_without_a_session_files_are_not_wrapped(big_file: Path) -> None:
     with open_binary(big_file) as f:
         assert type(f.raw) is io.FileIO  # the library alone pays nothing
+
+
+def test_eval_request_bar_shows_on_a_terminal_and_quiet_turns_it_off(
+        platform_env: FakeOpenAI, tmp_path: Path) -> None:
+    from tests.fake_openai import reference_reply
+
+    refs = {f"question {i}": f"answer {i}" for i in range(6)}
+    test = tmp_path / "t.jsonl"
+    test.write_text("".join(json.dumps({"messages": [
+        {"role": "user", "content": q}, {"role": "assistant", "content": a}]}) + "\n"
+        for q, a in refs.items()), encoding="utf-8")
+    platform_env.add_chat_model("a", reference_reply(refs, set(refs)))
+    args = [FTPREP, "eval", str(test), "--model", "a", "--metric", "exact", "--no-cache"]
+    code, err = _under_pty(args)
+    assert code == 0, err
+    assert "6/6" in err  # eval's own bar: requests done of total
+    code, err = _under_pty([*args, "--quiet"])
+    assert code == 0 and "6/6" not in err and "eval: 6 examples" in err

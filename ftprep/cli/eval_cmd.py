@@ -166,11 +166,14 @@ def _confirm(plan: Any, yes: bool, threshold: float) -> None:
 
 
 def _progress_printer() -> Any:
-    """A progress bar with ETA and running cost on a terminal; nothing otherwise."""
+    """A progress bar with ETA and running cost on a terminal; nothing otherwise (or with
+    --quiet, which turns the CLI's progress session off)."""
     from rich.console import Console
 
+    from ftprep import progress
+
     console = Console(stderr=True)
-    if not console.is_terminal:
+    if not console.is_terminal or not progress.active():
         return None
     from rich.progress import (
         BarColumn,
