@@ -19,20 +19,17 @@ _WHY_SECRET = ("A fine-tuned model can reproduce training text verbatim: a crede
 _WHY_PII = ("Personal data in training text can be memorised and repeated to other users, and "
             "uploading it may need a legal basis (GDPR, CCPA).")
 _FIX_REDACT = "Remove it at the source, or convert with `ftprep convert --redact`"
+_FIX_REVOKE = "Revoke the key, then remove it at the source or convert with `ftprep convert --redact`"
 
 CREDENTIAL = rule(
     "FT901", "credential", E, "Content contains an API key or token (OpenAI, AWS, GitHub, "
     "Slack, Stripe, a JWT, a password in a URL…).",
-    why=_WHY_SECRET, fix=f"Revoke the key, then {_FIX_REDACT[0].lower()}{_FIX_REDACT[1:]} "
-    "(placeholders such as <OPENAI_KEY>).",
+    why=_WHY_SECRET, fix=f"{_FIX_REVOKE} (placeholders such as <OPENAI_KEY>).",
 )
 PRIVATE_KEY = rule(
     "FT902", "private-key", E, "Content contains a private key block (RSA, EC, OpenSSH, PGP…).",
-    why=_WHY_SECRET, fix=f"Revoke the key, then {_FIX_REDACT[0].lower()}{_FIX_REDACT[1:]} "
-    "(<PRIVATE_KEY>).",
+    why=_WHY_SECRET, fix=f"{_FIX_REVOKE} (<PRIVATE_KEY>).",
 )
-# Opt-in (--extend-select FT91): libphonenumber is the costliest detector and the noisiest on
-# order and ticket numbers; IBANs and IPs are rare in chat data and IPs common in tech support.
 CARD_NUMBER = rule(
     "FT903", "payment-card", E, "Content contains a payment card number (Luhn-valid, known "
     "issuer prefix).",
@@ -44,6 +41,8 @@ EMAIL = rule(
     why=_WHY_PII, fix=f"{_FIX_REDACT} (<EMAIL>); ignore FT911 if the addresses are meant "
     "(e.g. a support address the model should give out).",
 )
+# Opt-in (--extend-select FT91): libphonenumber is the costliest detector and the noisiest on
+# order and ticket numbers; IBANs and IPs are rare in chat data and IPs common in tech support.
 PHONE = rule(
     "FT912", "phone-number", W, "Content contains a phone number (libphonenumber-valid; "
     "numbers without +country are read as US).",
