@@ -170,7 +170,7 @@ def main() -> int:
         ok = pair.passes(pair.ratio) and not pair.problems
         failed += not ok
         print(f"\n{pair.name}: {pair.ratio:.2f}× (goal {pair.goal}) "
-              f"{'PASS' if ok else 'MISS'}")
+              f"{'PASS' if ok else 'MISS'}; CPU ratio {pair.cpu_ratio:.2f}×")
         print(f"  {pair.ours.summary()}\n  {pair.reference.summary()}")
         for problem in pair.problems:
             print(f"  OUTPUT MISMATCH: {problem}")

@@ -35,12 +35,15 @@ class Side:
     def median(self) -> float:
         return statistics.median(r.wall for r in self.runs)
 
+    @property
+    def cpu(self) -> float:
+        return statistics.median(r.cpu for r in self.runs)
+
     def summary(self) -> str:
         walls = [r.wall for r in self.runs]
-        cpu = statistics.median(r.cpu for r in self.runs)
         peak = max(r.peak_mb for r in self.runs)
         return (f"{self.label:<28} median {self.median:7.2f} s (min {min(walls):.2f}, max "
-                f"{max(walls):.2f}), CPU {cpu:6.2f} s, peak RSS {peak:5.0f} MB")
+                f"{max(walls):.2f}), CPU {self.cpu:6.2f} s, peak RSS {peak:5.0f} MB")
 
 
 @dataclass
@@ -60,6 +63,12 @@ class Pair:
     def ratio(self) -> float:
         """reference time / our time: > 1 means ftprep is faster."""
         return self.reference.median / self.ours.median
+
+    @property
+    def cpu_ratio(self) -> float:
+        """The same for CPU time over all processes: the work itself, which the machine's
+        load disturbs much less than wall time (but which does not show a second core)."""
+        return self.reference.cpu / max(self.ours.cpu, 1e-9)
 
 
 def measure(command: Sequence[str]) -> Run:
