@@ -53,6 +53,10 @@ def digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
+MAX_LABEL_CHARS = 200  # longer class labels are kept as their start and a digest
+LABEL_HEAD_CHARS = 60
+
+
 def _class_label(value: Any) -> str:
     # Strings are their own label (readable manifest); anything else its canonical JSON.
     return value if isinstance(value, str) else canonical_json(value).decode("utf-8", "replace")
@@ -77,6 +81,7 @@ class KeyExtractor:
     """Builds the `RecordKey` of a parsed record according to the options."""
 
     def __init__(self, options: SplitOptions) -> None:
+        self._labels: dict[str, str] = {}
         self.group_steps = parse_json_path(options.group_by) if options.group_by else None
         self.stratify_by = options.stratify_by
         self.near_dup_threshold = options.near_dup_threshold
@@ -99,7 +104,16 @@ class KeyExtractor:
             value = final_assistant_content(record)
         else:
             value = get_json_path(record, self.stratify_steps)
-        return None if value is None else _class_label(value)
+        if value is None:
+            return None
+        label = _class_label(value)
+        if len(label) > MAX_LABEL_CHARS:
+            # A class named by a whole answer (--stratify-by assistant on free text) would keep
+            # every answer in memory: keep its start and a digest of the whole instead (equal
+            # answers still give equal labels).
+            whole = digest(label.encode("utf-8", "surrogatepass")).hex()[:16]
+            label = f"{label[:LABEL_HEAD_CHARS]}… #{whole}"
+        return self._labels.setdefault(label, label)  # one string per class, not per record
 
     def key_of(self, record: Any) -> RecordKey:
         return RecordKey(digest(canonical_json(record)), self.group_of(record),

@@ -36,6 +36,7 @@ import orjson
 import tiktoken
 
 from ftprep.formats import CHAT, COMPLETION, PREFERENCE, detect_format
+from ftprep.tokens.pieces import count_in_pieces
 
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
@@ -178,7 +179,8 @@ def _string_counter(encoding: tiktoken.Encoding | str) -> Callable[[str], int]:
             from ftprep.tokens.load import get_encoding
 
             built.append(get_encoding(name))
-        return len(built[0].encode_ordinary(s))
+        # in parts of ~1M characters: a 100 MB string never becomes a 25M-int list (pieces.py)
+        return count_in_pieces(built[0].encode_ordinary, s)
 
     fast = rust_count(name)
     if fast is None:
