@@ -183,3 +183,18 @@ def test_eval_section_is_the_eval_views_own_rendering(platform_env: FakeOpenAI,
     assert report.to_dict()["eval"]["comparisons"] == saved["comparisons"]
     first = page.index('class="ex"')
     assert "line 5" in page[first:first + 400]  # disagreements first, as in the eval's page
+
+
+def test_open_model_counts_and_records_its_template_refuses(chatml_model_dir: Path,
+                                                            tmp_path: Path) -> None:
+    late_system = json.dumps({"messages": [{"role": "user", "content": "hi"},
+                                           {"role": "system", "content": "late"},
+                                           {"role": "assistant", "content": "hello"}]})
+    path = _write(tmp_path / "d.jsonl", [_chat("What is the weather?", "Sunny.")] * 3
+                  + [late_system] + [_chat("question", "answer")] * 8)
+    report = report_data(path, tokenizer=chatml_model_dir)
+    [tokens] = report.tokens  # no OpenAI model unless asked for
+    assert tokens.tokenizer == "local" and tokens.examples == 11 and tokens.refused_lines == [4]
+    assert report.cost == []
+    text = _text(render_report(report))
+    assert "Not counted (the chat template refused them): lines 4" in " ".join(text.split())
