@@ -198,3 +198,23 @@ def test_open_model_counts_and_records_its_template_refuses(chatml_model_dir: Pa
     assert report.cost == []
     text = _text(render_report(report))
     assert "Not counted (the chat template refused them): lines 4" in " ".join(text.split())
+
+
+def test_near_duplicates_are_opt_in_and_shown_under_duplicates(tmp_path: Path) -> None:
+    pytest.importorskip("datasketch", reason="the dedup extra (datasketch) is not installed")
+    base = ("Our refund policy allows returns within thirty days of purchase when the item is "
+            "unused and in its original packaging with the receipt")
+    lines = [_chat(f"unrelated question number {i} about topic {i * 7}", f"reply {i}")
+             for i in range(10)]
+    lines += [_chat("What is the refund policy?", base),
+              _chat("What is the refund policy?", base + " attached")]
+    path = _write(tmp_path / "d.jsonl", lines)
+    plain = report_data(path)
+    assert all(r.code != "FT921" for r in plain.rules)
+    assert "near-duplicates (FT921) were not" in _text(render_report(plain))
+    near = report_data(path, near_dups=True)
+    [rule] = [r for r in near.group("duplicates") if r.code == "FT921"]
+    assert rule.lines == [12]
+    page = render_report(near)
+    section = page[page.index('id="duplicates"'):page.index('id="sensitive"')]
+    assert "FT921 near-duplicate" in _text(section)

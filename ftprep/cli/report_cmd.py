@@ -18,6 +18,9 @@ from ftprep.errors import EXIT_FINDINGS, UsageError
               help="A folder written by `ftprep split -o`: its sizes, strata and leakage check.")
 @click.option("--eval", "eval_dir", type=click.Path(file_okay=False), default=None,
               help="A folder written by `ftprep eval -o`: its summary.")
+@click.option("--near-dups", is_flag=True,
+              help="Also find near-duplicates (validate's opt-in FT921: MinHash, needs "
+                   "ftprep[dedup]; several times validation's cost).")
 @click.option("--epochs", default="auto", show_default=True,
               help="Epochs for the cost table (a number or 'auto').")
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
@@ -28,8 +31,8 @@ from ftprep.errors import EXIT_FINDINGS, UsageError
 @quiet_option
 @format_option
 def report(file: str, models: tuple[str, ...], tokenizer: str | None, split_dir: str | None,
-           eval_dir: str | None, epochs: str, output: str | None, models_file: str | None,
-           workers: int | None, fmt: str) -> None:
+           eval_dir: str | None, near_dups: bool, epochs: str, output: str | None,
+           models_file: str | None, workers: int | None, fmt: str) -> None:
     """Write one self-contained HTML page about FILE (nothing is fetched when it opens).
 
     It shows validation findings by rule, tokens per example against each model's limit,
@@ -43,7 +46,7 @@ def report(file: str, models: tuple[str, ...], tokenizer: str | None, split_dir:
         raise UsageError("give -o/--output FILE.html (or --format json for the data)")
     data = report_data(file, models=models, tokenizer=tokenizer, split_dir=split_dir,
                        eval_dir=eval_dir, models_file=models_file, epochs=epochs,
-                       workers=workers)
+                       workers=workers, near_dups=near_dups)
     if output is not None:
         from ftprep.report.render import write_report
 

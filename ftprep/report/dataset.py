@@ -29,7 +29,8 @@ STRING_CHARS = 2_000  # characters of a sample record's string kept
 DEFAULT_MODEL = "gpt-4.1-mini"
 DUPLICATE_NAMES = ("duplicate-example", "near-duplicate")  # rule names shown under Duplicates
 EVAL_EXAMPLES = 50  # eval examples shown side by side (most disagreement first)
-SENSITIVE_PREFIX = "FT9"  # secrets and personal data (messages are masked by the rules)
+SENSITIVE_PREFIX = "FT9"
+NEAR_DUP_CODE = "FT921"  # secrets and personal data (messages are masked by the rules)
 
 
 def histogram(values: Any, *, bins: int = BINS, limit: int | None = None) -> dict[str, Any]:
@@ -148,11 +149,13 @@ def report_data(
     path: str | Path, *, models: Sequence[str] = (), tokenizer: str | Path | None = None,
     split_dir: str | Path | None = None, eval_dir: str | Path | None = None,
     models_file: str | Path | None = None, epochs: int | str | None = "auto",
-    workers: int | None = None, today: dt.date | None = None,
+    workers: int | None = None, today: dt.date | None = None, near_dups: bool = False,
 ) -> ReportData:
     """Gather the report of `path`: validation, tokens and cost for each of `models` (default
     gpt-4.1-mini when no `tokenizer` is given), an open model's counts with `tokenizer`, the
-    conversations' shape, sample records, and optionally a split's manifest and an eval."""
+    conversations' shape, sample records, and optionally a split's manifest and an eval.
+    `near_dups` adds validate's opt-in near-duplicate rule (FT921: MinHash, the `dedup` extra,
+    about 4x validation's CPU)."""
     from ftprep.models import get_model
     from ftprep.validate import validate_file
 
@@ -163,7 +166,8 @@ def report_data(
     split = _read_split(split_dir) if split_dir is not None else None
     evaluation = _read_eval(eval_dir) if eval_dir is not None else None
     progress.stage("validating")  # two passes: the CLI's bar says which one it is drawing
-    validation = validate_file(path, models_file=models_file, workers=workers)
+    validation = validate_file(path, models_file=models_file, workers=workers,
+                               extend_select=[NEAR_DUP_CODE] if near_dups else None)
     local = _local_tokenizer(tokenizer)
     tokenizers = [*dict.fromkeys(i.encoding for i in infos), *([local[0]] if local else [])]
     progress.stage("counting")
@@ -180,7 +184,7 @@ def report_data(
         lines=validation.lines, examples=profile.examples, formats=dict(profile.formats),
         validation={"valid": validation.ok, "errors": validation.errors,
                     "warnings": validation.warnings, "findings": len(validation.findings),
-                    "target": validation.target},
+                    "target": validation.target, "near_duplicates_checked": near_dups},
         rules=_rules(validation.findings),
         tokens=tokens, shape=_shape(profile), cost=_cost(profile, infos, epochs, today),
         samples=_samples(profile, sensitive_lines), split=split, eval=evaluation,

@@ -57,8 +57,8 @@ def render_report(data: ReportData, *, title: str | None = None) -> str:
         ("tokens", "Tokens per example", _tokens(data)),
         ("conversations", "Conversations", _conversations(data)),
         ("findings", "Validation findings", _findings(data.group("other"), data)),
-        ("duplicates", "Duplicates", _findings(data.group("duplicates"), data, empty=(
-            "No exact duplicates (FT109)."))),
+        ("duplicates", "Duplicates", join([_findings(data.group("duplicates"), data, empty=(
+            "No duplicates found.")), _near_dup_note(data)])),
         ("sensitive", "Secrets and personal data", _findings(data.group("sensitive"), data, empty=(
             "No secrets or personal data found by the FT9xx rules that ran."))),
         ("cost", "Cost", _cost(data)),
@@ -216,6 +216,14 @@ def _findings(rules: list[RuleFindings], data: ReportData, empty: str | None = N
         class_="rule", id=r.code,
     ) for r in rules]
     return join([summary, *details])
+
+
+def _near_dup_note(data: ReportData) -> Html:
+    if data.validation.get("near_duplicates_checked"):
+        return tag("p", "Exact duplicates (FT109) and near-duplicates (FT921) checked.",
+                   class_="muted")
+    return tag("p", "Exact duplicates (FT109) checked; near-duplicates (FT921) were not "
+                    "(ftprep report --near-dups, with the dedup extra).", class_="muted")
 
 
 def _rule_example(rule: RuleFindings) -> Html:
