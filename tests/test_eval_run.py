@@ -177,6 +177,26 @@ def test_503_with_retry_after_as_an_http_date_is_waited_out(
     assert plan.sender is not None and plan.sender.throttle.refusals == 3
 
 
+def test_a_malformed_answer_is_that_examples_error_not_a_crash(
+        platform_env: FakeOpenAI, tmp_path: Path) -> None:
+    # The server answers, but its message is malformed (content a number, a tool call whose
+    # function is a string): the example is not scored and says why; the run does not crash.
+    write_split(tmp_path / "t.jsonl", 2)
+    platform_env.add_chat_model("odd", lambda body: {"content": 5} if last_user_text(body)
+                                == "question 0" else {"tool_calls": [{"function": "x"}]})
+    platform_env.add_chat_model("fine", lambda body: {"content": "answer 0"})
+    code, out, err = run_cli("eval", str(tmp_path / "t.jsonl"), "--model", "fine", "--model",
+                             "odd", "--metric", "exact", "--format", "json", "--output-dir",
+                             str(tmp_path / "out"))
+    assert "internal error" not in err and code == 1, err
+    assert [m["errors"] for m in json.loads(out)["models"]] == [0, 2]
+    rows = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["candidate"] == "odd"]
+    assert [r["scores"] for r in rows] == [{"exact": None}] * 2
+    assert all("malformed" in r["error"] for r in rows), rows
+    assert len(platform_env.chat_calls("odd")) == 2
+
+
 def test_server_errors_are_retried_then_reported_never_cached(
         platform_env: FakeOpenAI, split200: Path, tmp_path: Path) -> None:
     platform_env.faults.append(Fault("POST", "/chat/completions", status=500, times=3 * 5))

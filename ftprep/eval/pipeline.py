@@ -230,8 +230,13 @@ class EvalPlan:
                grades: dict[tuple[str, int], float | None]) -> ExampleResult:
         scores: dict[str, float | None] = {}
         message = reply.message or {}
+        error, output = reply.error, None
         if reply.ok:
-            output = answer_from_message(message)
+            try:
+                output = answer_from_message(message)
+            except ValueError as e:  # answered (and cached), but nothing a metric can read
+                error, message = f"the answer is malformed: {e}", {}
+        if output is not None:
             context = MetricContext(prompt=example.prompt)
             for metric in self.metrics:
                 try:
@@ -250,7 +255,7 @@ class EvalPlan:
             output=content if isinstance(content, str) else None,
             tool_calls=tuple(message.get("tool_calls") or ()), scores=scores,
             latency_ms=reply.latency_ms, prompt_tokens=reply.prompt_tokens,
-            completion_tokens=reply.completion_tokens, error=reply.error, cached=reply.cached)
+            completion_tokens=reply.completion_tokens, error=error, cached=reply.cached)
 
     def _summary(self, candidate: Candidate, rows: list[ExampleResult],
                  metric_names: list[str]) -> ModelSummary:
