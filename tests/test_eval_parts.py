@@ -182,6 +182,8 @@ def test_judge_grades() -> None:
     assert parse_grade('Sure! {"score": "3"}') == 0.5
     assert parse_grade("1") == 0.0
     assert parse_grade('{"score": 9}') is None and parse_grade("great answer") is None
+    # a judge server's malformed content is an unreadable grade, not a crash of the whole run
+    assert parse_grade(5) is None and parse_grade([{"type": "text", "text": "5"}]) is None
 
 
 def test_html_builder_escapes_data_and_loads_nothing() -> None:

@@ -78,9 +78,10 @@ def _conversation(messages: list[dict[str, Any]]) -> str:
 _SCORE = re.compile(r'"score"\s*:\s*"?(\d+)')
 
 
-def parse_grade(text: str | None) -> float | None:
-    """The 0..1 score in a judge reply, or None when it holds no score on the scale."""
-    if not text:
+def parse_grade(text: object) -> float | None:
+    """The 0..1 score in a judge reply's content, or None when it holds no score on the scale
+    (or is not text: the server's answer is not checked before this)."""
+    if not isinstance(text, str) or not text:
         return None
     low, high = SCALE
     match = _SCORE.search(text) or re.fullmatch(r"\s*(\d+)\s*", text)
