@@ -81,12 +81,8 @@ def platform_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # -- output helpers ------------------------------------------------------------------------
-def _as_dict(obj: Any) -> Any:
-    return as_dict(obj)
-
-
 def _emit_list(items: Iterable[Any]) -> None:
-    emit_json({"data": [_as_dict(i) for i in items]})
+    emit_json({"data": [as_dict(i) for i in items]})
 
 
 def _emit_items(items: list[Any], fmt: str, headers: list[str],
@@ -122,7 +118,7 @@ def _cell(value: Any, is_time: bool) -> str:
 
 def _show(obj: Any, fmt: str) -> None:
     """One object: JSON, or `key: value` lines (nested values as compact JSON)."""
-    data = _as_dict(obj)
+    data = as_dict(obj)
     if fmt == "json":
         emit_json(data)
         return
@@ -294,7 +290,7 @@ def jobs_watch(job_id: str, poll_interval: float | None, fmt: str, conn: Connect
 
 def _finish_watch(job: Any, fmt: str, extra: dict[str, Any] | None = None) -> None:
     if fmt == "json":
-        emit_json({**(extra or {}), "job": _as_dict(job)})
+        emit_json({**(extra or {}), "job": as_dict(job)})
     else:
         click.echo(printable(f"{job.id}: {job.status}"
                              + (f" → {job.fine_tuned_model}" if job.fine_tuned_model else "")))
@@ -391,7 +387,7 @@ def models_list(kind: str | None, owner: str | None, fmt: str, conn: Connection)
     items = sorted(sdk.list_models(fine_tuned=fine_tuned, owner=owner), key=lambda m: m.id)
     lives = {m.id: sdk.model_lifecycle(m.id) for m in items if is_fine_tuned(m)}
     if fmt == "json":
-        emit_json({"data": [{**_as_dict(m), "lifecycle": _lifecycle_dict(lives.get(m.id))}
+        emit_json({"data": [{**as_dict(m), "lifecycle": _lifecycle_dict(lives.get(m.id))}
                             for m in items]})
         return
     if kind == "base":
@@ -441,7 +437,7 @@ def models_get(model_id: str, fmt: str, conn: Connection) -> None:
     model = sdk.get_model_details(model_id)
     life = sdk.model_lifecycle(model.id) if is_fine_tuned(model) else None
     if fmt == "json":
-        emit_json({**_as_dict(model), "lifecycle": _lifecycle_dict(life)})
+        emit_json({**as_dict(model), "lifecycle": _lifecycle_dict(life)})
         return
     _show(model, fmt)
     if life is not None:
