@@ -282,14 +282,16 @@ def test_hf_alpaca_parquet_is_detected(tmp_path: Path) -> None:
     rows = 12
     pq.write_table(pa.table({
         "id": list(range(rows)),
-        "instruction": [f"Classify ticket {i} by urgency." for i in range(rows)],
+        "instruction ": [f"Classify ticket {i} by urgency." for i in range(rows)],  # sic
         "input": ["" if i % 2 else f"Ticket text {i}" for i in range(rows)],
         "output": ["high" if i % 3 else "low" for i in range(rows)],
         "source": ["crowd"] * rows,
     }), tmp_path / "alpaca.parquet")
     result = convert_and_validate(tmp_path / "alpaca.parquet", "--metadata", "id", rc=0,
                                   units=rows)
-    assert result.summary["format_from"] == "alpaca"
+    assert result.summary["format_from"] == "alpaca"  # recognised as column options match:
+    assert result.summary["warnings"] == [  # the exact name first, else trimmed (said)
+        "column 'instruction ' read as 'instruction' (spaces trimmed)"]
     assert result.records[0]["messages"][0]["content"] == (
         "Classify ticket 0 by urgency.\n\nTicket text 0")
     assert result.records[11]["metadata"] == {"id": 11}

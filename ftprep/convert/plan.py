@@ -177,6 +177,7 @@ def plan_table(table: Table, options: ConvertOptions) -> Plan:
     """Check the options against an opened table's columns (a file's, or a DataFrame's)."""
     _check_option_values(options)
     options = _resolve_columns(table, options)
+    table = _trim_format_columns(table, options)
     source = _source_format(table.columns, options)
     target = options.target_format or (PREFERENCE if source == PREFERENCE else CHAT)
     _check_combination(source, target, options)
@@ -205,6 +206,33 @@ def _resolve_columns(table: Table, options: ConvertOptions) -> ConvertOptions:
             table.notes.warn(f"{name}={wanted!r} matched the column {column!r} (spaces trimmed)")
             resolved[name] = column
     return dataclasses.replace(options, **resolved) if resolved else options
+
+
+_FORMAT_KEYS = frozenset(k for _, keys in _SIGNATURES for k in keys) | {"input", "system"}
+
+
+def _trim_format_columns(table: Table, options: ConvertOptions) -> Table:
+    """The columns a format is recognised by (`instruction`, `output`, `conversations`...)
+    match with spaces trimmed too, as column options do: `"instruction "` in a Parquet file
+    is read as `instruction` (said once)."""
+    if any(getattr(options, name) is not None for name in _COLUMN_OPTIONS):
+        return table  # the columns are mapped by name: nothing is recognised by its name
+    renames = {c: c.strip() for c in table.columns
+               if c != c.strip() and c.strip() in _FORMAT_KEYS and c.strip() not in table.columns}
+    if not renames:
+        return table
+    for old, new in renames.items():
+        table.notes.warn(f"column {old!r} read as {new!r} (spaces trimmed)")
+
+    def renamed(rows: Iterator[Row]) -> Iterator[Row]:
+        for row in rows:
+            for old, new in renames.items():
+                if old in row.values:
+                    row.values[new] = row.values.pop(old)
+            yield row
+
+    return dataclasses.replace(table, columns=[renames.get(c, c) for c in table.columns],
+                               rows=renamed(table.rows))
 
 
 def _title_row_hint(table: Table, name: str, wanted: str) -> None:
