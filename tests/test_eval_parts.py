@@ -221,6 +221,15 @@ def test_try_never_resends_a_request_the_server_may_have_answered(
     assert len(platform_env.chat_calls()) == 1
 
 
+def test_try_a_malformed_streamed_chunk_is_one_line(platform_env: FakeOpenAI) -> None:
+    # a streamed tool call whose `function` is a string, not an object
+    platform_env.add_chat_model("odd", lambda body: {"tool_calls": [{"function": "x"}]})
+    result = CliRunner().invoke(main, ["try", "odd", "hello"])
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and len(result.stderr.splitlines()) == 1
+    assert "POST /chat/completions: a streamed chunk has an unexpected shape" in result.stderr
+
+
 def test_try_reads_stdin_and_prints_json(platform_env: FakeOpenAI) -> None:
     result = CliRunner().invoke(main, ["try", "echo", "--format", "json"], input="from stdin\n")
     assert result.exit_code == 0, result.output

@@ -12,7 +12,9 @@ from typing import Any
 
 from ftprep.errors import UsageError
 from ftprep.eval.examples import Example, message_text
+from ftprep.eval.runner import CHAT_ENDPOINT
 from ftprep.platform.client import PlatformClient
+from ftprep.platform.shapes import broken
 
 
 @dataclass
@@ -86,6 +88,9 @@ def stream_chat(client: PlatformClient, body: dict[str, Any]) -> Iterator[str | 
 
         if isinstance(e, openai.OpenAIError):
             raise client.error(e) from None
+        if isinstance(e, (AttributeError, TypeError)):  # the SDK does not check chunk shapes
+            raise broken(CHAT_ENDPOINT, f"a streamed chunk has an unexpected shape "
+                                        f"({type(e).__name__}: {e})") from None
         raise
     result.tool_calls = [calls[i] for i in sorted(calls)]
     yield result
