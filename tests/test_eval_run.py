@@ -197,6 +197,21 @@ def test_a_malformed_answer_is_that_examples_error_not_a_crash(
     assert len(platform_env.chat_calls("odd")) == 2
 
 
+def test_a_completion_of_the_wrong_shape_is_that_examples_error(
+        platform_env: FakeOpenAI, tmp_path: Path) -> None:
+    write_split(tmp_path / "t.jsonl", 1)
+    platform_env.add_chat_model("odd", lambda body: {"content": "x"})
+    shapeless = json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": "odd",
+                            "choices": [{"index": 0, "message": "x", "finish_reason": "stop"}]})
+    platform_env.faults.append(Fault("POST", "/chat/completions", kind="body", status=200,
+                                     body=shapeless.encode()))
+    code, _, err = run_cli("eval", str(tmp_path / "t.jsonl"), "--model", "odd", "--metric",
+                           "exact", "--output-dir", str(tmp_path / "out"))
+    assert "internal error" not in err and code == 1, err
+    [row] = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert "unexpected shape" in row["error"] and len(platform_env.chat_calls()) == 1
+
+
 def test_server_errors_are_retried_then_reported_never_cached(
         platform_env: FakeOpenAI, split200: Path, tmp_path: Path) -> None:
     platform_env.faults.append(Fault("POST", "/chat/completions", status=500, times=3 * 5))

@@ -217,7 +217,11 @@ class Sender:
             finally:
                 self.throttle.release(success)
             latency = (time.monotonic() - start) * 1000
-            return _reply_from_completion(completion, latency, attempts)
+            try:
+                return _reply_from_completion(completion, latency, attempts)
+            except (AttributeError, TypeError, ValueError) as e:  # the SDK checks no shapes
+                problem = f"the response has an unexpected shape ({type(e).__name__}: {e})"
+                return Reply(None, error=str(broken(CHAT_ENDPOINT, problem)), attempts=attempts)
 
 
 def _failed(client: PlatformClient, exc: Exception, attempts: int) -> Reply:
