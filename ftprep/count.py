@@ -301,14 +301,15 @@ def count_file(
     replaces the per-example limit (for a tokenizer: else its model_max_length, else none).
     Optionally writes line → tokens to `per_example` (.csv or .parquet, atomically)."""
     if (model is None) == (tokenizer is None):
-        raise UsageError("give model= (an OpenAI model) or tokenizer= (an open model's files), "
-                         "exactly one")
+        raise UsageError("give {model} (an OpenAI model) or {tokenizer} (an open model's files), "
+                         "exactly one", mentions=("model", "tokenizer"))
     if max_length is not None and max_length < 1:
-        raise UsageError(f"max_length={max_length} must be at least 1")
+        raise UsageError("must be at least 1", param="max_length", value=max_length)
     if per_example is not None:
         _check_per_example_path(per_example)
         if str(path) != "-" and Path(per_example).resolve() == Path(path).resolve():
-            raise UsageError(f"--per-example {per_example} would overwrite the input file")
+            raise UsageError("would overwrite the input file", param="per_example",
+                             value=str(per_example))
     if tokenizer is not None:
         report = _count_open(path, tokenizer, max_length, workers)
     else:
@@ -344,7 +345,7 @@ def _count_open(path: str | Path, tokenizer: str | Path, max_length: int | None,
 
 def _check_per_example_path(path: str | Path) -> None:
     if Path(path).suffix.lower() not in PER_EXAMPLE_SUFFIXES:
-        raise UsageError(f"--per-example must end in .csv or .parquet: {path}")
+        raise UsageError("must end in .csv or .parquet", param="per_example", value=str(path))
 
 
 def write_per_example(path: str | Path, counts: TokenCounts, limit: int | None) -> None:

@@ -90,9 +90,10 @@ def _resolve_epochs(epochs: int | str | None, n_examples: int) -> int:
     try:
         value = int(epochs)
     except (TypeError, ValueError):
-        raise UsageError(f"--epochs must be a positive integer or 'auto', not {epochs!r}") from None
+        raise UsageError("must be a positive integer or 'auto'", param="epochs",
+                         value=epochs) from None
     if value < 1:
-        raise UsageError(f"--epochs must be at least 1, not {value}")
+        raise UsageError("must be at least 1", param="epochs", value=value)
     return value
 
 
@@ -194,8 +195,9 @@ def estimate_all(
     encodings = sorted({m.encoding for m in models})
     if len(encodings) > 1 and "-" in (str(path), str(validation)):
         # stdin can be read once; the second tokenizer would silently see 0 examples
-        raise UsageError(f"--model all needs one pass per tokenizer ({', '.join(encodings)}) "
-                         "and stdin ('-') can be read only once; give a file")
+        raise UsageError(f"needs one pass per tokenizer ({', '.join(encodings)}) "
+                         "and stdin ('-') can be read only once; give a file", param="model",
+                         value="all")
     by_encoding: dict[str, tuple[TokenCounts, TokenCounts | None]] = {}
     estimates = []
     for info in models:

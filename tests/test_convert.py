@@ -64,14 +64,14 @@ def test_system_prompt(tmp_path: Path) -> None:
 
 def test_unknown_column_lists_available(tmp_path: Path) -> None:
     src = write(tmp_path / "t.csv", "question,answer\nHi?,Hello.\n")
-    with pytest.raises(UsageError, match=r"--user: unknown column 'q'.*question, answer"):
+    with pytest.raises(UsageError, match=r"^user: unknown column 'q'.*question, answer"):
         run(tmp_path, src, user="q", assistant="answer")
     assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_table_needs_both_sides(tmp_path: Path) -> None:
     src = write(tmp_path / "t.csv", "q,a\nHi?,Hello.\n")
-    with pytest.raises(UsageError, match="needs both --user"):
+    with pytest.raises(UsageError, match="needs both user "):
         run(tmp_path, src, user="q")
 
 
@@ -329,8 +329,8 @@ def test_impossible_preference_combinations(tmp_path: Path, options: dict, messa
         ({"user": "q", "assistant": "a", "system_prompt": "s", "target_format": "completion"},
          "no system message"),
         ({"user": "q", "assistant": "a", "group_by": "q"}, "do not mix"),
-        ({"user": "q", "user_template": "{q}", "assistant": "a"}, "not both"),
-        ({"group_by": "q"}, "also needs --role-column, --content-column"),
+        ({"user": "q", "user_template": "{q}", "assistant": "a"}, "give user or user_template, not both"),
+        ({"group_by": "q"}, "also needs role_column, content_column"),
         ({}, "cannot tell the input format"),
     ],
 )

@@ -378,7 +378,7 @@ def test_preference_table_with_other_column_names(tmp_path: Path) -> None:
     import pytest
 
     from ftprep.errors import UsageError
-    with pytest.raises(UsageError, match="--rejected: unknown column 'rejected'"):
+    with pytest.raises(UsageError, match=r"^rejected: unknown column 'rejected'"):
         convert(src, tmp_path / "x.jsonl", ConvertOptions(prompt="question", chosen="good"))
 
 

@@ -62,7 +62,9 @@ class FtprepGroup(click.Group):
             with progress.session(progress.wanted()):
                 return super().invoke(ctx)
         except FtprepError as e:
-            click.echo(f"ftprep: error: {printable(e)}", err=True)
+            from ftprep.cli.common import error_line  # parameters worded as flags
+
+            click.echo(f"ftprep: error: {printable(error_line(e))}", err=True)
             ctx.exit(e.exit_code)
         except BrokenPipeError:
             # A stdout the CLI did not wrap (a test runner's): the reader went away.

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ftprep.errors import FtprepError, UsageError
 from ftprep.plain import to_plain
 from ftprep.text import json_printable
 
@@ -36,6 +37,25 @@ models_file_option = click.option(
     default=None,
     help="TOML file merged over the bundled model registry (env FTPREP_MODELS_FILE).",
 )
+
+
+# Library parameters whose flag is not `--` + the name with dashes (the CLI's one mapping).
+FLAG_NAMES = {"source_format": "--from", "target_format": "--to", "out_dir": "--output-dir",
+              "fmt": "--format"}
+
+
+def flag(name: str) -> str:
+    """The flag that sets the library parameter `name` (`group_by` → `--group-by`)."""
+    return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def error_line(error: FtprepError) -> str:
+    """An error as the CLI says it: parameters named by their flags."""
+    if isinstance(error, UsageError):
+        text, hint = error.worded(flag), error.worded_hint(flag)
+    else:
+        text, hint = error.message, error.hint
+    return f"{text} ({hint})" if hint else text
 
 
 def emit_json(data: Any) -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ftprep.cli.common import as_flags, emit_json, format_option, quiet_option
-from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from ftprep.cli.common import emit_json, format_option, quiet_option
+from ftprep.errors import EXIT_FINDINGS, EXIT_OK
 from ftprep.text import printable
 
 CLASSES_SHOWN = 20  # class rows printed; the manifest has them all
@@ -44,11 +44,7 @@ def split(file: str, test_size: str, seed: int, stratify_by: str | None,
     options = SplitOptions(test=parse_test_size(test_size), seed=seed, stratify_by=stratify_by,
                            group_by=group_by, dedupe=dedupe, model=model,
                            near_dup_threshold=near_dup_threshold)
-    try:
-        result = split_file(file, out_dir, options)
-    except UsageError as e:
-        raise UsageError(as_flags(str(e), {"stratify_by=": "--stratify-by ",
-                                           "stratify_by out": "--stratify-by out"})) from None
+    result = split_file(file, out_dir, options)  # its errors name parameters: worded as flags
     if fmt == "json":
         emit_json(result.to_dict())
     else:

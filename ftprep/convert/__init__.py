@@ -34,7 +34,7 @@ from ftprep.convert.plan import (
     plan_conversion,
 )
 from ftprep.convert.records import NOT_FINITE, Converted, Outcome, Rejected
-from ftprep.errors import InputError, UsageError
+from ftprep.errors import FtprepError, InputError, UsageError
 from ftprep.io.writer import OutputSet
 
 UNENCODABLE = "unencodable_text"
@@ -110,10 +110,11 @@ def _with_token_limit(outcomes: Iterator[Outcome], options: ConvertOptions) -> I
                 # One stable reason key for the summary; the counts go in the detail.
                 field = "messages" if "messages" in outcome.record else None
                 outcome = Rejected(
-                    outcome.row, outcome.line, field, TOO_MANY_TOKENS, outcome.source, why or ""
+                    outcome.row, outcome.line, field, TOO_MANY_TOKENS, outcome.source, why or "",
+                    rows=outcome.rows,
                 )
             else:
-                outcome = Converted(record, outcome.row, outcome.line, outcome.source)
+                outcome = dataclasses.replace(outcome, record=record)
         yield outcome
 
 
@@ -129,7 +130,7 @@ def _with_record_rules(outcomes: Iterator[Outcome], fmt: str) -> Iterator[Outcom
                 first = errors[0]
                 more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
                 outcome = Rejected(outcome.row, outcome.line, first.path or None, first.code,
-                                   outcome.source, f"{first.message}{more}")
+                                   outcome.source, f"{first.message}{more}", rows=outcome.rows)
         yield outcome
 
 
@@ -157,7 +158,8 @@ def _with_finite_numbers(outcomes: Iterator[Outcome]) -> Iterator[Outcome]:
                 field, value = bad
                 outcome = Rejected(outcome.row, outcome.line, field, NOT_FINITE, outcome.source,
                                    f"{field} is {value} (NaN, Infinity or a number beyond a "
-                                   "double such as 1e999), which JSON cannot hold")
+                                   "double such as 1e999), which JSON cannot hold",
+                                   rows=outcome.rows)
         yield outcome
 
 
@@ -174,7 +176,7 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
         return
     from ftprep.convert.records import require_columns
 
-    require_columns(plan.table.columns, list(options.metadata), "--metadata")
+    require_columns(plan.table.columns, list(options.metadata), "metadata")
     for outcome in outcomes:
         if isinstance(outcome, Converted):
             row = outcome.source
@@ -261,12 +263,13 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
     outcomes = _outcomes(plan, options, redacted)
     reasons: Counter[str] = Counter()
     speakers: Counter[str] = Counter()
-    written = dropped_turns = 0
+    written = dropped_turns = rows_accounted = 0
     # Output and rejects are one set: both replaced together, or neither (ftprep.io.writer).
     with OutputSet() as outputs, contextlib.ExitStack() as stack:
         out = _open_output(outputs, stack, str(output_path))
         rejects: IO[bytes] | None = None
         for outcome in outcomes:
+            rows_accounted += outcome.rows
             if isinstance(outcome, Converted):
                 line = _encode_record(outcome)
                 if isinstance(line, bytes):
@@ -283,6 +286,9 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
                 speakers[outcome.value] += 1
         if plan.rows_seen == 0:
             raise InputError("no rows to convert (only a header?)", path=str(input_path))
+        # The reader counts rows as it hands them out; the outcomes say how many rows each
+        # stands for. Checked before the outputs are committed: a mismatch writes nothing.
+        _check_every_row_accounted(plan.rows_seen, rows_accounted, str(input_path))
         if rejects is None:
             # A clean run leaves no rejects file: one from an earlier run would describe rows
             # that this output no longer lacks.
@@ -290,7 +296,6 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
     rejected = sum(reasons.values())
     read = written + rejected
     grouped = plan.source == MULTITURN
-    assert grouped or read == plan.rows_seen, "every input row is written or rejected"
     return ConvertResult(
         input=str(input_path), output=str(output_path),
         rejects=rejects_path if rejected else None,
@@ -302,6 +307,13 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
         warnings=list(plan.table.notes.warnings), lines=plan.table.notes.lines,
         redacted=dict(sorted(redacted.items())),
     )
+
+
+def _check_every_row_accounted(rows_read: int, rows_accounted: int, path: str) -> None:
+    if rows_read != rows_accounted:
+        raise FtprepError(
+            f"{path}: {rows_read} rows read but {rows_accounted} written or rejected; nothing "
+            "was written (a bug in ftprep: please report it)")
 
 
 def _check_paths(input_path: str, output_path: str, rejects_path: str) -> None:
@@ -335,7 +347,8 @@ def _encode_record(outcome: Converted) -> bytes | Rejected:
     try:
         return orjson.dumps(outcome.record) + b"\n"
     except orjson.JSONEncodeError as e:  # e.g. lone surrogates from a JSON input
-        return Rejected(outcome.row, outcome.line, None, UNENCODABLE, outcome.source, str(e))
+        return Rejected(outcome.row, outcome.line, None, UNENCODABLE, outcome.source, str(e),
+                        rows=outcome.rows)
 
 
 def _dump_any(data: Any) -> bytes:

@@ -82,7 +82,8 @@ def parse_role_map(text: str) -> dict[str, str]:
         name, sep, role = pair.partition("=")
         if not sep or not name.strip() or role.strip() not in ROLES:
             raise UsageError(
-                f"--role-map: bad entry {pair!r}", hint=f"write VALUE=ROLE, ROLE in {ROLES}"
+                f"{{role_map}}: bad entry {pair!r}", hint=f"write VALUE=ROLE, ROLE in {ROLES}",
+                mentions=("role_map",),
             )
         out[name.strip()] = role.strip()
     return out
@@ -157,14 +158,15 @@ def _builder(spec: GroupSpec) -> Callable[[list[Turn]], Outcome]:
         first = min(turns, key=lambda t: t.seq)
         record = {"messages": with_system(messages, spec.system)}
         return Converted(record, first.row, first.line, _group_source(turns),
-                         len(turns) - len(kept))
+                         len(turns) - len(kept), rows=len(turns))
 
     return build
 
 
 def _reject(turns: list[Turn], at: Turn, field: str | None, reason: str, detail: str,
             value: str | None = None) -> Rejected:
-    return Rejected(at.row, at.line, field, reason, _group_source(turns), detail, value)
+    return Rejected(at.row, at.line, field, reason, _group_source(turns), detail, value,
+                    rows=len(turns))
 
 
 def _group_source(turns: list[Turn]) -> dict[str, Any]:

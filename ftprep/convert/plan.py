@@ -114,17 +114,17 @@ class ConvertOptions:
     @property
     def table_options(self) -> dict[str, str | None]:
         return {
-            "--user": self.user, "--assistant": self.assistant, "--system": self.system,
-            "--user-template": self.user_template,
-            "--assistant-template": self.assistant_template,
-            "--system-template": self.system_template,
+            "user": self.user, "assistant": self.assistant, "system": self.system,
+            "user_template": self.user_template,
+            "assistant_template": self.assistant_template,
+            "system_template": self.system_template,
         }
 
     @property
     def group_options(self) -> dict[str, str | None]:
         return {
-            "--group-by": self.group_by, "--order-by": self.order_by,
-            "--role-column": self.role_column, "--content-column": self.content_column,
+            "group_by": self.group_by, "order_by": self.order_by,
+            "role_column": self.role_column, "content_column": self.content_column,
         }
 
 
@@ -248,25 +248,31 @@ def _title_row_hint(table: Table, name: str, wanted: str) -> None:
 
 def _check_option_values(options: ConvertOptions) -> None:
     if options.source_format not in SOURCE_FORMATS:
-        raise UsageError(f"--from: unknown format {options.source_format!r}")
+        raise UsageError(f"{{source_format}}: unknown format {options.source_format!r}",
+                         mentions=("source_format",))
     if options.target_format not in (None, *TARGET_FORMATS):
-        raise UsageError(f"--to: unknown format {options.target_format!r}")
+        raise UsageError(f"{{target_format}}: unknown format {options.target_format!r}",
+                         mentions=("target_format",))
     if options.on_overflow not in OVERFLOW_POLICIES:
-        raise UsageError(f"--on-overflow: one of {', '.join(OVERFLOW_POLICIES)}")
+        raise UsageError(f"{{on_overflow}}: one of {', '.join(OVERFLOW_POLICIES)}",
+                         mentions=("on_overflow",))
     if options.max_tokens is not None and options.max_tokens <= 0:
-        raise UsageError("--max-tokens must be a positive number")
+        raise UsageError("must be a positive number", param="max_tokens", value=options.max_tokens)
     if options.on_overflow != "keep" and options.max_tokens is None and options.model is None:
-        raise UsageError("--on-overflow needs a limit: give --max-tokens or --model")
+        raise UsageError("{on_overflow} needs a limit: give {max_tokens} or {model}",
+                         mentions=("on_overflow", "max_tokens", "model"))
     if options.first_speaker not in (None, "user", "assistant"):
-        raise UsageError(f"--first-speaker: user or assistant, not {options.first_speaker!r}")
-    pairs = (("--user", "--user-template"), ("--assistant", "--assistant-template"))
+        raise UsageError(f"{{first_speaker}}: user or assistant, not {options.first_speaker!r}",
+                         mentions=("first_speaker",))
+    pairs = (("user", "user_template"), ("assistant", "assistant_template"))
     for a, b in pairs:
         if options.table_options[a] is not None and options.table_options[b] is not None:
-            raise UsageError(f"give {a} or {b}, not both")
-    systems = [n for n, v in (("--system", options.system), ("--system-template",
-               options.system_template), ("--system-prompt", options.system_prompt)) if v]
+            raise UsageError(f"give {{{a}}} or {{{b}}}, not both", mentions=(a, b))
+    systems = [n for n, v in (("system", options.system), ("system_template",
+               options.system_template), ("system_prompt", options.system_prompt)) if v]
     if len(systems) > 1:
-        raise UsageError(f"give only one of {', '.join(systems)}")
+        raise UsageError(f"give only one of {', '.join('{' + s + '}' for s in systems)}",
+                         mentions=tuple(systems))
 
 
 def _source_format(columns: list[str], options: ConvertOptions) -> str:
@@ -276,9 +282,12 @@ def _source_format(columns: list[str], options: ConvertOptions) -> str:
     table = [k for k, v in options.table_options.items() if v is not None]
     group = [k for k, v in options.group_options.items() if v is not None]
     if table and group:
-        raise UsageError(f"{table[0]} and {group[0]} do not mix: one row per example or per turn")
+        raise UsageError(f"{{{table[0]}}} and {{{group[0]}}} do not mix: one row per example or "
+                         "per turn", mentions=(table[0], group[0]))
     if (table or group) and options.source_format != AUTO:
-        raise UsageError(f"{(table + group)[0]} implies a plain table; drop --from")
+        first = (table + group)[0]
+        raise UsageError(f"{{{first}}} implies a plain table; drop {{source_format}}",
+                         mentions=(first, "source_format"))
     if group:
         return MULTITURN
     if table:
@@ -293,12 +302,13 @@ def _preference_table(columns: list[str], options: ConvertOptions, given: list[s
     others = [k for k, v in {**options.table_options, **options.group_options}.items()
               if v is not None]
     if others:
-        raise UsageError(f"--{given[0]} (a preference table) and {others[0]} do not mix")
+        raise UsageError(f"{{{given[0]}}} (a preference table) and {{{others[0]}}} do not mix",
+                         mentions=(given[0], others[0]))
     if options.source_format not in (AUTO, PREFERENCE):
-        raise UsageError(f"--{given[0]} maps a preference table; drop --from "
-                         f"{options.source_format}")
+        raise UsageError(f"{{{given[0]}}} maps a preference table; drop {{source_format}} "
+                         f"{options.source_format}", mentions=(given[0], "source_format"))
     for name in _PREFERENCE_COLUMNS:  # each defaults to the column of its own name
-        require_columns(columns, [getattr(options, name) or name], f"--{name}")
+        require_columns(columns, [getattr(options, name) or name], name)
     return PREFERENCE
 
 
@@ -310,7 +320,8 @@ def detect_source_format(columns: list[str]) -> str:
             return name
     raise UsageError(
         f"cannot tell the input format from its columns ({', '.join(columns) or 'none'})",
-        hint="map columns with --user/--assistant, or give --from",
+        hint="map columns with {user}/{assistant}, or give {source_format}",
+        mentions=("user", "assistant", "source_format"),
     )
 
 
@@ -319,7 +330,8 @@ def _require_signature(columns: list[str], source: str) -> None:
     if not any(all(k in columns for k in keys) for keys in options):
         wanted = " or ".join("/".join(keys) for keys in options)
         raise UsageError(
-            f"--from {source} needs the columns {wanted}",
+            f"{{source_format}} {source} needs the columns {wanted}",
+            mentions=("source_format",),
             hint=f"available columns: {', '.join(columns) or '(none)'}",
         )
 
@@ -338,10 +350,11 @@ def _check_combination(source: str, target: str, options: ConvertOptions) -> Non
 
 
 def _group_spec(columns: list[str], options: ConvertOptions) -> GroupSpec:
-    needed = {k: v for k, v in options.group_options.items() if k != "--order-by"}
+    needed = {k: v for k, v in options.group_options.items() if k != "order_by"}
     missing = [k for k, v in needed.items() if v is None]
     if missing:
-        raise UsageError(f"multi-turn input also needs {', '.join(missing)}")
+        raise UsageError(f"multi-turn input also needs {', '.join('{' + m + '}' for m in missing)}",
+                         mentions=tuple(missing))
     for option, column in options.group_options.items():
         if column is not None:
             require_columns(columns, [column], option)
@@ -404,8 +417,9 @@ def _table_messages(
         system = constant_renderer(options.system_prompt)
     if user is None or assistant is None:
         raise UsageError(
-            "a plain table needs both --user (or --user-template) and --assistant "
-            "(or --assistant-template)",
+            "a plain table needs both {user} (or {user_template}) and {assistant} "
+            "(or {assistant_template})",
+            mentions=("user", "user_template", "assistant", "assistant_template"),
             hint=f"available columns: {', '.join(columns)}",
         )
 
@@ -420,8 +434,8 @@ def _renderer(
     columns: list[str], column: str | None, template: str | None, role: str, cells: Cells
 ) -> Callable[[Any], str] | None:
     if column is not None:
-        require_columns(columns, [column], f"--{role}")
+        require_columns(columns, [column], role)
         return column_renderer(column, cells)
     if template is not None:
-        return template_renderer(template, columns, f"--{role}-template", cells)
+        return template_renderer(template, columns, f"{role}_template", cells)
     return None

@@ -93,6 +93,7 @@ class Converted:
     line: int | None = None
     source: Any = None
     dropped_turns: int = 0  # empty turns left out (--drop-empty-turns)
+    rows: int = 1  # input rows this unit stands for (a conversation: its turns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class Rejected:
     source: Any
     detail: str = ""
     value: str | None = None  # the offending value, where naming it helps (unknown speakers)
+    rows: int = 1  # input rows this unit stands for (a conversation: its turns)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"row": self.row, "line": self.line, "field": self.field, "reason": self.reason}
@@ -170,7 +172,7 @@ def template_renderer(
         parts = list(string.Formatter().parse(template))
     except ValueError as e:
         hint = "write {{ and }} for literal braces"
-        raise UsageError(f"{option}: bad template: {e}", hint=hint) from None
+        raise UsageError(f"{{{option}}}: bad template: {e}", hint=hint, mentions=(option,)) from None
     column_of: dict[str, str] = {}
     for _, name, spec, conversion in parts:
         if name is not None:
@@ -179,7 +181,7 @@ def template_renderer(
             if column is None:
                 shown = "{}" if name == "" else "{" + name + "}"
                 raise UsageError(
-                    f"{option}: unknown column {shown} in the template",
+                    f"{{{option}}}: unknown column {shown} in the template", mentions=(option,),
                     hint=f"available columns: {', '.join(columns)}",
                 )
             column_of[name] = column
@@ -206,22 +208,26 @@ def _check_field_format(option: str, name: str, spec: str, conversion: str | Non
     allocate gigabytes) on every row: `{q:d}`, `{q:{a}}`, `{q!x}`, `{q:>100000000000}`."""
     shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
     if conversion not in (None, "r", "s", "a"):
-        raise UsageError(f"{option}: {shown}: unknown conversion !{conversion} (use !r, !s, !a)")
+        raise UsageError(f"{{{option}}}: {shown}: unknown conversion !{conversion} (use !r, !s, !a)",
+                         mentions=(option,))
     if "{" in spec or "}" in spec:
-        raise UsageError(f"{option}: {shown}: nested fields are not supported in a format spec")
+        raise UsageError(f"{{{option}}}: {shown}: nested fields are not supported in a format spec",
+                         mentions=(option,))
     if any(int(width) > MAX_TEMPLATE_WIDTH for width in re.findall(r"\d+", spec)):
-        raise UsageError(f"{option}: {shown}: width or precision over {MAX_TEMPLATE_WIDTH}")
+        raise UsageError(f"{{{option}}}: {shown}: width or precision over {MAX_TEMPLATE_WIDTH}",
+                         mentions=(option,))
     try:
         format("", spec)  # cell values are text: a spec must be one that text accepts
     except ValueError as e:
-        raise UsageError(f"{option}: {shown}: {e} (cell values are text)") from None
+        raise UsageError(f"{{{option}}}: {shown}: {e} (cell values are text)",
+                         mentions=(option,)) from None
 
 
 def require_columns(columns: Sequence[str], wanted: Sequence[str], option: str) -> None:
     for name in wanted:
         if name not in columns:
             raise UsageError(
-                f"{option}: unknown column {name!r}",
+                f"{{{option}}}: unknown column {name!r}", mentions=(option,),
                 hint=f"available columns: {', '.join(columns) or '(none)'}",
             )
 

@@ -21,12 +21,11 @@ _STEP_RE = re.compile(r"\[(-?\d+)\]|([^.\[\]]+)")
 
 
 def parse_json_path(path: str, *, option: str = "path") -> tuple[str | int, ...]:
-    """`messages[0].content` → ('messages', 0, 'content'). UsageError on bad syntax."""
+    """`messages[0].content` → ('messages', 0, 'content'). UsageError naming the parameter
+    `option` on bad syntax."""
     if not _PATH_RE.fullmatch(path or ""):
-        raise UsageError(
-            f"--{option} {path!r} is not a JSON path (examples: label, metadata.user_id, "
-            "messages[0].content)"
-        )
+        raise UsageError("is not a JSON path (examples: label, metadata.user_id, "
+                         "messages[0].content)", param=option, value=path)
     return tuple(int(i) if i else name for i, name in _STEP_RE.findall(path))
 
 
@@ -37,17 +36,16 @@ def parse_test_size(text: str | float) -> float | int:
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise UsageError(f"--test {text!r} is not a number (use 0.2 or 500)") from None
+        raise UsageError("is not a number (use 0.2 or 500)", param="test", value=text) from None
     if 0 < value < 1:
         return value
     if isinstance(text, float) or (isinstance(text, str) and "." in text):
-        raise UsageError(f"--test {text!r} as a fraction must be between 0 and 1 (0.2); "
-                         "1.0 would leave nothing for train (a count is written 500)")
+        raise UsageError("as a fraction must be between 0 and 1 (0.2); 1.0 would leave nothing "
+                         "for train (a count is written 500)", param="test", value=text)
     if value >= 1 and math.isfinite(value) and value.is_integer():
         return int(value)
-    raise UsageError(
-        f"--test {text!r} must be a fraction between 0 and 1 (0.2) or a whole count >= 1 (500)"
-    )
+    raise UsageError("must be a fraction between 0 and 1 (0.2) or a whole count >= 1 (500)",
+                     param="test", value=text)
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,8 @@ class SplitOptions:
 
     def __post_init__(self) -> None:
         if isinstance(self.test, bool) or not isinstance(self.test, (int, float)):
-            raise UsageError(f"test size {self.test!r} must be a fraction in (0, 1) or an int >= 1")
+            raise UsageError("must be a fraction in (0, 1) or an int >= 1", param="test",
+                             value=self.test)
         object.__setattr__(self, "test", parse_test_size(self.test))  # 500.0 → count 500
         if self.near_dup_threshold is not None:
             from ftprep.quality.neardup import check_threshold
@@ -79,16 +78,15 @@ class SplitOptions:
         for name in ("stratify_by", "group_by"):
             value = getattr(self, name)
             if value is not None and not (name == "stratify_by" and value == ASSISTANT):
-                parse_json_path(value, option=name.replace("_", "-"))
+                parse_json_path(value, option=name)
 
     def target_test_size(self, n: int) -> int:
         """The number of test examples asked for, out of n."""
         if isinstance(self.test, int):
             if self.test >= n:
-                raise UsageError(
-                    f"--test {self.test} leaves nothing for train: there are {n} examples"
-                    + (" after dedupe" if self.dedupe else "")
-                )
+                raise UsageError(f"leaves nothing for train: there are {n} examples"
+                                 + (" after dedupe" if self.dedupe else ""),
+                                 param="test", value=self.test)
             return self.test
         return round(n * self.test)
 

@@ -100,10 +100,11 @@ def _refuse_free_text_classes(keys: Sequence[RecordKey], options: SplitOptions) 
     classes = len({k.stratum for k in keys if k.stratum is not None})
     if classes * MIN_PER_CLASS >= len(keys):
         raise UsageError(
-            f"stratify_by={options.stratify_by} gives {classes} classes for {len(keys)} "
+            f"gives {classes} classes for {len(keys)} "
             f"examples: that is free text, not a label (stratifying needs at least "
             f"{MIN_PER_CLASS} examples per class on average); stratify by a label such as "
-            "metadata.label, or leave stratify_by out")
+            "metadata.label, or leave {stratify_by} out", param="stratify_by",
+            value=options.stratify_by)
 
 
 def _refuse_output_over_input(path: str | Path, out: Path) -> None:
@@ -115,7 +116,7 @@ def _refuse_output_over_input(path: str | Path, out: Path) -> None:
         if (out.resolve() / name) == source:
             raise UsageError(
                 f"the output {out / name} would overwrite the input {path}; "
-                "choose another --output-dir"
+                "choose another {out_dir}", mentions=("out_dir",)
             )
 
 
