@@ -100,11 +100,10 @@ def _refuse_free_text_classes(keys: Sequence[RecordKey], options: SplitOptions) 
     classes = len({k.stratum for k in keys if k.stratum is not None})
     if classes * MIN_PER_CLASS >= len(keys):
         raise UsageError(
-            f"gives {classes} classes for {len(keys)} "
+            f"{{stratify_by}} {options.stratify_by} gives {classes} classes for {len(keys)} "
             f"examples: that is free text, not a label (stratifying needs at least "
             f"{MIN_PER_CLASS} examples per class on average); stratify by a label such as "
-            "metadata.label, or leave {stratify_by} out", param="stratify_by",
-            value=options.stratify_by)
+            "metadata.label, or leave {stratify_by} out", mentions=("stratify_by",))
 
 
 def _refuse_output_over_input(path: str | Path, out: Path) -> None:
