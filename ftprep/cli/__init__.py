@@ -123,7 +123,7 @@ def _silence_stdout() -> None:
 @click.group(cls=FtprepGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ftprep")
 def main() -> None:
-    """Prepare, check, count, split and submit fine-tuning datasets."""
+    """Prepare, check, count, split, export, submit and evaluate fine-tuning datasets."""
 
 
 def _load(name: str) -> click.Command:
