@@ -157,7 +157,10 @@ def validate_file(
     head = _head(chunks)
     head_lines = _head_lines(head)
     fmt, file_mode = _file_shape(head_lines)
-    source = None if file_mode else source_format_of([jl.value for jl in head_lines if jl.ok])
+    if file_mode in (L.JSON_ARRAY_FILE.code, L.PRETTY_PRINTED.code):
+        source = source_format_of(_document_head(path))  # alpaca_data.json is an array
+    else:
+        source = None if file_mode else source_format_of([jl.value for jl in head_lines if jl.ok])
     if source:  # Alpaca/ShareGPT: one FT941 instead of errors on every line
         fmt, file_mode = source, CONVERTIBLE_SOURCE.code
     plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name, target_info, near_dups)
@@ -305,6 +308,24 @@ def _head_lines(head: list[tuple[int, bytes]]) -> list[JsonLine]:
                 return found
             found.append(jl)
     return found
+
+
+_DOCUMENT_HEAD = 20  # records of a JSON document looked at to tell Alpaca/ShareGPT
+
+
+def _document_head(path: str | Path) -> list[Any]:
+    """The first records of a file that is one JSON document (an array, or objects spread
+    over lines), read as `convert` reads it; [] when they cannot be read."""
+    import itertools
+
+    from ftprep.errors import FtprepError
+    from ftprep.io.readers.json_array import json_rows
+
+    try:
+        rows = itertools.islice(json_rows(str(path), None), 1, _DOCUMENT_HEAD + 1)
+        return [row.values for row in rows if row.problem is None]
+    except (FtprepError, OSError, ValueError):
+        return []
 
 
 def _file_shape(lines: list[JsonLine]) -> tuple[str, str | None]:

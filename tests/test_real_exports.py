@@ -321,8 +321,19 @@ def sharegpt_json(path: Path, good: int = 12) -> Path:
     return path
 
 
+def validate_says_convert(src: Path, source: str) -> None:
+    """Item 14 on the shape these exports really have, a JSON array: one FT941 naming the
+    command, not FT105 'a JSON array' or an error per line."""
+    run = ftprep("validate", src, "--format", "json")
+    assert run.returncode == 1, run.stderr
+    report = json.loads(run.stdout)
+    assert [(i["code"], i["line"]) for i in report["issues"]] == [("FT941", 1)]
+    assert f"--from {source}" in report["issues"][0]["message"]
+
+
 def test_sharegpt_json(tmp_path: Path) -> None:
     src = sharegpt_json(tmp_path / "sharegpt.json")
+    validate_says_convert(src, "sharegpt")
     result = convert_and_validate(src, rc=1, units=16)
     assert result.summary["unknown_speakers"] == {"moderator": 1}
     assert [(r["row"], r["field"], r["reason"]) for r in result.rejects] == [
@@ -358,6 +369,7 @@ def alpaca_json(path: Path) -> Path:
 
 def test_alpaca_json(tmp_path: Path) -> None:
     src = alpaca_json(tmp_path / "alpaca.json")
+    validate_says_convert(src, "alpaca")
     result = convert_and_validate(src, rc=1, units=16)
     assert result.summary["format_from"] == "alpaca"
     assert [(r["row"], r["field"], r["reason"]) for r in result.rejects] == [
