@@ -232,6 +232,25 @@ def test_multi_sheet_xlsx(tmp_path: Path) -> None:
     assert archive.records[0]["messages"][1]["content"] == "Old answer"
 
 
+def test_pandas_workbook_all_sheets(tmp_path: Path) -> None:
+    """`df.to_excel` per sheet (ExcelWriter): each sheet has its own 0..n-1 index left of the
+    header. Was exit 2 'a value left of the header's first column' on the second sheet."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"Question": [f"q{i}" for i in range(6)],
+                          "Answer ": [None if i == 3 else f"a{i}" for i in range(6)]})
+    with pd.ExcelWriter(tmp_path / "pd.xlsx") as book:
+        frame.to_excel(book, sheet_name="January")
+        frame.to_excel(book, sheet_name="February")
+    result = convert_and_validate(tmp_path / "pd.xlsx", "--user", "Question", "--assistant",
+                                  "Answer", "--sheet", "all", rc=1, units=12)
+    assert result.summary["warnings"] == [
+        "assistant='Answer' matched the column 'Answer ' (spaces trimmed)",
+        "the unnamed first column is a pandas index (0, 1, 2, ...): not read"]
+    assert [(r["row"], r["line"], r["reason"]) for r in result.rejects] == [
+        (4, 5, "missing"), (10, 5, "missing")]  # sheet row 5 of each sheet
+
+
 # ---------------------------------------------------------------- HF-style Parquet
 
 

@@ -115,6 +115,7 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, path: str, options: ReadOptions,
     columns: list[str] | None = None
     index: IndexColumn | None = None
     skip = 0  # empty columns left of the table (a table drawn from B2 is common)
+    read = 0  # rows of this sheet so far
     for sheet_row, cells, uncached in _sheet_cells(sheet, formula_sheet, path):
         if _blank(cells) and not uncached:
             continue
@@ -128,8 +129,10 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, path: str, options: ReadOptions,
             yield [c for c in columns if not index.active or c != columns[0]]
             continue
         if any(c is not None for c in cells[:skip]):
-            _pandas_index(cells[:skip], n, notes, path, sheet_row, skip)
+            # Each sheet pandas writes has its own 0..n-1 index (--sheet all reads several).
+            _pandas_index(cells[:skip], read, notes, path, sheet_row, skip)
         n += 1
+        read += 1
         row = _cells_row(columns, _trim(cells[skip:]), n, sheet_row)
         assert index is not None
         index.strip(row.values, n, sheet_row)
@@ -148,8 +151,9 @@ def _pandas_index(left: tuple[Any, ...], n: int, notes: ReadNotes, path: str, li
     """pandas' to_excel writes its 0..n-1 index in the column left of a header whose first
     cell is empty: drop it (said once); any other value there has no column name."""
     if all(c is None for c in left[:-1]) and str(left[-1]) == str(n):
-        if n == 0:
-            notes.warn("the unnamed first column is a pandas index (0, 1, 2, ...): not read")
+        said = "the unnamed first column is a pandas index (0, 1, 2, ...): not read"
+        if n == 0 and said not in notes.warnings:  # once, however many sheets
+            notes.warn(said)
         return
     raise InputError(f"a value left of the header's first column ({_column_letter(skip)}): "
                      "that column has no name", path=path, line=line)
