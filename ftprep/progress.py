@@ -71,6 +71,7 @@ class Bar:
         """A new file (or a new pass over one): the bar starts again from 0."""
         self.label, self.total, self.done = label, total, 0
         self.started = time.monotonic()
+        self.last = -INTERVAL  # a new pass shows its name at its first read (after the delay)
 
     def advance(self, n: int) -> None:
         self.done += n

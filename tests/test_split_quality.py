@@ -110,6 +110,16 @@ def test_stratifying_by_free_text_is_refused_once(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+def test_a_small_labelled_file_is_not_taken_for_free_text(tmp_path: Path) -> None:
+    # 2 classes in 4 examples is as many classes as examples/2, but yes/no is a label: the
+    # refusal needs many classes too (hypothesis found this in test_split_properties).
+    records = [chat(f"Question {i}", ["yes", "no"][i % 2]) for i in range(4)]
+    r = subprocess.run([FTPREP, "split", str(write(tmp_path / "s.jsonl", records)),
+                        "--stratify-by", "assistant", "--test", "0.5", "-o",
+                        str(tmp_path / "o")], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+
+
 def test_many_real_classes_are_listed_briefly(tmp_path: Path) -> None:
     records = [chat(f"Question {i}", f"label {i % 40}") for i in range(200)]  # 40 classes x 5
     r = subprocess.run([FTPREP, "split", str(write(tmp_path / "l.jsonl", records)),

@@ -89,6 +89,7 @@ def _refuse_non_regular(path: str | Path) -> None:
 
 
 MIN_PER_CLASS = 2  # fewer examples per class on average: the values are text, not labels
+FREE_TEXT_MIN_CLASSES = 20  # ... when there are this many: 2 classes in 4 examples are labels
 
 
 def _refuse_free_text_classes(keys: Sequence[RecordKey], options: SplitOptions) -> None:
@@ -98,7 +99,7 @@ def _refuse_free_text_classes(keys: Sequence[RecordKey], options: SplitOptions) 
     if options.stratify_by is None or len(keys) < 2 * MIN_PER_CLASS:
         return
     classes = len({k.stratum for k in keys if k.stratum is not None})
-    if classes * MIN_PER_CLASS >= len(keys):
+    if classes >= FREE_TEXT_MIN_CLASSES and classes * MIN_PER_CLASS >= len(keys):
         raise UsageError(
             f"{{stratify_by}} {options.stratify_by} gives {classes} classes for {len(keys)} "
             f"examples: that is free text, not a label (stratifying needs at least "
