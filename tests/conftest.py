@@ -4,12 +4,21 @@ from __future__ import annotations
 # ==== platform area (owner: platform) ======================================================
 # A local OpenAI-compatible server and an environment pointing at it, with a recognisable fake
 # key so tests can prove it never leaks. Nothing here is autouse: other areas are unaffected.
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.fake_openai import FakeOpenAI
+
+# ==== hypothesis ===========================================================================
+# In CI (CI=true) property tests draw the same examples every run: a red build then means a
+# change broke something, not that a new random example was drawn. Locally they explore.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 FAKE_KEY = "ftprep-FAKE-SECRET-7f3a9c"  # deliberately not sk-shaped: redaction must be exact
 
