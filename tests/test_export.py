@@ -417,7 +417,7 @@ def test_installed_export_end_to_end(tmp_path: Path) -> None:
                         "--weight0", "drop-example", "--format", "json"],
                        capture_output=True, text=True, check=False,
                        env={**os.environ, "FTPREP_TARGETS_FILE": ""})
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # one example rejected: a finding about the data
     summary = json.loads(r.stdout)
     assert (summary["read"], summary["written"], summary["rejected"]) == (3, 2, 1)
     assert summary["reconciled"] is True and summary["reasons"] == {"weight0-dropped": 1}
@@ -449,7 +449,7 @@ def test_cli_summary_text_json_and_rejects_path(tmp_path: Path) -> None:
     runner = CliRunner()
     r = runner.invoke(main, ["export", str(src), "--to", "bedrock", "-o", str(tmp_path / "b.jsonl"),
                              "--weight0", "keep-as-context", "--rejects", str(tmp_path / "why.jsonl")])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # one rejected, like convert
     assert "read 2, written 1, rejected 1" in r.output
     assert "rejected: weight0-not-expressible ×1" in r.output
     assert read_jsonl(tmp_path / "why.jsonl")[0]["path"] == "messages[1].weight"

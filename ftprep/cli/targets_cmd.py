@@ -6,7 +6,7 @@ from typing import Any
 import click
 
 from ftprep.cli.common import as_flags, emit_json, format_option, quiet_option
-from ftprep.errors import EXIT_OK, UsageError
+from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.targets import TargetInfo, get_target, list_targets
 
 _targets_file = click.option(
@@ -84,7 +84,10 @@ def _print_target(info: TargetInfo) -> None:
 def export(file: str, to: str, output: str, rejects: str | None, weight0: str | None,
            file_format: str | None, targets_file: str | None, fmt: str) -> None:
     """Write FILE in the shape TARGET reads, atomically, with a summary of what changed and a
-    rejects file for what cannot be expressed (read = written + rejected)."""
+    rejects file for what cannot be expressed (read = written + rejected).
+
+    Exit 0 when every example was written, 1 when some were rejected (as convert), 2 on usage
+    or input errors."""
     from ftprep.targets.export import export_file
 
     try:
@@ -96,7 +99,7 @@ def export(file: str, to: str, output: str, rejects: str | None, weight0: str | 
         emit_json(result.to_dict())
     else:
         _print_export(result)
-    raise SystemExit(EXIT_OK)
+    raise SystemExit(EXIT_FINDINGS if result.rejected else EXIT_OK)
 
 
 _FLAGS = {"out=": "--output ", "weight0=": "--weight0 ", "file_format=": "--file-format "}
