@@ -20,9 +20,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Every pair runs even when one misses its goal; the exit status says whether all were met.
 bench: $(STAMP)
-	$(BIN)/python bench/bench.py
-	$(BIN)/python bench/bench_long_line.py
+	$(BIN)/python bench/bench.py; pairs=$$?; \
+	$(BIN)/python bench/bench_long_line.py; long=$$?; \
+	exit $$((pairs || long))
 
 lint: $(STAMP)
 	$(BIN)/ruff check ftprep tests bench
