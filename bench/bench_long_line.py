@@ -9,11 +9,12 @@ peak RSS < 150 MB.
 from __future__ import annotations
 
 import json
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import measure
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZES_MB = (20, 80)
@@ -31,13 +32,12 @@ def _generate(path: Path, megabytes: int) -> None:
 
 
 def _run(path: Path) -> tuple[float, float]:
+    """Wall seconds and this convert's own peak RSS (its process tree, sampled: the shared
+    harness; RUSAGE_CHILDREN would report the largest child of the whole bench run)."""
     ftprep = str(Path(sys.executable).with_name("ftprep"))
-    start = time.perf_counter()
-    subprocess.run([ftprep, "convert", str(path), "-o", str(OUT / "long_line_out.jsonl"),
-                    "--user", "q", "--assistant", "a"], check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return seconds, rss_mb
+    run = measure([ftprep, "convert", str(path), "-o", str(OUT / "long_line_out.jsonl"),
+                   "--user", "q", "--assistant", "a"])
+    return run.wall, run.peak_mb
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
         _generate(path, mb)
         seconds, rss = _run(path)
         times[mb] = seconds
-        print(f"one-line JSON array {mb} MB: {seconds:.1f} s, peak RSS so far {rss:.0f} MB")
+        print(f"one-line JSON array {mb} MB: {seconds:.1f} s, peak RSS {rss:.0f} MB")
     ratio = times[SIZES_MB[1]] / times[SIZES_MB[0]]
     size_ratio = SIZES_MB[1] / SIZES_MB[0]
     print(f"time ratio {ratio:.1f} for {size_ratio:.0f}x the data (linear: ~{size_ratio:.0f}, "
