@@ -80,8 +80,6 @@ def flat_turns_csv(rows: int = 1_000_000) -> Path:
     import csv
 
     rng = random.Random(SEED)
-    systems = _systems(rng)
-    del systems
     out: list[tuple[int, int, str, str]] = []
     cid = 0
     while len(out) < n:
