@@ -48,7 +48,7 @@ class TokenCounts:
     answer_start: array = field(default_factory=lambda: array("I"))
     estimated: bool = False
 
-    def extend(self, other: _BatchResult) -> None:
+    def extend(self, other: CountBatch) -> None:
         for name in ("lines", "tokens", "trainable", "messages", "answer_start"):
             getattr(self, name).extend(getattr(other, name))
         self.estimated = self.estimated or other.estimated
@@ -67,15 +67,27 @@ class TokenCounts:
 
 
 @dataclass
-class _BatchResult:
-    lines: array
-    tokens: array
-    trainable: array
-    messages: array
-    answer_start: array
+class CountBatch:
+    """Per-example counts of one batch of lines (what a worker sends back); `TokenCounts`
+    appends batches in file order. The report's single pass fills these too."""
+
+    lines: array = field(default_factory=lambda: array("I"))
+    tokens: array = field(default_factory=lambda: array("I"))
+    trainable: array = field(default_factory=lambda: array("I"))
+    messages: array = field(default_factory=lambda: array("I"))
+    answer_start: array = field(default_factory=lambda: array("I"))
     estimated: bool = False
     error: tuple[int, str] | None = None  # the first bad line of the batch
     template_refused: bool = False  # ... refused by an open model's chat template, not malformed
+
+    def add(self, line: int, counted: ExampleTokens) -> None:
+        self.lines.append(line)
+        self.tokens.append(counted.total)
+        self.trainable.append(counted.trainable)
+        self.messages.append(counted.messages)
+        self.answer_start.append(NO_ANSWER if counted.answer_start is None
+                                 else counted.answer_start)
+        self.estimated = self.estimated or counted.estimated
 
 
 def record_counter(tokenizer: str) -> RecordCounter:
@@ -96,11 +108,11 @@ def record_counter(tokenizer: str) -> RecordCounter:
     return count
 
 
-def _count_batch(tokenizer: str, first_line: int, chunk: bytes) -> _BatchResult:
+def _count_batch(tokenizer: str, first_line: int, chunk: bytes) -> CountBatch:
     """Count one chunk of whole lines (runs in a worker process or in-process). Lines are
     split here, not in the parent, so the parent only moves bytes."""
     count = record_counter(tokenizer)
-    out = _BatchResult(array("I"), array("I"), array("I"), array("I"), array("I"))
+    out = CountBatch()
     for jl in parse_chunk(first_line, chunk):  # the reading validate and split share
         if jl.error == BLANK:
             continue  # blank lines hold no example; `validate` reports them
@@ -117,12 +129,7 @@ def _count_batch(tokenizer: str, first_line: int, chunk: bytes) -> _BatchResult:
         except UsageError as exc:  # an open model's chat template refused this record
             out.error, out.template_refused = (line, str(exc)), True
             return out
-        out.lines.append(line)
-        out.tokens.append(counted.total)
-        out.trainable.append(counted.trainable)
-        out.messages.append(counted.messages)
-        out.answer_start.append(NO_ANSWER if counted.answer_start is None else counted.answer_start)
-        out.estimated = out.estimated or counted.estimated
+        out.add(line, counted)
     return out
 
 
@@ -154,7 +161,7 @@ def count_tokens(
     return counts
 
 
-def _count_serial(path: str | Path, encoding_name: str) -> Iterator[_BatchResult]:
+def _count_serial(path: str | Path, encoding_name: str) -> Iterator[CountBatch]:
     for first_line, chunk in _chunks(path):
         yield _count_batch(encoding_name, first_line, chunk)
 
@@ -165,7 +172,7 @@ def _init_worker(encoding_name: str) -> None:
 
 def _count_parallel(
     path: str | Path, encoding_name: str, workers: int
-) -> Iterator[_BatchResult]:
+) -> Iterator[CountBatch]:
     batches = ((encoding_name, first_line, chunk) for first_line, chunk in _chunks(path))
     return ordered_map(_count_batch, batches, workers=workers, initializer=_init_worker,
                        initargs=(encoding_name,))

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from ftprep.count import NO_ANSWER, TokenCounts, record_counter
+from ftprep.count import CountBatch, TokenCounts, record_counter
 from ftprep.errors import UsageError
 from ftprep.formats import COMPLETION, PREFERENCE, UNKNOWN, detect_format
 from ftprep.io.jsonl import iter_line_chunks, parse_line
@@ -82,13 +82,10 @@ class _Chunk:
 
 
 @dataclass
-class _Tokens:
-    lines: array = field(default_factory=lambda: array("I"))
-    tokens: array = field(default_factory=lambda: array("I"))
-    trainable: array = field(default_factory=lambda: array("I"))
-    messages: array = field(default_factory=lambda: array("I"))
-    answer_start: array = field(default_factory=lambda: array("I"))
-    estimated: bool = False
+class _Tokens(CountBatch):
+    """count's batch arrays, plus the lines a tokenizer's chat template refused (the
+    report skips them; count stops at the first)."""
+
     refused: list[int] = field(default_factory=list)
 
 
@@ -152,13 +149,7 @@ class _Profiler:
             except UsageError:  # an open model's chat template refused the record
                 tokens.refused.append(line)
                 continue
-            tokens.lines.append(line)
-            tokens.tokens.append(counted.total)
-            tokens.trainable.append(counted.trainable)
-            tokens.messages.append(counted.messages)
-            tokens.answer_start.append(NO_ANSWER if counted.answer_start is None
-                                       else counted.answer_start)
-            tokens.estimated = tokens.estimated or counted.estimated
+            tokens.add(line, counted)
         rank = _rank(raw)
         out.samples.append((rank, line, record))
         out.samples.sort(key=lambda s: s[0])
@@ -227,10 +218,7 @@ def _merge(profile: Profile, chunk: _Chunk) -> None:
         else:
             profile.functions["(other)"] += n
     for name, part in chunk.counts.items():
-        counts = profile.counts[name]
-        for key in ("lines", "tokens", "trainable", "messages", "answer_start"):
-            getattr(counts, key).extend(getattr(part, key))
-        counts.estimated = counts.estimated or part.estimated
+        profile.counts[name].extend(part)
         profile.refused[name].extend(part.refused)
     profile.samples = sorted([*profile.samples, *chunk.samples], key=lambda s: s[0])[:SAMPLES]
 
