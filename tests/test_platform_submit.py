@@ -101,7 +101,7 @@ def test_refuses_without_tty_and_without_yes(platform_env: FakeOpenAI,
 
 def test_asks_on_a_terminal(platform_env: FakeOpenAI, chat_file: Path,
                             monkeypatch) -> None:
-    monkeypatch.setattr("ftprep.cli.platform_cmd._stdin_is_tty", lambda: True)
+    monkeypatch.setattr("ftprep.cli.common.stdin_is_tty", lambda: True)
     declined = submit(chat_file, input="n\n")
     assert declined.exit_code == 1 and "not submitted" in declined.stderr
     assert platform_env.requests == []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -42,6 +43,11 @@ models_file_option = click.option(
 # Library parameters whose flag is not `--` + the name with dashes (the CLI's one mapping).
 FLAG_NAMES = {"source_format": "--from", "target_format": "--to", "out_dir": "--output-dir",
               "fmt": "--format"}
+
+
+def stdin_is_tty() -> bool:
+    """Whether a person can answer a confirmation prompt (tests patch this one place)."""
+    return sys.stdin.isatty()
 
 
 def flag(name: str) -> str:

@@ -123,6 +123,10 @@ def convert_command(
     click.get_current_context().exit(EXIT_FINDINGS if result.rejected else EXIT_OK)
 
 
+def _noun(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
+
+
 def _report(result: ConvertResult, fmt: str, *, to_stderr: bool, alternating: bool) -> None:
     if fmt == "json":
         if to_stderr:  # stdout carries the records
@@ -130,9 +134,10 @@ def _report(result: ConvertResult, fmt: str, *, to_stderr: bool, alternating: bo
         else:
             emit_json(result)
         return
-    unit = "" if result.unit == "row" else f" {result.unit}s (from {result.rows} rows)"
+    unit = "" if result.unit == "row" else \
+        f" {_noun(result.read, result.unit)} (from {result.rows} {_noun(result.rows, 'row')})"
     if result.lines is not None and result.lines != result.rows + 1:  # + the header line
-        unit += f" rows ({result.lines} lines)" if result.unit == "row" else ""
+        unit += f" {_noun(result.read, 'row')} ({result.lines} lines)" if result.unit == "row" else ""
     click.echo(
         f"read {result.read}{unit}, wrote {result.written}, rejected {result.rejected} "
         f"({result.format_from} → {result.format_to}) → {result.output}",

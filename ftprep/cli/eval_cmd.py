@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from ftprep.cli import common
 from ftprep.cli.common import as_flags, emit_json, format_option, quiet_option, usd
 from ftprep.cli.platform_cmd import Connection, platform_options
 from ftprep.errors import EXIT_FINDINGS, InputError, UsageError
@@ -26,9 +27,6 @@ _FLAGS = {f"{param}=": f"--{flag} " for param, flag in (
     ("concurrency", "concurrency"), ("candidates", "candidates"))}
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
-
-def _stdin_is_tty() -> bool:
-    return sys.stdin.isatty()
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -156,7 +154,7 @@ def _confirm(plan: Any, yes: bool, threshold: float) -> None:
     if not unknown and (plan.estimate_usd or 0.0) <= threshold:
         return
     amount = "an unknown amount" if unknown else f"up to {usd(plan.estimate_usd)}"
-    if not _stdin_is_tty():
+    if not common.stdin_is_tty():
         raise UsageError(f"not sending {plan.requests} requests for {amount} without "
                          f"confirmation: no terminal to ask on (pass --yes, raise "
                          f"--confirm-above, or --dry-run to preview)")
@@ -365,7 +363,7 @@ def try_command(model: str, prompt: str | None, system: str | None, from_file: s
     if (from_file is None) != (line is None):
         raise UsageError("--from FILE and --line N go together")
     example = example_at_line(from_file, line) if from_file and line else None
-    if example is None and not prompt and not _stdin_is_tty():
+    if example is None and not prompt and not common.stdin_is_tty():
         prompt = sys.stdin.read().strip()
     body = try_request(model, prompt, system=system, example=example, temperature=temperature,
                        max_tokens=max_tokens, seed=seed)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,6 +12,7 @@ from typing import Any
 
 import click
 
+from ftprep.cli import common
 from ftprep.cli.common import emit_json, format_option, quiet_option, usd
 from ftprep.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ftprep.platform.client import PlatformClient, is_fine_tuned
@@ -449,10 +449,6 @@ _id_command(models, "delete", "model_id", "Delete a fine-tuned model you own.",
 
 
 # -- submit --------------------------------------------------------------------------------
-def _stdin_is_tty() -> bool:
-    return sys.stdin.isatty()
-
-
 @click.command()
 @click.argument("train", type=click.Path(dir_okay=False))
 @click.option("--validation", type=click.Path(dir_okay=False), default=None,
@@ -567,7 +563,7 @@ def _confirm(plan: Any, yes: bool) -> None:
     """Ask before spending money; never hang when nobody can answer."""
     if yes:
         return
-    if not _stdin_is_tty():
+    if not common.stdin_is_tty():
         raise UsageError("not submitting without confirmation: no terminal to ask on "
                          "(pass --yes to confirm, or --dry-run to preview)")
     cost = "an unknown cost" if plan.estimate is None else f"about {usd(plan.estimate.cost_usd)}"
