@@ -22,6 +22,7 @@ from ftprep.models import (
     lifecycle_status,
     list_models,
 )
+from ftprep.targets.registry import TargetInfo, get_target
 
 DEFAULT_EPOCHS = 3
 MAX_EPOCHS = 25
@@ -153,19 +154,39 @@ def estimate_counts(
     return est
 
 
+def job_limit_warning(est: Estimate, target: TargetInfo) -> str | None:
+    """The target's tokens × epochs limit per job (Azure: 2B), when this job would pass it.
+    Validation tokens are not added: the platforms count the training file."""
+    limit = target.job_token_limit
+    if limit is None or est.billed_tokens <= limit:
+        return None
+    unsure = " (an unconfirmed fact: see `ftprep targets " + target.name + "`)" \
+        if "job_token_limit" in target.uncertain else ""
+    fewer = max(1, limit // max(1, est.billed_tokens // est.epochs))
+    return (f"{est.billed_tokens:,} tokens × epochs is over {target.name}'s {limit:,} per job"
+            f"{unsure}: {target.name} would refuse it; train fewer epochs (at most {fewer}) "
+            "or fewer examples")
+
+
 def estimate_file(
     path: str | Path, *, model: str, epochs: int | str | None = "auto",
     validation: str | Path | None = None, models_file: str | Path | None = None,
     requests: int | None = None, prompt_tokens_saved: int = 0, prompt_tokens: int = 500,
     completion_tokens: int = 200, workers: int | None = None, today: dt.date | None = None,
+    target: str | None = None, targets_file: str | Path | None = None,
 ) -> Estimate:
     """Estimate the training cost of `path` on `model` (optionally with inference break-even).
-    `today` decides the lifecycle warning (default: the real date)."""
+    `today` decides the lifecycle warning (default: the real date); `target` adds that
+    platform's per-job token limit (e.g. Azure's) as a warning."""
     _refuse_stdin_twice(path, validation)
     info = get_model(model, models_file=models_file)
+    spec = get_target(target, targets_file) if target is not None else None
     counts = count_tokens(path, info.encoding, workers=workers)
     val = count_tokens(validation, info.encoding, workers=workers) if validation else None
     est = estimate_counts(counts, info, epochs=epochs, validation=val, today=today)
+    over = job_limit_warning(est, spec) if spec is not None else None
+    if over:
+        est.warnings.append(over)
     if requests is not None:
         est.inference = inference_comparison(
             info, _exact_training_usd(est.billed_tokens, est.price_per_1m), requests=requests,
@@ -219,5 +240,6 @@ __all__ = [
     "estimate_counts",
     "estimate_file",
     "inference_comparison",
+    "job_limit_warning",
     "training_cost",
 ]

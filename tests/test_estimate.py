@@ -337,3 +337,32 @@ def test_inference_options_without_requests_are_refused(
                               "--requests", "10", "--format", "json"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["inference"]["requests"] == 10
+
+
+def test_target_job_token_limit_warns_with_the_epochs_that_fit(tmp_path: Path) -> None:
+    # Azure refuses a job whose tokens × epochs pass its limit (2B); a small override limit
+    # stands in for a 2B-token file. Without --target, or under the limit, no warning.
+    from ftprep.cli import main
+
+    data = tmp_path / "d.jsonl"
+    line = '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
+    data.write_text(line * 10)
+    low = tmp_path / "t.toml"
+    low.write_text("[targets.azure]\njob_token_limit = 250\n")
+    args = ["estimate", str(data), "-m", "gpt-4o-mini", "--epochs", "3", "--format", "json"]
+    runner = CliRunner()
+    plain = json.loads(runner.invoke(main, args).output)
+    per_epoch = plain["billed_tokens"] // 3
+    assert plain["billed_tokens"] > 250 and per_epoch <= 250  # one epoch fits, three do not
+    over = runner.invoke(main, [*args, "--target", "azure", "--targets-file", str(low)])
+    assert over.exit_code == 0, over.output
+    warnings = json.loads(over.output)["warnings"]
+    assert warnings[:-1] == plain["warnings"]  # the lifecycle note, unchanged
+    assert warnings[-1:] == [f"{plain['billed_tokens']:,} tokens × epochs is over azure's 250 per job "
+                        "(an unconfirmed fact: see `ftprep targets azure`): azure would refuse "
+                        f"it; train fewer epochs (at most {250 // per_epoch}) or fewer examples"]
+    built_in = json.loads(runner.invoke(main, [*args, "--target", "azure"]).output)
+    assert built_in["warnings"] == plain["warnings"]  # far under the real 2,000,000,000
+    unknown = runner.invoke(main, [*args, "--target", "azur"])
+    assert unknown.exit_code == 2 and "unknown target 'azur'" in unknown.output, unknown.output
+    assert runner.invoke(main, [*args[:3], "all", "--target", "azure"]).exit_code == 2

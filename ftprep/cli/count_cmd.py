@@ -140,12 +140,17 @@ def _epochs(value: str) -> int | str:
               help="Extra few-shot prompt tokens per request the base model would need.")
 @click.option("--prompt-tokens", type=click.IntRange(0), default=500, show_default=True)
 @click.option("--completion-tokens", type=click.IntRange(0), default=200, show_default=True)
+@click.option("--target", default=None, metavar="NAME",
+              help="Also check this platform's tokens × epochs limit per job (azure: 2B).")
+@click.option("--targets-file", type=click.Path(dir_okay=False), envvar="FTPREP_TARGETS_FILE",
+              help="A targets.toml that overrides the built-in target facts.")
 @models_file_option
 @workers_option
 @quiet_option
 @format_option
 def estimate(file: str, model: str, epochs: str, validation: str | None, requests: int | None,
              prompt_tokens_saved: int, prompt_tokens: int, completion_tokens: int,
+             target: str | None, targets_file: str | None,
              models_file: str | None, workers: int | None, fmt: str) -> None:
     """Estimate the cost of fine-tuning on FILE (billed tokens × epochs × price)."""
     from ftprep.estimate import estimate_all, estimate_file
@@ -156,6 +161,8 @@ def estimate(file: str, model: str, epochs: str, validation: str | None, request
         if requests is not None:  # the comparison is per model: silently dropping it misleads
             raise UsageError("--requests compares one fine-tuned model with its base model; "
                              "give one --model, not 'all'")
+        if target is not None:  # the limit is checked per job, i.e. per model
+            raise UsageError("--target checks one job's token limit; give one --model, not 'all'")
         results = estimate_all(file, epochs=n_epochs, validation=validation,
                                models_file=models_file, workers=workers)
         if fmt == "json":
@@ -169,6 +176,7 @@ def estimate(file: str, model: str, epochs: str, validation: str | None, request
         file, model=model, epochs=n_epochs, validation=validation, models_file=models_file,
         requests=requests, prompt_tokens_saved=prompt_tokens_saved,
         prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, workers=workers,
+        target=target, targets_file=targets_file,
     )
     if fmt == "json":
         emit_json(est.to_dict())
