@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ftprep.formats import UNKNOWN, detect_format
+from ftprep.io.jsonl import parse_line
 from ftprep.report.dataset import histogram, report_data
 from ftprep.report.render import render_report
 from ftprep.validate import validate_file
@@ -46,11 +48,65 @@ def test_the_report_of_defects_names_every_finding_rule_and_line() -> None:
     for f in findings:  # every rule, with its line in that rule's detail table
         block = page[page.index(f'id="{f.code}"'):]
         block = block[:block.index("</table>")]
-        assert f"<td class=\"num\">{f.line}</td>" in block, (f.code, f.line)
+        assert re.search(rf'<td class="num">(<a href="#line-{f.line}">)?{f.line}(</a>)?</td>',
+                         block), (f.code, f.line)
         assert f.code in text
     assert "FT109 duplicate-example" in text  # in its own Duplicates section
     duplicates = page[page.index('id="duplicates"'):page.index('id="sensitive"')]
     assert "FT109" in duplicates and "FT301" not in duplicates
+
+
+def _anchors(page: str) -> tuple[list[str], set[str]]:
+    """(every in-page link's target, every id on the page)."""
+    return re.findall(r'href="#([^"]+)"', page), set(re.findall(r' id="([^"]+)"', page))
+
+
+def test_finding_lines_link_to_the_embedded_record_and_no_link_is_dead() -> None:
+    report = report_data(DEFECTS, models=["gpt-4o-mini"])
+    page = render_report(report)
+    targets, ids = _anchors(page)
+    assert targets and not set(targets) - ids  # no dead link
+    raw = DEFECTS.read_bytes().split(b"\n")
+    examples = {i for i, b in enumerate(raw, 1)  # the lines that hold an example
+                if (jl := parse_line(b, i)).ok and detect_format(jl.value) != UNKNOWN}
+    for rule in report.rules:
+        for f in rule.first:
+            if f["line"] in examples:
+                assert f'<a href="#line-{f["line"]}">{f["line"]}</a>' in page, (rule.code, f)
+    assert set(report.to_dict()["linked"][0]) == {"line", "redacted", "record"}
+    [one] = [r for r in report.linked if r["line"] == 2]  # FT301: a message with role "human"
+    block = page[page.index('id="line-2"'):]
+    assert "human" in _text(block[:block.index('class="chat"', 10)])
+    assert one["record"]["messages"][1]["role"] == "human"
+
+
+def test_linked_records_are_capped_cut_and_masked(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftprep.report import dataset
+
+    models = _write(tmp_path / "models.toml", [
+        '[models."gpt-4o-mini-2024-07-18"]', "max_example_tokens = 40"])
+    lines = [json.dumps({"messages": [{"role": "human", "content": f"{i} " + "x" * 20_000},
+                                      {"role": "assistant", "content": "ok"}]})
+             for i in range(100)]  # every line: an FT301 finding, over the limit
+    lines[0] = _chat(f"my key is {OPENAI_KEY} " + "word " * 80, "Noted.")
+    path = _write(tmp_path / "d.jsonl", lines)
+    report = report_data(path, models=["gpt-4o-mini"], models_file=models)
+    assert report.tokens[0].over_limit == 100
+    page = render_report(report)
+    targets, ids = _anchors(page)
+    assert not set(targets) - ids
+    linked = {r["line"]: r for r in report.linked}
+    assert {f"line-{n}" for n in linked} == {t for t in targets if t.startswith("line-")}
+    assert len(linked) == dataset.LINKED + 1  # the 30 lines listed, and line 1 (FT901 too)
+    assert linked[1]["redacted"] and OPENAI_KEY not in page and OPENAI_KEY[:20] not in page
+    text = json.dumps(linked[2]["record"])
+    assert "20,002 chars)" in text and len(text) < dataset.EMBED_CHARS + 200
+    monkeypatch.setattr(dataset, "EMBED_MAX", 4)
+    capped = report_data(path, models=["gpt-4o-mini"], models_file=models)
+    assert [r["line"] for r in capped.linked] == [1, 2, 3, 4]
+    targets, ids = _anchors(render_report(capped))
+    assert not set(targets) - ids and "line-5" not in targets  # not embedded: not linked
 
 
 def test_token_histogram_bins_every_example_and_reaches_a_near_limit() -> None:
@@ -176,7 +232,17 @@ def test_eval_section_is_the_eval_views_own_rendering(platform_env: FakeOpenAI,
     assert r.returncode == 0, r.stderr
     report = report_data(test, eval_dir=out)
     page = render_report(report)
-    assert str(join(eval_sections(load_eval_dir(out)))) in page  # one renderer for both
+    assert str(join(eval_sections(report.eval))) in page  # one renderer for both
+    own = (out / "report.html").read_text(encoding="utf-8")  # the eval's own page
+    examples = own[own.index("<h2>Examples</h2>"):own.index("</section>", own.index("<h2>Examples"))]
+    assert examples in page  # side by side with the prompts and references, as there
+    assert "question 5" in examples and "answer 5" in examples
+    assert "Prompts and references read from this file" in page
+    other = _write(tmp_path / "other.jsonl", [_chat(q, a) for q, a in refs.items()] * 2)
+    elsewhere = render_report(report_data(other, eval_dir=out))  # not the eval's test file
+    assert "Prompts not shown: the eval ran on 8 records, this file holds 16" in elsewhere
+    assert "question 5" not in elsewhere[elsewhere.index('id="eval"'):elsewhere.index('id="samples"')]
+    assert len(load_eval_dir(out).results) == 16
     assert 'id="metric"' in page and page.count("<script>") == 1  # its filter script, inline
     saved = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert report.to_dict()["eval"]["models"] == saved["models"]

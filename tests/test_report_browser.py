@@ -30,6 +30,16 @@ CHECKS = {
     "scripts": "document.scripts.length",
     "external": ("[...document.querySelectorAll('[src],link[href]')]"
                  ".map(e => e.getAttribute('src') || e.getAttribute('href'))"),
+    "dead_links": ("[...document.querySelectorAll('a[href^=\"#\"]')].map(a => a.hash.slice(1))"
+                   ".filter(id => !document.getElementById(id))"),
+    "line_links": "document.querySelectorAll('#findings a[href^=\"#line-\"]').length",
+    # click a finding's line number: the page jumps to that line's record, shown at the top
+    "jump": ("(() => { const a = document.querySelector('#findings .rule a[href^=\"#line-\"]');"
+             " a.click(); const t = document.getElementById(a.hash.slice(1));"
+             " const seen = {href: a.getAttribute('href'), hash: location.hash,"
+             " line: a.textContent, top: Math.round(t.getBoundingClientRect().top),"
+             " heading: t.querySelector('h3').textContent, scrolled: window.scrollY > 0};"
+             " window.scrollTo(0, 0); return seen; })()"),  # back to the top for the screenshot
 }
 
 
@@ -50,6 +60,10 @@ def test_report_opens_offline_without_errors_and_draws_the_limit(tmp_path: Path)
     assert v["limit_label"] == "limit 150"
     assert v["columns"] >= 10
     assert v["findings"] >= 10 and v["external"] == []
+    assert v["dead_links"] == [] and v["line_links"] >= 10
+    jump = v["jump"]
+    assert jump["hash"] == jump["href"] and jump["scrolled"] and abs(jump["top"]) <= 2, jump
+    assert jump["heading"].startswith(f"line {jump['line']}")
     assert run.screenshot.startswith(b"\x89PNG") and not is_blank(run.screenshot)
 
 

@@ -3,12 +3,14 @@
 
 Two passes over the file: `validate_file` (every finding, with the rule's explanation) and
 `profile_file` (token counts for every model asked for, in one pass whatever their number,
-plus the conversation's shape and the sample records). Lists are capped (the counts never
-are) and distributions are binned, so the data stays small however large the file.
+plus the conversation's shape, the sample records and the records the page links to by line).
+Lists are capped (the counts never are), distributions are binned and the linked records are
+cut (EMBED_*), so the data stays small however large the file.
 """
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 from collections import Counter
@@ -19,13 +21,17 @@ from typing import Any
 
 from ftprep import progress
 from ftprep.errors import InputError, UsageError
-from ftprep.report.profile import Profile, profile_file
+from ftprep.report.profile import Keep, Profile, profile_file
 
 LINES_SHOWN = 100  # lines listed per rule / over the limit (the counts are complete)
 FINDINGS_SHOWN = 5  # findings quoted per rule
 BINS = 30  # histogram columns
 TOP = 10  # system prompts, functions listed
 STRING_CHARS = 2_000  # characters of a sample record's string kept
+LINKED = 30  # line numbers written out (and linked) per list before "… and N more"
+EMBED_MAX = 150  # records embedded for the line links (the rest stay plain numbers)
+EMBED_CHARS = 4_000  # characters of strings kept per embedded record (eval prompts: twice)
+EMBED_ITEMS = 50  # items kept per list or object of an embedded record
 DEFAULT_MODEL = "gpt-4.1-mini"
 DUPLICATE_NAMES = ("duplicate-example", "near-duplicate")  # rule names shown under Duplicates
 EVAL_EXAMPLES = 50  # eval examples shown side by side (most disagreement first)
@@ -121,6 +127,12 @@ class ReportData:
     samples: list[dict[str, Any]]
     split: dict[str, Any] | None = None
     eval: Any = None  # ftprep.eval.results.EvalReport, rendered by the eval's own view
+    linked: list[dict[str, Any]] = field(default_factory=list)  # records the line links open
+    eval_prompts: str = ""  # where the eval's prompts came from, or why they are not shown
+
+    @property
+    def linked_lines(self) -> set[int]:
+        return {r["line"] for r in self.linked}
 
     def group(self, kind: str) -> list[RuleFindings]:
         """The rules of one section: "duplicates", "sensitive" or "other"."""
@@ -136,6 +148,7 @@ class ReportData:
             "shape": self.shape, "cost": self.cost, "samples": self.samples,
             "split": self.split,
             "eval": None if self.eval is None else self.eval.summary_dict(),
+            "linked": self.linked,
         }
 
 
@@ -170,8 +183,19 @@ def report_data(
                                extend_select=[NEAR_DUP_CODE] if near_dups else None)
     local = _local_tokenizer(tokenizer)
     tokenizers = [*dict.fromkeys(i.encoding for i in infos), *([local[0]] if local else [])]
+    rules = _rules(validation.findings)
+    eval_lines = sorted({r.line for r in evaluation.results}) if evaluation is not None else []
+    named = _first_of_each([[f["line"] for f in rule.first] + rule.lines[:LINKED]
+                            for rule in rules])[:EMBED_MAX]
+    limits: dict[str, set[int]] = {}
+    for encoding, limit in [*((i.encoding, i.max_example_tokens) for i in infos),
+                            *([(local[0], local[2])] if local else [])]:
+        if limit is not None:
+            limits.setdefault(encoding, set()).add(limit)
+    keep = Keep(frozenset([*named, *eval_lines]), {t: tuple(sorted(v)) for t, v in limits.items()},
+                LINKED)
     progress.stage("counting")
-    profile = profile_file(path, tokenizers, workers=workers)
+    profile = profile_file(path, tokenizers, workers=workers, keep=keep)
     tokens = [_model_tokens(profile, i.encoding, i.id, i.max_example_tokens) for i in infos]
     if local:
         tokens.append(_model_tokens(profile, local[0], local[1], local[2]))
@@ -179,16 +203,97 @@ def report_data(
 
     sensitive_lines = {f.line for f in validation.findings
                        if f.code.startswith(SENSITIVE_PREFIX) and f.severity is Severity.ERROR}
+    kept = {line: record for records in profile.kept.values() for line, record in records}
+    eval_note = (_eval_prompts(evaluation, kept, validation.examples)
+                 if evaluation is not None else "")
+    linked = _first_of_each([*([*t.over_limit_lines[:LINKED], *t.answer_cut_lines[:LINKED],
+                                *t.refused_lines[:LINKED]] for t in tokens), named])
     return ReportData(
         path=str(path), size_bytes=_size(path), format=validation.format,
         lines=validation.lines, examples=profile.examples, formats=dict(profile.formats),
         validation={"valid": validation.ok, "errors": validation.errors,
                     "warnings": validation.warnings, "findings": len(validation.findings),
                     "target": validation.target, "near_duplicates_checked": near_dups},
-        rules=_rules(validation.findings),
+        rules=rules,
         tokens=tokens, shape=_shape(profile), cost=_cost(profile, infos, epochs, today),
         samples=_samples(profile, sensitive_lines), split=split, eval=evaluation,
+        linked=_linked(linked, kept, sensitive_lines), eval_prompts=eval_note,
     )
+
+
+def _first_of_each(lists: Sequence[Sequence[int]]) -> list[int]:
+    """The lines of `lists` taken in turns (each list's first, then each one's second…),
+    without repeats: capped, every list still gets its first lines in."""
+    out: dict[int, None] = {}
+    for row in itertools.zip_longest(*lists):
+        out.update((line, None) for line in row if line is not None)
+    return list(out)
+
+
+def _linked(lines: list[int], kept: dict[int, Any], sensitive_lines: set[int]) -> list[dict[str, Any]]:
+    """The records the page's line numbers link to (EMBED_MAX at most, in page order), with
+    secrets and personal data replaced by placeholders and each record cut (EMBED_*)."""
+    from ftprep.quality.redact import Redactor
+
+    redactor = Redactor()
+    out = []
+    for line in lines:
+        if line not in kept:
+            continue  # a line validation named that holds no example (bad JSON, blank)
+        record = redactor.record(kept[line])
+        out.append({"line": line, "redacted": line in sensitive_lines or bool(redactor.counts),
+                    "record": clip(record, EMBED_CHARS)})
+        redactor.counts.clear()
+        if len(out) == EMBED_MAX:
+            break
+    return sorted(out, key=lambda r: r["line"])
+
+
+def clip(value: Any, budget: int) -> Any:
+    """A copy of `value` whose strings hold at most `budget` characters in all (each one cut
+    with a note of its length) and whose lists and objects hold at most EMBED_ITEMS items."""
+    left = [budget]
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            keep = min(len(v), STRING_CHARS, left[0])
+            left[0] -= keep
+            return v if keep == len(v) else f"{v[:keep]}… ({len(v):,} chars)"
+        if isinstance(v, dict):
+            items = list(v.items())
+            out = {k: walk(x) for k, x in items[:EMBED_ITEMS]}
+            if len(items) > EMBED_ITEMS:
+                out["…"] = f"{len(items) - EMBED_ITEMS:,} more keys"
+            return out
+        if isinstance(v, list):
+            kept = [walk(x) for x in v[:EMBED_ITEMS]]
+            return kept + ([f"… {len(v) - EMBED_ITEMS:,} more items"] if len(v) > EMBED_ITEMS
+                           else [])
+        return v
+
+    return walk(value)
+
+
+def _eval_prompts(evaluation: Any, kept: dict[int, Any], examples: int) -> str:
+    """Fill the eval's prompts and references from the report's file, when it is the file
+    the eval ran on (same number of records, an example on every line shown); else say why
+    they are not shown. Secrets are masked, texts cut as the linked records are."""
+    from ftprep.eval.examples import example_from_record
+    from ftprep.quality.redact import Redactor
+
+    lines = sorted({r.line for r in evaluation.results})
+    ran_on = evaluation.examples + evaluation.skipped
+    found = {line: example_from_record(Redactor().record(kept[line]), line)
+             for line in lines if line in kept}
+    if ran_on != examples or any(isinstance(found.get(line), (str, type(None)))
+                                 for line in lines):
+        return (f"Prompts not shown: the eval ran on {ran_on:,} records, this file holds "
+                f"{examples:,} (give the eval's test file as FILE to see them).")
+    for line, example in found.items():
+        assert not isinstance(example, str)
+        evaluation.prompts[line] = clip(list(example.prompt), 2 * EMBED_CHARS)
+        evaluation.references[line] = clip(example.reference_message, EMBED_CHARS)
+    return "Prompts and references read from this file (the eval's test file)."
 
 
 def _size(path: str | Path) -> int | None:

@@ -1,11 +1,13 @@
 """One streaming pass over a JSONL file that gathers what the report shows besides validation:
 per-example token counts for every tokenizer asked for (lenient: a line that is not an example
 is skipped, `validate` reports it), conversation shape (messages, turns, roles, system prompts,
-answer lengths, tool use) and a deterministic sample of records.
+answer lengths, tool use), a deterministic sample of records, and the records the page links
+to by line (`Keep`: lines named beforehand, and the first examples over each limit).
 
 Chunks of raw lines are profiled in worker processes on big files and merged in file order,
 so the result is the same whatever the number of workers. Memory per example: 4 bytes × 5
-arrays per tokenizer plus 4 bytes × 4 shape arrays, and 8 bytes per distinct system prompt.
+arrays per tokenizer plus 4 bytes × 4 shape arrays, and 8 bytes per distinct system prompt;
+the kept records are bounded by `Keep` (the lines named, plus `first` per limit).
 """
 from __future__ import annotations
 
@@ -31,6 +33,17 @@ SAMPLES = 3  # example records shown as a chat
 PROMPTS_KEPT = 20  # distinct system prompts whose text is kept (all are counted)
 PROMPT_CHARS = 600  # characters of a system prompt's text kept
 FUNCTIONS_KEPT = 10_000  # distinct function names counted (the rest are summed as "other")
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Which records to keep whole for the page's links: `lines` (named beforehand, e.g. by
+    validation findings), and per tokenizer the `first` examples over each of its `limits`
+    (and the first whose whole final answer is past it) and the first the tokenizer refused."""
+
+    lines: frozenset[int] = frozenset()
+    limits: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    first: int = 30
 
 
 @dataclass
@@ -61,6 +74,7 @@ class Profile:
     counts: dict[str, TokenCounts] = field(default_factory=dict)
     refused: dict[str, list[int]] = field(default_factory=dict)
     samples: list[tuple[bytes, int, Any]] = field(default_factory=list)  # (rank, line, record)
+    kept: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)  # why → (line, record)
 
     @property
     def examples(self) -> int:
@@ -79,6 +93,7 @@ class _Chunk:
     functions: Counter[str]
     counts: dict[str, _Tokens]
     samples: list[tuple[bytes, int, Any]]
+    kept: dict[str, list[tuple[int, Any]]]
 
 
 @dataclass
@@ -117,13 +132,14 @@ def _rank(raw: bytes) -> bytes:
 class _Profiler:
     """Profiles chunks of lines; one per process, with its tokenizers built once."""
 
-    def __init__(self, tokenizers: Sequence[str]) -> None:
+    def __init__(self, tokenizers: Sequence[str], keep: Keep = Keep()) -> None:
         self.tokenizers = list(tokenizers)
         self.counters = {t: record_counter(t) for t in tokenizers}
+        self.keep = keep
 
     def chunk(self, first_line: int, data: bytes) -> _Chunk:
         out = _Chunk(Counter(), Shape(), Counter(), Counter(), {}, 0, 0, Counter(),
-                     {t: _Tokens() for t in self.tokenizers}, [])
+                     {t: _Tokens() for t in self.tokenizers}, [], {})
         for line, raw in enumerate(data.split(b"\n"), start=first_line):
             try:
                 record = orjson.loads(raw)
@@ -142,18 +158,33 @@ class _Profiler:
         out.formats[fmt] += 1
         messages = _messages(record, fmt)
         self._shape(out, line, record, fmt, messages)
+        keep = self.keep
         for name, count in self.counters.items():
             tokens = out.counts[name]
             try:
                 counted = count(record, fmt)
             except UsageError:  # an open model's chat template refused the record
                 tokens.refused.append(line)
+                self._keep(out, f"refused:{name}", line, record)
                 continue
             tokens.add(line, counted)
-        rank = _rank(raw)
-        out.samples.append((rank, line, record))
-        out.samples.sort(key=lambda s: s[0])
-        del out.samples[SAMPLES:]
+            for limit in keep.limits.get(name, ()):
+                if counted.total > limit:
+                    self._keep(out, f"over:{name}:{limit}", line, record)
+                    if counted.answer_start is not None and counted.answer_start >= limit:
+                        self._keep(out, f"cut:{name}:{limit}", line, record)
+        if line in keep.lines:
+            out.kept.setdefault("lines", []).append((line, record))
+        samples, rank = out.samples, _rank(raw)
+        if len(samples) < SAMPLES or rank < samples[-1][0]:  # most records: one comparison
+            samples.append((rank, line, record))
+            samples.sort(key=lambda s: s[0])
+            del samples[SAMPLES:]
+
+    def _keep(self, out: _Chunk, why: str, line: int, record: Any) -> None:
+        kept = out.kept.setdefault(why, [])
+        if len(kept) < self.keep.first:
+            kept.append((line, record))
 
     def _shape(self, out: _Chunk, line: int, record: dict, fmt: str, messages: list) -> None:
         shape = out.shape
@@ -201,7 +232,7 @@ class _Profiler:
         out.functions[name if isinstance(name, str) else "?"] += 1
 
 
-def _merge(profile: Profile, chunk: _Chunk) -> None:
+def _merge(profile: Profile, chunk: _Chunk, cap: int) -> None:
     profile.formats.update(chunk.formats)
     for name in ("lines", "messages", "user_turns", "answer_chars", "tool_calls"):
         getattr(profile.shape, name).extend(getattr(chunk.shape, name))
@@ -221,14 +252,18 @@ def _merge(profile: Profile, chunk: _Chunk) -> None:
         profile.counts[name].extend(part)
         profile.refused[name].extend(part.refused)
     profile.samples = sorted([*profile.samples, *chunk.samples], key=lambda s: s[0])[:SAMPLES]
+    for why, records in chunk.kept.items():
+        kept = profile.kept.setdefault(why, [])
+        room = len(records) if why == "lines" else cap - len(kept)
+        kept.extend(records[:max(0, room)])
 
 
 _worker: _Profiler | None = None
 
 
-def _init_worker(tokenizers: Sequence[str]) -> None:
+def _init_worker(tokenizers: Sequence[str], keep: Keep) -> None:
     global _worker
-    _worker = _Profiler(tokenizers)
+    _worker = _Profiler(tokenizers, keep)
 
 
 def _in_worker(first_line: int, data: bytes) -> _Chunk:
@@ -237,10 +272,11 @@ def _in_worker(first_line: int, data: bytes) -> _Chunk:
 
 
 def profile_file(path: str | Path, tokenizers: Sequence[str] = (), *,
-                 workers: int | None = None) -> Profile:
+                 workers: int | None = None, keep: Keep = Keep()) -> Profile:
     """Profile `path` in one pass, counting tokens with each of `tokenizers` (OpenAI
-    encoding names, or "local:PATH" for an open model's files)."""
-    profiler = _Profiler(tokenizers)  # built here: forked workers inherit it
+    encoding names, or "local:PATH" for an open model's files), keeping the records `keep`
+    asks for."""
+    profiler = _Profiler(tokenizers, keep)  # built here: forked workers inherit it
     profile = Profile(str(path), counts={t: TokenCounts(str(path), t) for t in tokenizers},
                       refused={t: [] for t in tokenizers})
     chunks = iter_line_chunks(path, CHUNK_BYTES)
@@ -248,7 +284,7 @@ def profile_file(path: str | Path, tokenizers: Sequence[str] = (), *,
     results: Iterator[_Chunk] = (
         (profiler.chunk(first, data) for first, data in chunks) if n == 1 else
         ordered_map(_in_worker, chunks, workers=n, initializer=_init_worker,
-                    initargs=(tuple(tokenizers),)))
+                    initargs=(tuple(tokenizers), keep)))
     for chunk in results:
-        _merge(profile, chunk)
+        _merge(profile, chunk, keep.first)
     return profile

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from ftprep import __version__
-from ftprep.report.dataset import ReportData, RuleFindings
+from ftprep.report.dataset import LINKED, ReportData, RuleFindings
 from ftprep.report.html import (
     Html,
     Page,
     bar_chart,
     binned_histogram,
     definition_list,
+    esc,
     join,
     section,
     table,
@@ -31,7 +32,6 @@ nav { margin: 8px 0 4px; } nav a { margin-right: 12px; }
 .rule { border-top: 1px solid var(--line); padding-top: 4px; }
 .lines { word-break: break-word; }
 """
-LINES_INLINE = 30  # line numbers written out per list before "… and N more"
 
 
 def write_report(data: ReportData, path: str | Path) -> int:
@@ -63,9 +63,11 @@ def render_report(data: ReportData, *, title: str | None = None) -> str:
             "No secrets or personal data found by the FT9xx rules that ran."))),
         ("cost", "Cost", _cost(data)),
         *([("split", "Split", _split(data.split))] if data.split is not None else []),
-        *([("eval", "Evaluation", join(eval_view.eval_sections(data.eval)))]
+        *([("eval", "Evaluation", join([tag("p", data.eval_prompts, class_="muted"),
+                                         *eval_view.eval_sections(data.eval)]))]
           if data.eval is not None else []),
         ("samples", "Example records", _samples(data)),
+        *([("linked", "Linked lines", _linked(data))] if data.linked else []),
     ]
     nav = tag("nav", *(tag("a", label, href=f"#{key}") for key, label, _ in blocks),
               class_="noprint")
@@ -84,10 +86,19 @@ def _num(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _lines(lines: Sequence[int], total: int) -> Html:
-    shown = ", ".join(str(n) for n in lines[:LINES_INLINE])
-    more = total - min(len(lines), LINES_INLINE)
-    return tag("span", shown + (f" … and {more:,} more" if more > 0 else ""), class_="lines")
+def _lines(data: ReportData, lines: Sequence[int], total: int) -> Html:
+    linked = data.linked_lines
+    parts: list[Any] = []
+    for n in lines[:LINKED]:
+        parts += [", ", _line(n, linked)]
+    shown = join(parts[1:])
+    more = total - min(len(lines), LINKED)
+    return tag("span", shown, f" … and {more:,} more" if more > 0 else "", class_="lines")
+
+
+def _line(n: Any, linked: set[int]) -> Html:
+    """A line number, a link to its record when the page holds it (see `_linked`)."""
+    return tag("a", n, href=f"#line-{n}") if n in linked else esc(n)
 
 
 def _verdict(data: ReportData) -> Html:
@@ -129,14 +140,14 @@ def _tokens(data: ReportData) -> Html:
         markers = [(t.limit, f"limit {t.limit:,}")] if t.limit is not None else []
         limit = f"limit {t.limit:,} tokens per example" if t.limit is not None else "no limit known"
         over = (tag("p", tag("strong", f"{t.over_limit:,} examples over the limit"),
-                    " (cut when training), lines: ", _lines(t.over_limit_lines, t.over_limit),
+                    " (cut when training), lines: ", _lines(data, t.over_limit_lines, t.over_limit),
                     class_="bad")
                 if t.over_limit else tag("p", "No example is over the limit.", class_="good"))
         cut = (tag("p", f"{t.answer_cut:,} examples lose their whole final answer, lines: ",
-                   _lines(t.answer_cut_lines, t.answer_cut), class_="bad")
+                   _lines(data, t.answer_cut_lines, t.answer_cut), class_="bad")
                if t.answer_cut else "")
         refused = (tag("p", "Not counted (the chat template refused them): lines ",
-                       _lines(t.refused_lines, len(t.refused_lines)), class_="warn")
+                       _lines(data, t.refused_lines, len(t.refused_lines)), class_="warn")
                    if t.refused_lines else "")
         stats = t.per_example
         parts.append(tag(
@@ -169,10 +180,11 @@ def _conversations(data: ReportData) -> Html:
     roles = table(["role", "messages"], [[r, f"{n:,}"] for r, n in shape["roles"].items()],
                   numeric=[1])
     sp = shape["system_prompts"]
+    linked = data.linked_lines
     prompts = table(
         ["system prompt", "examples", "share", "first line"],
         [[tag("div", p["text"], class_="text"), f"{p['examples']:,}", f"{p['share']:.1%}",
-          p["first_line"]] for p in sp["top"]], numeric=[1, 2, 3])
+          _line(p["first_line"], linked)] for p in sp["top"]], numeric=[1, 2, 3])
     tools = shape["tools"]
     functions = table(["function", "calls"], [[f, f"{n:,}"] for f, n in tools["functions"].items()],
                       numeric=[1])
@@ -198,18 +210,19 @@ def _conversations(data: ReportData) -> Html:
 def _findings(rules: list[RuleFindings], data: ReportData, empty: str | None = None) -> Html:
     if not rules:
         return tag("p", empty or "No findings.", class_="good")
+    linked = data.linked_lines
     summary = table(
         ["rule", "severity", "findings", "lines"],
         [[tag("a", f"{r.code} {r.name}", href=f"#{r.code}"),
           tag("span", r.severity, class_="bad" if r.severity == "error" else "warn"),
-          f"{r.count:,}", _lines(r.lines, r.count)] for r in rules], numeric=[2])
+          f"{r.count:,}", _lines(data, r.lines, r.count)] for r in rules], numeric=[2])
     details = [tag(
         "div",
         tag("h3", f"{r.code} {r.name}", " ", tag("span", r.severity, class_="badge")),
         tag("p", r.summary, " ", tag("span", r.why, class_="muted")),
         tag("p", tag("strong", "Fix: "), r.fix),
-        table(["line", "path", "message"], [[f["line"], f["path"], f["message"]] for f in r.first],
-              numeric=[0]),
+        table(["line", "path", "message"],
+              [[_line(f["line"], linked), f["path"], f["message"]] for f in r.first], numeric=[0]),
         tag("p", f"… {r.count - len(r.first):,} more", class_="muted")
         if r.count > len(r.first) else "",
         _rule_example(r),
@@ -289,7 +302,14 @@ def _samples(data: ReportData) -> Html:
     return join([note, *(_chat(s) for s in data.samples)])
 
 
-def _chat(sample: dict[str, Any]) -> Html:
+def _linked(data: ReportData) -> Html:
+    note = tag("p", f"The records the line numbers above link to ({len(data.linked):,}; long "
+                    "texts cut), secrets and personal data replaced by placeholders.",
+               class_="muted")
+    return join([note, *(_chat(r, id=f"line-{r['line']}") for r in data.linked)])
+
+
+def _chat(sample: dict[str, Any], *, id: str | None = None) -> Html:
     record = sample["record"]
     if "messages" in record or "input" in record:
         source = record.get("input", record)
@@ -302,7 +322,7 @@ def _chat(sample: dict[str, Any]) -> Html:
                tag("span", " (redacted)", class_="warn") if sample.get("redacted") else "")
     tool_note = (tag("p", "tools: " + ", ".join(_tool_names(tools)), class_="muted")
                  if tools else "")
-    return tag("div", head, tool_note, *(_message(m) for m in messages), class_="chat")
+    return tag("div", head, tool_note, *(_message(m) for m in messages), class_="chat", id=id)
 
 
 def _list(value: Any) -> list[Any]:
