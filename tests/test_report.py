@@ -155,6 +155,19 @@ def test_conversation_shape_system_prompts_and_tools(tmp_path: Path) -> None:
     assert sum(shape["answer_chars"]["histogram"]["counts"]) == 9
 
 
+def test_a_popular_system_prompt_past_the_kept_texts_is_counted_not_a_crash(
+        tmp_path: Path) -> None:
+    from ftprep.report.profile import PROMPTS_KEPT
+
+    distinct = PROMPTS_KEPT * 50 + 10  # more distinct prompts than texts are kept
+    lines = [_chat("q", "a", system=f"prompt {i}") for i in range(distinct)]
+    lines += [_chat("q", "a", system="popular")] * 5
+    top = report_data(_write(tmp_path / "d.jsonl", lines)).shape["system_prompts"]["top"]
+    assert top[0]["examples"] == 5 and top[0]["text"].startswith("(text not kept")
+    assert top[0]["first_line"] is None and top[1] == {
+        "text": "prompt 0", "first_line": 1, "examples": 1, "share": round(1 / (distinct + 5), 4)}
+
+
 def test_samples_are_deterministic_and_never_show_a_secret(tmp_path: Path) -> None:
     lines = [_chat(f"question {i}", f"answer {i}") for i in range(30)]
     lines[4] = _chat(f"my key is {OPENAI_KEY}", "Noted.")

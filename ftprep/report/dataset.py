@@ -29,7 +29,7 @@ BINS = 30  # histogram columns
 TOP = 10  # system prompts, functions listed
 STRING_CHARS = 2_000  # characters of a sample record's string kept
 LINKED = 30  # line numbers written out (and linked) per list before "… and N more"
-EMBED_MAX = 150  # records embedded for the line links (the rest stay plain numbers)
+EMBED_MAX = 100  # records embedded for the line links (the rest stay plain numbers)
 EMBED_CHARS = 4_000  # characters of strings kept per embedded record (eval prompts: twice)
 EMBED_ITEMS = 50  # items kept per list or object of an embedded record
 DEFAULT_MODEL = "gpt-4.1-mini"
@@ -250,25 +250,34 @@ def _linked(lines: list[int], kept: dict[int, Any], sensitive_lines: set[int]) -
 
 
 def clip(value: Any, budget: int) -> Any:
-    """A copy of `value` whose strings hold at most `budget` characters in all (each one cut
-    with a note of its length) and whose lists and objects hold at most EMBED_ITEMS items."""
+    """A copy of `value` that holds about `budget` characters at most: strings are cut (with a
+    note of their length), lists and objects keep EMBED_ITEMS items and stop when the budget
+    is spent (with a note of how many were left out); keys and other values count too."""
     left = [budget]
 
     def walk(v: Any) -> Any:
         if isinstance(v, str):
-            keep = min(len(v), STRING_CHARS, left[0])
-            left[0] -= keep
+            keep = max(0, min(len(v), STRING_CHARS, left[0]))
+            left[0] -= keep + 1
             return v if keep == len(v) else f"{v[:keep]}… ({len(v):,} chars)"
         if isinstance(v, dict):
-            items = list(v.items())
-            out = {k: walk(x) for k, x in items[:EMBED_ITEMS]}
-            if len(items) > EMBED_ITEMS:
-                out["…"] = f"{len(items) - EMBED_ITEMS:,} more keys"
+            out: dict[str, Any] = {}
+            for k, x in v.items():
+                if len(out) == EMBED_ITEMS or left[0] <= 0:
+                    out["…"] = f"{len(v) - len(out):,} more keys"
+                    break
+                left[0] -= len(k)
+                out[k] = walk(x)
             return out
         if isinstance(v, list):
-            kept = [walk(x) for x in v[:EMBED_ITEMS]]
-            return kept + ([f"… {len(v) - EMBED_ITEMS:,} more items"] if len(v) > EMBED_ITEMS
-                           else [])
+            items: list[Any] = []
+            for x in v:
+                if len(items) == EMBED_ITEMS or left[0] <= 0:
+                    items.append(f"… {len(v) - len(items):,} more items")
+                    break
+                items.append(walk(x))
+            return items
+        left[0] -= 1
         return v
 
     return walk(value)
@@ -369,13 +378,13 @@ def _shape(profile: Profile) -> dict[str, Any]:
 
     n = profile.examples
     redactor = Redactor()
-    prompts = [
-        {"text": redactor.text(profile.prompt_text[d][1]), "first_line": profile.prompt_text[d][0],
-         "examples": k, "share": _share(k, n)}
-        for d, k in sorted(profile.prompts.items(),
-                           key=lambda item: (-item[1], profile.prompt_text[item[0]][0]))[:TOP]
-        if d in profile.prompt_text
-    ]
+    unkept = (0, "(text not kept: first seen after many other distinct system prompts)")
+    texts = profile.prompt_text
+    top = sorted(profile.prompts.items(),
+                 key=lambda item: (-item[1], texts.get(item[0], unkept)[0] or math.inf))[:TOP]
+    prompts = [{"text": redactor.text(texts.get(d, unkept)[1]),
+                "first_line": texts.get(d, unkept)[0] or None, "examples": k, "share": _share(k, n)}
+               for d, k in top]
     calls = profile.shape.tool_calls
     return {
         "messages": _distribution(profile.shape.messages),
