@@ -6,18 +6,18 @@ at once, so memory stays flat however large the file.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ftprep.errors import FtprepError
 from ftprep.faults import fault_point
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 R = TypeVar("R")
 
@@ -47,6 +47,8 @@ def worker_count(size: int | None, requested: int | None, min_bytes: int) -> int
 def pool_context() -> Any:
     # fork shares what the parent already built (encodings, compiled schemas, rules) with the
     # workers instead of rebuilding it in each; elsewhere the platform default.
+    import multiprocessing  # here: small files never start a pool, and start faster without
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
@@ -69,6 +71,9 @@ def ordered_map(
     if workers <= 1:
         yield from (fn(*item) for item in items)
         return
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     pending: deque[Future[R] | _Done[R]] = deque()
     with ProcessPoolExecutor(workers - 1, mp_context=pool_context(), initializer=_init_worker,
                              initargs=(initializer, initargs)) as pool:

@@ -14,6 +14,7 @@ from ftprep.tokens.core import (
     clear_counters,
     count_example,
     count_record,
+    plain_chat_counter,
     prepare_counter,
 )
 from ftprep.tokens.load import (
@@ -43,6 +44,7 @@ __all__ = [
     "count_example",
     "count_record",
     "get_encoding",
+    "plain_chat_counter",
     "prepare_counter",
     "read_bpe_bytes",
 ]

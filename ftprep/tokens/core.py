@@ -49,6 +49,9 @@ SHORT_STRING_CHARS = 512  # ... up to this length: the short memo stays under ~5
 LONG_STRING_CACHE_SIZE = 128  # longer strings (a repeated system prompt) get a small memo
 LONG_STRING_MAX_CHARS = 1 << 18  # beyond 256K characters nothing is memoised
 _PAYLOAD_KEYS = frozenset({"content", "tool_calls", "function_call", "refusal"})
+_JSON_KEYS = frozenset({"tool_calls", "function_call"})  # counted from their JSON (estimated)
+_NOT_PLAIN_KEYS = frozenset({"tools", "functions", "preferred_output", "non_preferred_output"})
+_NESTED = (dict, list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,52 @@ class _Counter:
     def tools(self, record: dict) -> int:
         return sum(self.json(record[k]) for k in ("tools", "functions") if record.get(k))
 
+    def plain_chat(self, record: dict) -> tuple[int, int, int, int | None] | None:
+        """(total, trainable, messages, answer_start) of a plain chat record, the same numbers
+        as `_count_chat`; None for any other record (count it with `count_record`).
+
+        Plain: `messages` is a list of objects whose values are strings or scalars (weight,
+        null content), no tools, no other nested value anywhere. Most fine-tuning data is
+        plain, and this is `count`'s hot loop: no per-message tuple, no method call or
+        ExampleTokens per message, and the record is known to be 3 levels deep (so the
+        reader's depth check has nothing to find)."""
+        messages = None
+        for key, value in record.items():
+            if key == "messages":
+                messages = value
+            elif key in _NOT_PLAIN_KEYS or isinstance(value, _NESTED):
+                return None
+        if messages.__class__ is not list:
+            return None
+        short, text, limit, payload_keys = self.short, self.text, SHORT_STRING_CHARS, _PAYLOAD_KEYS
+        offset = trainable = 0
+        answer = None
+        message: Any = None
+        for message in messages:
+            if message.__class__ is not dict:
+                return None
+            head, payload = TOKENS_PER_MESSAGE, 0
+            for key, value in message.items():
+                if value.__class__ is str:
+                    n = short(value) if len(value) <= limit else text(value)
+                    if key in payload_keys:
+                        payload += n
+                    elif key == "name":
+                        head += n + TOKENS_PER_NAME
+                    else:
+                        head += n
+                elif isinstance(value, _NESTED) or (key in _JSON_KEYS and value is not None):
+                    return None
+            tokens = head + payload
+            if message.get("role") == "assistant":
+                answer = offset + head
+                if message.get("weight", 1) != 0:
+                    trainable += tokens
+            offset += tokens
+        ends_with_answer = message is not None and message.get("role") == "assistant"
+        return (offset + REPLY_PRIMING, trainable, len(messages),
+                answer if ends_with_answer else None)
+
 
 def _string_counter(encoding: tiktoken.Encoding | str) -> Callable[[str], int]:
     """len(encode_ordinary(s)) for `encoding` (an encoding or its name): Rust where it can,
@@ -221,6 +270,14 @@ def count_example(record: dict, encoding: tiktoken.Encoding | str) -> ExampleTok
     """Token counts of one record (chat, preference or completion); see the module docstring.
     Defensive: malformed parts are skipped, never raised on."""
     return count_record(record, encoding, detect_format(record))
+
+
+def plain_chat_counter(
+    encoding: tiktoken.Encoding | str,
+) -> Callable[[dict], tuple[int, int, int, int | None] | None]:
+    """`_Counter.plain_chat` of this thread's counter for `encoding`, looked up once for a
+    whole batch of records (`count`'s hot loop)."""
+    return _counter(encoding).plain_chat
 
 
 def count_record(record: dict, encoding: tiktoken.Encoding | str, fmt: str) -> ExampleTokens:
