@@ -17,7 +17,7 @@ from ftprep import count as count_mod
 from ftprep.count import count_file, stats
 from ftprep.errors import InputError
 from ftprep.io.jsonl import MAX_DEPTH
-from ftprep.tokens import count_record, plain_chat_counter
+from ftprep.tokens import count_example, count_record, count_totals, plain_chat_counter
 
 _text = st.one_of(st.text(max_size=40), st.sampled_from(["", " ", "<|endoftext|>", "a" * 600]))
 _scalar = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.floats(0, 1), _text)
@@ -118,3 +118,19 @@ def test_small_count_starts_without_numpy_or_a_pool(tmp_path: Path) -> None:
             "print(r.total_tokens, 'numpy' in sys.modules, 'multiprocessing' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["8", "False", "False"]
+
+
+@pytest.mark.parametrize("record", [
+    {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]},
+    {"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]},
+    {"input": {"messages": [{"role": "user", "content": "q"}]},
+     "preferred_output": [{"role": "assistant", "content": "a"}],
+     "non_preferred_output": [{"role": "assistant", "content": "b"}]},
+    {"prompt": "p", "completion": "c"},
+    {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"},
+                  {"role": "user", "content": "no answer last"}]},
+])
+def test_count_totals_is_what_the_token_rules_need(record: dict) -> None:
+    # validate --model's token rules take total and answer start from count_totals
+    full = count_example(record, "cl100k_base")
+    assert count_totals(record, "cl100k_base") == (full.total, full.answer_start)

@@ -28,22 +28,22 @@ ANSWER_TRUNCATED = rule(
 def token_limit(record: dict, ctx: Context) -> Iterator[Hit]:
     if ctx.model is None or ctx.encoding is None:
         return
-    from ftprep.tokens import count_example
+    from ftprep.tokens import count_totals  # count's own fast path for plain chat
 
     limit = ctx.model.max_example_tokens
-    counted = count_example(record, ctx.encoding)
-    if counted.total <= limit:
+    total, answer_start = count_totals(record, ctx.encoding)
+    if total <= limit:
         return
     yield Hit(
         OVER_TOKEN_LIMIT.code, "",
-        f"{counted.total} tokens; {ctx.model.id} keeps {limit}, "
-        f"{counted.total - limit} would be cut", facts=Facts(tokens=counted.total, limit=limit),
+        f"{total} tokens; {ctx.model.id} keeps {limit}, "
+        f"{total - limit} would be cut", facts=Facts(tokens=total, limit=limit),
     )
-    if counted.answer_start is not None and counted.answer_start >= limit:
+    if answer_start is not None and answer_start >= limit:
         yield Hit(
             ANSWER_TRUNCATED.code, _answer_path(record),
-            f"the final answer starts at token {counted.answer_start}, past the limit of {limit}",
-            facts=Facts(tokens=counted.total, limit=limit),
+            f"the final answer starts at token {answer_start}, past the limit of {limit}",
+            facts=Facts(tokens=total, limit=limit),
         )
 
 

@@ -14,6 +14,7 @@ from ftprep.tokens.core import (
     clear_counters,
     count_example,
     count_record,
+    count_totals,
     plain_chat_counter,
     prepare_counter,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "clear_caches",
     "count_example",
     "count_record",
+    "count_totals",
     "get_encoding",
     "plain_chat_counter",
     "prepare_counter",

@@ -45,7 +45,7 @@ IMAGE_BASE_TOKENS = 85
 IMAGE_TILE_TOKENS = 170
 TYPICAL_IMAGE_TILES = 4  # 1024x1024 → scaled to 768x768 → 2x2 tiles of 512px
 STRING_CACHE_SIZE = 65536  # memoised short strings (roles, labels, short turns)
-SHORT_STRING_CHARS = 512  # ... up to this length: the short memo stays under ~50 MB
+SHORT_STRING_CHARS = 128  # ... up to this length: the short memo stays under ~20 MB
 LONG_STRING_CACHE_SIZE = 128  # longer strings (a repeated system prompt) get a small memo
 LONG_STRING_MAX_CHARS = 1 << 18  # beyond 256K characters nothing is memoised
 _PAYLOAD_KEYS = frozenset({"content", "tool_calls", "function_call", "refusal"})
@@ -278,6 +278,16 @@ def plain_chat_counter(
     """`_Counter.plain_chat` of this thread's counter for `encoding`, looked up once for a
     whole batch of records (`count`'s hot loop)."""
     return _counter(encoding).plain_chat
+
+
+def count_totals(record: dict, encoding: tiktoken.Encoding | str) -> tuple[int, int | None]:
+    """(total, answer_start) of a record, all that the token-limit rules need: by the plain
+    chat path when it applies (`_Counter.plain_chat`), else as `count_example` counts."""
+    row = _counter(encoding).plain_chat(record) if record.__class__ is dict else None
+    if row is not None:
+        return row[0], row[3]
+    counted = count_example(record, encoding)
+    return counted.total, counted.answer_start
 
 
 def count_record(record: dict, encoding: tiktoken.Encoding | str, fmt: str) -> ExampleTokens:
