@@ -31,6 +31,18 @@ def image(url: str = "https://example.com/cat.png") -> dict:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
+def tool_chat(city_schema: dict) -> dict:
+    """A tool-calling conversation whose one function takes `city` of the given schema."""
+    return {"messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {
+            "name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "18 C"},
+        {"role": "assistant", "content": "18 °C."}],
+        "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
+            "type": "object", "properties": {"city": city_schema}}}}]}
+
+
 def write(path: Path, records: list[Any], bom: bool = False) -> Path:
     text = "".join(json.dumps(r) + "\n" for r in records)
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
@@ -194,6 +206,9 @@ CASES: list[tuple[str, str, dict, dict, str]] = [
      "messages[0].content[0].image_url.url"),
     ("FT812", "vertex", chat(("user", "q"), ("system", "Now be brief."), ("assistant", "a")),
      chat(("system", "Be brief."), ("user", "q"), ("assistant", "a")), "messages[1].role"),
+    ("FT814", "vertex", tool_chat({"oneOf": [{"type": "string"}, {"type": "integer"}]}),
+     tool_chat({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
+     "tools[0].function.parameters.properties.city.oneOf"),
     ("FT813", "trl", {"messages": [
         {"role": "user", "content": "q"}, {"role": "assistant", "content": "draft", "weight": 0},
         {"role": "user", "content": "again"}, {"role": "assistant", "content": "a"}]},

@@ -13,6 +13,8 @@ from typing import Any
 from ftprep.findings import Facts, Severity, child_path
 from ftprep.formats import CHAT, PREFERENCE, json_text
 from ftprep.rules.base import Context, Hit, iter_messages, message_lists, record_check, role_of, rule
+from ftprep.targets.base import Refuse
+from ftprep.targets.vertex_tools import ToolNotes, function_call, function_declarations
 
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -99,10 +101,20 @@ WEIGHT_UNSUPPORTED = rule(
     fix="Export with `--weight0 drop-example` or `--weight0 keep-as-context`, or remove the turn.",
 )
 
+TOOL_UNSUPPORTED = rule(
+    "FT814", "target-tool-unsupported", E, "A tool definition or call cannot be expressed in "
+    "the target's function-calling format (Vertex AI: function declarations).",
+    why="Vertex AI declares functions with a subset of OpenAPI 3.0 (no `$ref`, `oneOf`, "
+    "`allOf`, `const`; one type, or one type and null), at most 128 of them, with names of at "
+    "most 64 letters, digits and _ . -; other declarations fail the tuning job.",
+    fix="Inline `$ref`s, write `oneOf` as `anyOf`, rename the function; `ftprep export --to "
+    "vertex` rejects such examples with the same reason.",
+)
+
 TARGET_CODES = tuple(r.code for r in (
     FORMAT_UNSUPPORTED, NOT_ALTERNATING, ROLE_UNSUPPORTED, KEY_REFUSED, WEIGHT_VALUE,
     TOO_MANY_IMAGES, IMAGE_SOURCE, TOO_FEW_EXAMPLES, TOO_MANY_EXAMPLES, FILE_TOO_LARGE,
-    MISSING_BOM, SYSTEM_NOT_OPENING, WEIGHT_UNSUPPORTED))
+    MISSING_BOM, SYSTEM_NOT_OPENING, WEIGHT_UNSUPPORTED, TOOL_UNSUPPORTED))
 _CONVERSATION_ROLES = ("user", "assistant")
 
 
@@ -276,6 +288,30 @@ def weight_unsupported(record: dict, ctx: Context) -> Iterator[Hit]:
         if role_of(message) == "assistant" and _is_zero(message.get("weight")):
             yield Hit(WEIGHT_UNSUPPORTED.code, f"{path}.weight",
                       f"{ctx.target.name} cannot express a weight-0 turn")
+
+
+@record_check(CHAT, plain_silent=True)
+def tool_unsupported(record: dict, ctx: Context) -> Iterator[Hit]:
+    """The export's own judgement (targets.vertex_tools), so validate and export agree; what
+    other rules already report (malformed tools: FT2xx, arguments: FT403) is left to them."""
+    if ctx.target is None:
+        return
+    checks: list[tuple[Any, ...]] = []
+    if isinstance(record.get("tools"), list):
+        checks.append((function_declarations, record["tools"], ToolNotes()))
+    for path, message in iter_messages(record, ctx.format):
+        calls = message.get("tool_calls")
+        for j, call in enumerate(calls if isinstance(calls, list) else []):
+            checks.append((function_call, call, f"{path}.tool_calls[{j}]"))
+    for check, *args in checks:
+        try:
+            check(*args)
+        except Refuse as r:
+            if r.reason not in _REPORTED_ELSEWHERE:
+                yield Hit(TOOL_UNSUPPORTED.code, r.path, f"{ctx.target.name}: {r.message}")
+
+
+_REPORTED_ELSEWHERE = ("malformed-record", "tool-arguments-not-json", "tool-arguments-not-object")
 
 
 def _a(word: str) -> str:

@@ -172,15 +172,18 @@ def split_system(
     return system, rest
 
 
-def refuse_tools(record: dict, messages: list[dict], ctx: ExportContext, path: str = "messages") -> None:
+def refuse_tools(record: dict, messages: list[dict], ctx: ExportContext, path: str = "messages",
+                 why: str = "") -> None:
+    """Refuse an example with tool calls or results (`why`: the platform's limit and where it
+    is documented); tool definitions alone are dropped and reported."""
     for i, m in enumerate(messages):
         for key in ("tool_calls", "function_call", "tool_call_id"):
             if m.get(key) is not None:
                 raise Refuse("tool-calls-unsupported", f"{path}[{i}].{key}",
-                             f"{ctx.target.name} export does not map tool calls")
+                             why or f"{ctx.target.name} export does not map tool calls")
         if m.get("role") in ("tool", "function"):
             raise Refuse("tool-calls-unsupported", f"{path}[{i}].role",
-                         f"{ctx.target.name} export does not map tool results")
+                         why or f"{ctx.target.name} export does not map tool results")
     if record.get("tools") or record.get("functions"):
         ctx.drop("tools" if record.get("tools") else "functions")
 

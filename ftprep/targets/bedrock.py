@@ -1,6 +1,7 @@
 """Amazon Bedrock (Nova): the `bedrock-conversation-2024` schema — `system: [{text}]` and
 `messages: [{role: user|assistant, content: [{text} | {image: s3Location}]}]`, turns
-alternating from the user."""
+alternating from the user. Examples with tool use are rejected: Bedrock's Nova SFT guide says
+tool usage is not currently supported (the reason names that page)."""
 from __future__ import annotations
 
 from typing import Any
@@ -25,7 +26,7 @@ IMAGE_FORMATS = ("jpeg", "png", "gif", "webp")
 class BedrockWriter(NoCompanions):
     def convert(self, record: dict, ctx: ExportContext) -> dict:
         messages = messages_of(record)
-        refuse_tools(record, messages, ctx)
+        refuse_tools(record, messages, ctx, why=_tools_refused(ctx))
         refuse_weight0_anywhere(messages, ctx)
         system, turns = split_system(messages, ctx)
         offset = len(messages) - len(turns)
@@ -56,6 +57,15 @@ class BedrockWriter(NoCompanions):
             else:
                 blocks.append({"text": text_of([part], f"{path}.content[{j}]", ctx)})
         return {"role": m["role"], "content": blocks}
+
+
+def _tools_refused(ctx: ExportContext) -> str:
+    """Nova fine-tuning on Bedrock takes no tool use; the message names the page that says so
+    (the `roles` fact's source in targets.toml)."""
+    source = ctx.target.sources.get("roles")
+    where = f" ({source.url})" if source and source.url else ""
+    return f"{ctx.target.name} cannot train on tool use: Bedrock's Nova SFT guide says tool " \
+        f"usage is not currently supported{where}"
 
 
 def _is_image(part: Any) -> bool:
