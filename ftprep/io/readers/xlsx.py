@@ -30,29 +30,99 @@ def xlsx_rows(path: str, options: ReadOptions, notes: ReadNotes) -> Iterator[Any
     import zipfile
     import zlib
 
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
     require_file(path, XLSX)
+    book = _Workbook(path)
     try:
-        values = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        # The formulas themselves, only to tell an uncomputed formula from an empty cell.
-        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as e:
-        raise InputError(f"cannot read XLSX: {e}", path=path) from None
-    try:
-        names = _chosen_sheets(values, options.sheet)
-        others = [n for n in values.sheetnames if n not in names]
+        names = _chosen_sheets(book.sheetnames, book.active_title, options.sheet)
+        others = [n for n in book.sheetnames if n not in names]
         if others:
             notes.warn(f"sheet(s) not read: {', '.join(others)} (--sheet NAME|INDEX|all)")
-        yield from _sheets_rows(values, formulas, names, path, options, notes)
+        yield from _sheets_rows(book, names, path, options, notes)
     except (SyntaxError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         # A damaged sheet surfaces mid-read from openpyxl: truncated XML (ParseError is a
         # SyntaxError), a non-numeric <v>, a cell reference past XFD ("ZZZZZ9")...
         raise InputError(f"corrupt XLSX: {type(e).__name__}: {e}", path=path) from None
     finally:
-        values.close()
-        formulas.close()
+        book.close()
+
+
+class _Workbook:
+    """One workbook's sheets: read by python-calamine where `xlsx_fast` shows its values map
+    to exactly openpyxl's, else (or without python-calamine) by openpyxl as the first release
+    did. openpyxl's two read-only views are opened only when a sheet needs them."""
+
+    def __init__(self, path: str) -> None:
+        from ftprep.io.readers import xlsx_fast
+
+        self.path = path
+        self._values: Any = None
+        self._formulas: Any = None
+        self.fast: xlsx_fast.CalamineBook | None = None
+        facts = xlsx_fast.book_facts(path) if xlsx_fast.calamine_available() else None
+        if facts is not None and _plain_titles([s.name for s in facts.sheets]):
+            try:
+                self.fast = xlsx_fast.CalamineBook(path, facts)
+            except Exception:  # calamine refuses the file: openpyxl reports it as before
+                self.fast = None
+        if self.fast is None:
+            self._open_openpyxl()
+
+    def _open_openpyxl(self) -> None:
+        import zipfile
+
+        import openpyxl
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        try:
+            self._values = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            # The formulas themselves, only to tell an uncomputed formula from an empty cell.
+            self._formulas = openpyxl.load_workbook(self.path, read_only=True, data_only=False)
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as e:
+            raise InputError(f"cannot read XLSX: {e}", path=self.path) from None
+
+    @property
+    def sheetnames(self) -> list[str]:
+        if self.fast is not None:
+            return [s.name for s in self.fast.facts.sheets]
+        return list(self._values.sheetnames)
+
+    @property
+    def active_title(self) -> str:
+        if self.fast is not None:
+            return self.fast.facts.sheets[self.fast.facts.active].name
+        return str(self._values.active.title)
+
+    def sheet_cells(self, name: str) -> Iterator[tuple[int, tuple[Any, ...], list[str]]]:
+        """(sheet row, cell values, uncached formula references) for every row of a sheet."""
+        fast = self.fast.sheet_cells(name) if self.fast is not None else None
+        if fast is None:
+            yield from self._openpyxl_cells(name)
+            return
+        resume = yield from fast
+        if resume is not None:  # a value calamine reads otherwise: openpyxl from that row on
+            for cells in self._openpyxl_cells(name):
+                if cells[0] >= resume:
+                    yield cells
+
+    def _openpyxl_cells(self, name: str) -> Iterator[tuple[int, tuple[Any, ...], list[str]]]:
+        if self._values is None:
+            self._open_openpyxl()
+        return _sheet_cells(self._values[name], self._formulas[name], self.path)
+
+    def close(self) -> None:
+        if self.fast is not None:
+            self.fast.close()
+        if self._values is not None:
+            self._values.close()
+            self._formulas.close()
+
+
+def _plain_titles(names: list[str]) -> bool:
+    """Titles openpyxl keeps as written (it renames case-insensitive duplicates and refuses
+    some characters): anything else is left to openpyxl itself."""
+    folded = {n.lower() for n in names}
+    return len(folded) == len(names) and all(n and not re.search(r"[\\*?:/\[\]]", n)
+                                             for n in names)
 
 
 _FORMULA_TAG = re.compile(rb"<f[\s>/]")
@@ -72,10 +142,9 @@ def _has_formulas(path: str, member: str) -> bool:
     return False
 
 
-def _chosen_sheets(workbook: Any, sheet: str | None) -> list[str]:
-    names = list(workbook.sheetnames)
+def _chosen_sheets(names: list[str], active: str, sheet: str | None) -> list[str]:
     if sheet is None:
-        return [workbook.active.title]
+        return [active]
     if sheet == ALL_SHEETS:
         return names
     if sheet in names:
@@ -85,12 +154,12 @@ def _chosen_sheets(workbook: Any, sheet: str | None) -> list[str]:
     raise UsageError(f"sheet={sheet!r}: no such sheet", hint=f"sheets: {', '.join(names)}")
 
 
-def _sheets_rows(values: Any, formulas: Any, names: list[str], path: str, options: ReadOptions,
+def _sheets_rows(book: _Workbook, names: list[str], path: str, options: ReadOptions,
                  notes: ReadNotes) -> Iterator[Any]:
     columns: list[str] | None = None
     n = 0
     for name in names:
-        rows = _sheet_rows(values[name], formulas[name], path, options, notes, n)
+        rows = _sheet_rows(book.sheet_cells(name), path, options, notes, n)
         header = next(rows)
         if header is None:
             if len(names) > 1:  # reading several: an empty one must not vanish unsaid
@@ -109,14 +178,14 @@ def _sheets_rows(values: Any, formulas: Any, names: list[str], path: str, option
         yield None
 
 
-def _sheet_rows(sheet: Any, formula_sheet: Any, path: str, options: ReadOptions,
-                notes: ReadNotes, n: int) -> Iterator[Any]:
+def _sheet_rows(sheet_cells: Iterator[tuple[int, tuple[Any, ...], list[str]]], path: str,
+                options: ReadOptions, notes: ReadNotes, n: int) -> Iterator[Any]:
     """The header, then the rows of one sheet (numbered on from `n`); None: no header."""
     columns: list[str] | None = None
     index: IndexColumn | None = None
     skip = 0  # empty columns left of the table (a table drawn from B2 is common)
     read = 0  # rows of this sheet so far
-    for sheet_row, cells, uncached in _sheet_cells(sheet, formula_sheet, path):
+    for sheet_row, cells, uncached in sheet_cells:
         if _blank(cells) and not uncached:
             continue
         if options.header_row is not None and sheet_row < options.header_row:
