@@ -105,7 +105,7 @@ def parse_line(raw: bytes, line: int) -> JsonLine:
     except orjson.JSONDecodeError:
         pass
     else:
-        if _too_deep(raw, value):
+        if too_deep(raw, value):
             return JsonLine(line, None, BAD_JSON, f"JSON nested deeper than {MAX_DEPTH} levels",
                             raw)
         return JsonLine(line, value, raw=raw)
@@ -125,7 +125,7 @@ def parse_line(raw: bytes, line: int) -> JsonLine:
         return JsonLine(line, None, BAD_JSON, f"JSON nested deeper than {MAX_DEPTH} levels", raw)
     except ValueError as e:
         return JsonLine(line, None, BAD_JSON, _json_error(e, raw), raw)
-    if _too_deep(raw, value):  # before anything that recurses over the value
+    if too_deep(raw, value):  # before anything that recurses over the value
         return JsonLine(line, None, BAD_JSON, f"JSON nested deeper than {MAX_DEPTH} levels", raw)
     surrogate = _lone_surrogate(value)  # orjson refuses them; stdlib decodes them
     if surrogate:
@@ -181,7 +181,7 @@ def parse_chunk(first_line: int, chunk: bytes) -> Iterator[JsonLine]:
         yield as_record_line(parse_line(raw, line))
 
 
-def _too_deep(raw: bytes, value: Any) -> bool:
+def too_deep(raw: bytes, value: Any) -> bool:
     """Deeper than MAX_DEPTH: every later step (schema checks, canonical JSON, token
     counting) recurses per level and would hit Python's stack limit instead of a verdict.
     Counting brackets first keeps the common record at one C-speed pass over its bytes."""

@@ -49,7 +49,11 @@ def map_strings(value: Any, fn: Callable[[str], str]) -> Any:
 
 def first_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
     """(JSON path, value) of the first NaN or ±Infinity in `value` (document order), or None.
-    JSON has no such numbers: orjson would write them as null."""
+    JSON has no such numbers: orjson would write them as null. `convert` asks this of every
+    record it writes, and nearly every answer is None: a scan without paths says so, and
+    only a record that has one is walked again with its paths."""
+    if not _has_non_finite(value):
+        return None
     stack: list[tuple[str, Any]] = [(path, value)]
     while stack:
         at, item = stack.pop()
@@ -60,3 +64,27 @@ def first_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
         elif isinstance(item, list):
             stack.extend((f"{at}[{i}]", v) for i, v in reversed(list(enumerate(item))))
     return None
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether a NaN or ±Infinity is anywhere in `value` (the same walk as `first_non_finite`,
+    without formatting a path per value; strings, the common leaf, are passed over first)."""
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str:
+            continue
+        if kind is dict:
+            extend(item.values())
+        elif kind is list:
+            extend(item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            extend(item.values())
+        elif isinstance(item, list):
+            extend(item)
+    return False

@@ -75,6 +75,15 @@ def _kinds(enabled: frozenset[str] | None) -> frozenset[str] | None:
     return None if enabled is None else frozenset(k for k, c in CODES.items() if c in enabled)
 
 
+def may_hold_sensitive(raw: bytes, enabled: frozenset[str] | None) -> bool:
+    """False when `sensitive_content` certainly reports nothing on the record whose JSON text
+    (a JSONL line) is `raw`, read on those bytes (`may_contain_json`); True: run it."""
+    kinds = _kinds(enabled)
+    if kinds is None:
+        return True
+    return bool(kinds) and S.may_contain_json(raw, kinds)
+
+
 @record_check()
 def sensitive_content(record: dict, ctx: Context) -> Iterator[Hit]:
     kinds = _kinds(ctx.enabled)

@@ -10,14 +10,15 @@ import re
 from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING
 
 from ftprep.findings import Severity, child_path, json_path
 from ftprep.formats import CHAT, COMPLETION, PREFERENCE, json_text, json_type
 from ftprep.rules.base import Hit, rule
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -70,7 +71,11 @@ def schema_text(fmt: str) -> str:
 
 @cache
 def validator(fmt: str) -> Draft202012Validator:
-    """A compiled validator for a format; cross-file $refs resolve inside the package."""
+    """A compiled validator for a format; cross-file $refs resolve inside the package.
+    jsonschema is imported here, not at start-up (~45 ms): plain records never need it."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
     schemas = {name: json.loads(schema_text(name)) for name in _SCHEMA_FILES}
     registry: Registry = Registry().with_resources(
         (f"{_SCHEMA_FILES[n]}.schema.json", Resource.from_contents(s)) for n, s in schemas.items()
@@ -180,6 +185,8 @@ _OWN_KEYS = frozenset((METADATA,))
 
 
 def _to_hit(error: ValidationError) -> Hit:
+    from jsonschema.exceptions import best_match
+
     path = json_path(error.absolute_path)
     last = error.absolute_path[-1] if error.absolute_path else None
     kind = error.validator
