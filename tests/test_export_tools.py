@@ -12,12 +12,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ftprep import export_file
 from ftprep.validate import validate_file
+from tests.test_export import read_jsonl, write
 
 FTPREP = str(Path(sys.executable).with_name("ftprep"))
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "chat_clean.jsonl"
@@ -90,16 +90,6 @@ DOCUMENTED = {  # example name: (OpenAI input messages, documented `contents`)
          {"role": "model", "parts": [function_call("get_product_sku", SKU),
                                      function_call("get_store_location", STORE)]}]),
 }
-
-
-def write(path: Path, records: list[Any]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
-                    encoding="utf-8")
-    return path
-
-
-def read_jsonl(path: Path) -> list[Any]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def with_tools(messages: list[dict], tools: list[dict] | None = None) -> dict:
