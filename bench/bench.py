@@ -39,7 +39,10 @@ def baseline() -> list[str]:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE_REV, "ftprep"],
                                  capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-    return ["env", f"PYTHONPATH={tree}", PY, "-c", "from ftprep.cli import main; main()"]
+    # On sys.path itself, first: `python -c` puts the working directory ahead of PYTHONPATH,
+    # and run from the repository root that is today's ftprep, not the first release's.
+    return [PY, "-c", f"import sys; sys.path.insert(0, {str(tree)!r}); "
+            "from ftprep.cli import main; main()"]
 
 
 def _total(out: bytes) -> int:
