@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 IN_FLIGHT_PER_WORKER = 3  # enough to keep workers busy, few enough to bound memory
+QUEUED_PER_WORKER = 2  # one running, one waiting: a worker never idles for want of work
 MAX_AUTO_WORKERS = 8
 
 
@@ -61,11 +62,14 @@ def ordered_map(
     initializer: Callable[..., None] | None = None,
     initargs: tuple[Any, ...] = (),
 ) -> Iterator[R]:
-    """`fn(*item)` for every item over `workers` processes, yielded in input order: the
-    calling process takes every `workers`-th item itself and a pool of `workers - 1` does the
-    rest. The caller would otherwise sit idle waiting, and each process holds its own copy of
-    what the work needs (an o200k tokenizer is ~70 MB), so one process fewer is that much
-    memory saved. The caller runs `initializer` first, so forked workers inherit its result."""
+    """`fn(*item)` for every item over `workers` processes, yielded in input order: a pool
+    of `workers - 1` is kept fed with QUEUED_PER_WORKER items each, and the calling process
+    works on every other item itself. The caller would otherwise sit idle waiting, and each
+    process holds its own copy of what the work needs (an o200k tokenizer is ~70 MB), so one
+    process fewer is that much memory saved. Handing out by demand, not in turns, balances
+    the load: the caller also reads the file and merges results, and on a shared machine
+    one process may get less CPU than another. The caller runs `initializer` first, so
+    forked workers inherit its result."""
     if initializer is not None:
         initializer(*initargs)
     if workers <= 1:
@@ -78,11 +82,12 @@ def ordered_map(
     with ProcessPoolExecutor(workers - 1, mp_context=pool_context(), initializer=_init_worker,
                              initargs=(initializer, initargs)) as pool:
         try:
-            for i, item in enumerate(items):
-                if i % workers == workers - 1:
-                    pending.append(_Done(fn(*item)))
-                else:
+            queued = (workers - 1) * QUEUED_PER_WORKER
+            for item in items:
+                if sum(1 for p in pending if not p.done()) < queued:
                     pending.append(pool.submit(fn, *item))
+                else:
+                    pending.append(_Done(fn(*item)))
                 while len(pending) >= workers * IN_FLIGHT_PER_WORKER:
                     yield pending.popleft().result()
             while pending:
@@ -115,6 +120,9 @@ class _Done(Generic[R]):
 
     def result(self) -> R:
         return self.value
+
+    def done(self) -> bool:
+        return True
 
     def cancel(self) -> bool:
         return False
