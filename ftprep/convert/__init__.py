@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import orjson
 
+from ftprep.convert.columnar import Lines, columnar_units
 from ftprep.convert.plan import (
     MULTITURN,
     OVERFLOW_POLICIES,
@@ -136,13 +137,28 @@ def _with_record_rules(outcomes: Iterator[Outcome], fmt: str) -> Iterator[Outcom
 
 def _outcomes(plan: Plan, options: ConvertOptions,
               redacted: Counter[str] | None = None) -> Iterator[Outcome]:
-    # Redaction first (the token limit sees the final text); rules last: what a token-limit
-    # trim leaves must pass them too.
-    finite = _with_finite_numbers(plan.outcomes(options.spill_threshold))
+    counts: Counter[str] = Counter() if redacted is None else redacted
+    return _checked(plan.outcomes(options.spill_threshold), plan, options, counts)
+
+
+def _checked(outcomes: Iterator[Outcome], plan: Plan, options: ConvertOptions,
+             redacted: Counter[str]) -> Iterator[Outcome]:
+    """What every outcome goes through before it is written (one output per input, in order).
+    Redaction first (the token limit sees the final text); rules last: what a token-limit
+    trim leaves must pass them too."""
+    finite = _with_finite_numbers(outcomes)
     tagged = _with_metadata(finite, plan, options)
-    clean = _with_redaction(tagged, options, Counter() if redacted is None else redacted)
+    clean = _with_redaction(tagged, options, redacted)
     fitted = _with_token_limit(clean, options)
     return _with_record_rules(fitted, plan.target)
+
+
+def _units(plan: Plan, options: ConvertOptions,
+           redacted: Counter[str]) -> Iterator[Lines | Outcome]:
+    """The columnar path's units where it applies (ftprep.convert.columnar), else outcomes."""
+    columnar = columnar_units(plan, options,
+                              lambda outcomes: _checked(outcomes, plan, options, redacted))
+    return columnar if columnar is not None else _outcomes(plan, options, redacted)
 # ---------------------------------------------------------------- numbers JSON cannot hold
 
 
@@ -260,7 +276,7 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
     _check_paths(str(input_path), str(output_path), rejects_path)
     plan = plan_conversion(input_path, options)
     redacted: Counter[str] = Counter()
-    outcomes = _outcomes(plan, options, redacted)
+    units = _units(plan, options, redacted)
     reasons: Counter[str] = Counter()
     speakers: Counter[str] = Counter()
     written = dropped_turns = rows_accounted = 0
@@ -268,7 +284,12 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
     with OutputSet() as outputs, contextlib.ExitStack() as stack:
         out = _open_output(outputs, stack, str(output_path))
         rejects: IO[bytes] | None = None
-        for outcome in outcomes:
+        for outcome in units:
+            if isinstance(outcome, Lines):  # rows the columnar path wrote (one line each)
+                out.write(outcome.data)
+                written += outcome.count
+                rows_accounted += outcome.count
+                continue
             rows_accounted += outcome.rows
             if isinstance(outcome, Converted):
                 line = _encode_record(outcome)

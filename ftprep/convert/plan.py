@@ -138,6 +138,9 @@ class Plan:
     make: Maker | None  # per-row formats
     group: GroupSpec | None  # multi-turn
     rows_seen: int = 0
+    # A plain table whose records hold these columns' cells verbatim as message texts
+    # (--user/--assistant/--system columns, no templates): what ftprep.convert.columnar needs.
+    cell_columns: tuple[str, ...] | None = None
 
     def _counted(self) -> Iterator[Row]:
         for row in self.table.rows:
@@ -147,8 +150,12 @@ class Plan:
     def outcomes(self, spill_threshold: int) -> Iterator[Outcome]:
         if self.group is not None:
             return iter_grouped(self._counted(), self.group, spill_threshold)
+        return (self.row_outcome(row) for row in self._counted())
+
+    def row_outcome(self, row: Row) -> Outcome:
+        """What one row of a per-row format becomes (no record checks yet)."""
         assert self.make is not None
-        return (_row_outcome(row, self.make) for row in self._counted())
+        return _row_outcome(row, self.make)
 
 
 def _row_outcome(row: Row, make: Maker) -> Outcome:
@@ -183,7 +190,16 @@ def plan_table(table: Table, options: ConvertOptions) -> Plan:
     _check_combination(source, target, options)
     if source == MULTITURN:
         return Plan(table, source, target, None, _group_spec(table.columns, options))
-    return Plan(table, source, target, _row_maker(table.columns, source, target, options), None)
+    return Plan(table, source, target, _row_maker(table.columns, source, target, options), None,
+                cell_columns=_cell_columns(source, options))
+
+
+def _cell_columns(source: str, options: ConvertOptions) -> tuple[str, ...] | None:
+    if source != TABLE or options.user_template or options.assistant_template \
+            or options.system_template:
+        return None
+    named = (options.system, options.user, options.assistant)
+    return tuple(dict.fromkeys(c for c in named if c is not None))
 
 
 _COLUMN_OPTIONS = ("user", "assistant", "system", "group_by", "order_by", "role_column",
@@ -232,7 +248,7 @@ def _trim_format_columns(table: Table, options: ConvertOptions) -> Table:
             yield row
 
     return dataclasses.replace(table, columns=[renames.get(c, c) for c in table.columns],
-                               rows=renamed(table.rows))
+                               rows=renamed(table.rows), arrow=None)
 
 
 def _title_row_hint(table: Table, name: str, wanted: str) -> None:

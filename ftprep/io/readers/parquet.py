@@ -1,6 +1,10 @@
-"""Parquet, read in record batches of `BATCH_ROWS` (rows have no line: `Row.line` is None)."""
+"""Parquet, read in record batches of `BATCH_ROWS` (rows have no line: `Row.line` is None).
+
+`ArrowSource` is the open file: its columns, its record batches (for `convert`'s columnar path,
+ftprep.convert.columnar) and the rows of a batch as `Row`s (for everything else)."""
 from __future__ import annotations
 
+import contextlib
 import math
 import struct
 from collections.abc import Iterator
@@ -13,26 +17,69 @@ from ftprep.io.readers.rows import Row, require_file, require_unique
 BATCH_ROWS = 1024  # Parquet batch size: bounded memory whatever the file size
 
 
-def parquet_rows(path: str, encoding: str | None) -> Iterator[Any]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+class ArrowSource:
+    """An open Parquet file. Errors while reading become InputError naming the file (and the
+    row and column, for text that is not UTF-8)."""
 
-    require_file(path, PARQUET)
-    try:
-        pf = pq.ParquetFile(path)
-        columns = list(pf.schema_arrow.names)
-        require_unique(columns, path, None)
-        narrow = _narrow_float_columns(pf.schema_arrow)
-        yield columns
-        n = 0
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
-            for values in batch.to_pylist():
-                n += 1
-                for name, code in narrow.items():
-                    values[name] = _shortest_float(values[name], code)
-                yield Row(n, None, values)
-    except (pa.ArrowException, OSError) as e:
-        raise InputError(f"cannot read Parquet: {e}", path=path) from None
+    def __init__(self, path: str) -> None:
+        import pyarrow.parquet as pq
+
+        require_file(path, PARQUET)
+        self.path = path
+        with self._errors():
+            self.file = pq.ParquetFile(path)
+            self.schema = self.file.schema_arrow
+        self.columns = list(self.schema.names)
+        require_unique(self.columns, path, None)
+        self.narrow = _narrow_float_columns(self.schema)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        import pyarrow as pa
+
+        try:
+            yield
+        except (pa.ArrowException, OSError) as e:
+            raise InputError(f"cannot read Parquet: {e}", path=self.path) from None
+
+    def all_rows(self) -> Iterator[Row]:
+        n = 1
+        for batch in self.batches():
+            yield from self.rows(batch, n)
+            n += batch.num_rows
+
+    def batches(self, rows: int = BATCH_ROWS) -> Iterator[Any]:
+        """The file's record batches (`pyarrow.RecordBatch`) of at most `rows` rows."""
+        with self._errors():
+            yield from self.file.iter_batches(batch_size=rows)
+
+    def rows(self, batch: Any, first: int, indices: Any = None) -> Iterator[Row]:
+        """The rows of `batch` as `Row`s: all, or those at `indices` (a pyarrow integer
+        array); `first` is the 1-based number of the batch's first row in the file."""
+        if indices is not None and not len(indices):
+            return
+        picked = batch if indices is None else batch.take(indices)
+        try:
+            values_list = picked.to_pylist()
+        except UnicodeDecodeError:
+            raise self._not_utf8(batch, first) from None
+        numbers = range(first, first + batch.num_rows) if indices is None else \
+            (first + i for i in indices.to_pylist())
+        for n, values in zip(numbers, values_list, strict=True):
+            for name, code in self.narrow.items():
+                values[name] = _shortest_float(values[name], code)
+            yield Row(n, None, values)
+
+    def _not_utf8(self, batch: Any, first: int) -> InputError:
+        """Which row and column hold text that is not UTF-8 (Parquet does not check it)."""
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            for i in range(len(column)):
+                try:
+                    column[i].as_py()
+                except UnicodeDecodeError:
+                    return InputError(f"row {first + i}: text that is not valid UTF-8",
+                                      path=self.path, field=name)
+        return InputError("text that is not valid UTF-8", path=self.path)
 
 
 def _narrow_float_columns(schema: Any) -> dict[str, str]:

@@ -55,6 +55,9 @@ class Table:
     columns: list[str]
     rows: Iterator[Row] = field(repr=False)
     notes: ReadNotes = field(default_factory=ReadNotes)
+    # The open Arrow-native source (ftprep.io.readers.parquet.ArrowSource) when there is one:
+    # its record batches feed convert's columnar path; None for other formats.
+    arrow: Any = None
 
 
 INDEX_COLUMN = ""  # pandas' unnamed index column (to_csv/to_excel with index=True)

@@ -21,7 +21,7 @@ from ftprep.io.readers.input_format import (
 )
 from ftprep.io.readers.json_array import json_rows
 from ftprep.io.readers.json_lines import jsonl_rows
-from ftprep.io.readers.parquet import parquet_rows
+from ftprep.io.readers.parquet import ArrowSource
 from ftprep.io.readers.rows import ReadNotes, ReadOptions, Table
 from ftprep.io.readers.xlsx import xlsx_rows
 
@@ -38,6 +38,9 @@ def open_table(
     options = ReadOptions(encoding, delimiter, sheet, header_row)
     _check_options(fmt, options)
     notes = ReadNotes()
+    if fmt == PARQUET:
+        source = ArrowSource(str(path))
+        return Table(str(path), fmt, source.columns, source.all_rows(), notes, arrow=source)
     gen = _GENERATORS[fmt](str(path), options, notes)
     columns = next(gen)  # every generator first yields its column list (None: no data)
     if columns is None:
@@ -87,6 +90,5 @@ _GENERATORS: dict[str, Generator] = {
     TSV: tsv_rows,
     JSONL: lambda path, options, notes: jsonl_rows(path, options.encoding),
     JSON: lambda path, options, notes: json_rows(path, options.encoding),
-    PARQUET: lambda path, options, notes: parquet_rows(path, options.encoding),
     XLSX: xlsx_rows,
 }
