@@ -288,3 +288,29 @@ def test_merged_cells_and_a_table_away_from_a1_read_the_same(
     assert [(r[1], r[2]) for r in rows] == [(5, {"question": "merged", "answer": "a"}),
                                             (6, {"question": None, "answer": "under the merge"}),
                                             (7, {"question": "b", "answer": "c"})]
+
+
+def prefix_elements(src: Path, dst: Path) -> None:
+    """The same sheet with every element written as <x:name> (as the Open XML SDK does)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<(/?)([A-Za-z]\w*)(?=[\s>/])", rb"<\1x:\2", data)
+                data = data.replace(b'<x:worksheet xmlns="', b'<x:worksheet xmlns:x="')
+            zout.writestr(item, data)
+
+
+@pytest.mark.parametrize("formula", [False, True])
+def test_elements_with_a_namespace_prefix_are_scanned_alike(
+        formula: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [["q", "a", "n"], ["hi", "there", 1], ["x", "=1+1" if formula else "y", 2.5]]
+    source = save([("data", rows, 1, 1)], tmp_path / "src.xlsx")
+    path = tmp_path / "x.xlsx"
+    prefix_elements(source, path)
+    with zipfile.ZipFile(path) as z:
+        assert b"<x:c " in z.read("xl/worksheets/sheet1.xml")
+    assert fast_sheets(path) == {"data": not formula}
+    assert_same(path, monkeypatch)
+    assert read(path, fast=True, monkeypatch=monkeypatch)[1][0][2] == \
+        {"q": "hi", "a": "there", "n": 1}

@@ -103,33 +103,45 @@ def book_facts(path: str) -> BookFacts | None:
     return facts
 
 
-# Element names may carry a namespace prefix (<x:c>): every pattern allows one.
-_P = rb"(?:[A-Za-z_][\w.-]*:)?"
-# One pass over the tags (a pattern that starts with "<" is searched fast), one for escapes.
-_UNSAFE_TAG = re.compile(
-    rb"<(?:!"                                     # a DTD, comment or CDATA section
-    rb"|" + _P + rb"(?:f[\s>/]"                    # a formula (cached or not)
-    rb"|c\b[^>]*\st\s*=\s*[\"'](?:e|d|str)[\"']"  # error, ISO date, formula string cells
-    rb"|c\b(?![^>]*\sr\s*=)|row\b(?![^>]*\sr\s*=)"  # a cell or row without a reference
-    rb"|rPh\b"                                    # a phonetic run (openpyxl leaves it out)
-    rb"|t\b[^>]*>(?=<)"                            # an empty text (<t/> too: [^>]* takes "/")
-    rb"|(?:is|si)\b[^>]*(?:/>|>(?=<" + _P + rb"(?:/|phoneticPr)))))"  # an item without text
-)
+class _Patterns:
+    """The scan's patterns, for elements written plainly (<c>) or, when `prefix` is a
+    pattern, with a namespace prefix (<x:c>). The plain ones start with a literal, which
+    Python's re searches for fast; a piece uses the prefixed set only where it needs to."""
+
+    def __init__(self, prefix: bytes) -> None:
+        p = prefix
+        self.tags = re.compile(
+            rb"<(?:!"                                   # a DTD, comment or CDATA section
+            rb"|" + p + rb"(?:f[\s>/]"                   # a formula (cached or not)
+            rb"|rPh\b"                                  # a phonetic run (openpyxl skips it)
+            rb"|t\b[^>]*>(?=<)"                          # an empty text (<t/> too)
+            rb"|(?:is|si)\b[^>]*(?:/>|>(?=<" + p + rb"(?:/|phoneticPr)))))")  # no text at all
+        # a cell or row without its reference (the two libraries count them differently)
+        self.unreferenced = re.compile(rb"<" + p + rb"(?:c|row)\b(?![^>]*\sr\s*=)")
+        # a <v> that is not a short integer literal: read closely (most are plain floats)
+        self.value = re.compile(rb"<" + p + rb"v\b[^>]*>(?!-?\d{1,15}<)([^<]*)")
+        self.row = re.compile(rb"<" + p + rb"row\b[^>]*\sr\s*=\s*[\"'](\d+)")
+        self.wide = re.compile(rb"<" + p + rb"c\b[^>]*\sr\s*=\s*[\"']([A-Za-z]{2,})")
+
+
+_PLAIN = _Patterns(b"")
+_PREFIXED = _Patterns(rb"(?:[A-Za-z_][\w.-]*:)?")
+_SOME_PREFIX = re.compile(rb":(?:c|row|v|f|t|is|si|rPh|phoneticPr)[\s>/]")
+# error, ISO date and formula-string cells (t="e"...): any attribute with such a value
+_CELL_TYPE = re.compile(rb"=\s*[\"'](?:e|d|str)[\"']")
 _ESCAPE = re.compile(rb"_x[0-9A-Fa-f]{4}_")  # calamine decodes these, openpyxl keeps them
+_FLOAT = re.compile(rb"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+_ENCODING = re.compile(rb"^<\?xml[^>]*encoding\s*=\s*[\"']([^\"']+)")
 
 
-def _unsafe(piece: bytes) -> bool:
+def _patterns(piece: bytes) -> _Patterns:
+    return _PREFIXED if _SOME_PREFIX.search(piece) else _PLAIN
+
+
+def _unsafe(piece: bytes, patterns: _Patterns) -> bool:
     # A raw CR: XML parsers (openpyxl's) read CR LF and CR as LF, calamine keeps it.
     return (b"\r" in piece or b"x005F_" in piece or _ESCAPE.search(piece) is not None
-            or _UNSAFE_TAG.search(piece) is not None)
-
-
-# A <v> that is not a short integer literal: read closely (most are plain floats).
-_VALUE = re.compile(rb"<" + _P + rb"v\b[^>]*>(?!-?\d{1,15}<)([^<]*)")
-_FLOAT = re.compile(rb"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
-_ROW = re.compile(rb"<" + _P + rb"row\b[^>]*\sr\s*=\s*[\"'](\d+)")
-_WIDE = re.compile(rb"<" + _P + rb"c\b[^>]*\sr\s*=\s*[\"']([A-Za-z]{2,})")
-_ENCODING = re.compile(rb"^<\?xml[^>]*encoding\s*=\s*[\"']([^\"']+)")
+            or _CELL_TYPE.search(piece) is not None or patterns.tags.search(piece) is not None)
 
 
 def _pieces(z: zipfile.ZipFile, member: str) -> Iterator[bytes]:
@@ -169,7 +181,7 @@ def strings_safe(z: zipfile.ZipFile, member: str) -> bool:
         if first and not _plain_xml(piece[:200]):
             return False
         first = False
-        if _unsafe(piece):
+        if _unsafe(piece, _patterns(piece)):
             return False
     return True
 
@@ -180,8 +192,8 @@ def sheet_safe(z: zipfile.ZipFile, member: str, date_styles: frozenset[int]) -> 
     info = z.getinfo(member)
     if info.file_size > MAX_SHEET_BYTES:
         return False
-    dated = re.compile(rb"<" + _P + rb"c\b[^>]*\ss\s*=\s*[\"'](?:"
-                       + b"|".join(str(i).encode() for i in sorted(date_styles))
+    # a cell styled as a date: any attribute ending in "s" with such a value (searched fast)
+    dated = re.compile(rb"s\s*=\s*[\"'](?:" + b"|".join(str(i).encode() for i in sorted(date_styles))
                        + rb")[\"']") if date_styles else None
     rows = columns = 0
     first = True
@@ -189,13 +201,15 @@ def sheet_safe(z: zipfile.ZipFile, member: str, date_styles: frozenset[int]) -> 
         if first and not _plain_xml(piece[:200]):
             return False
         first = False
-        if _unsafe(piece) or (dated is not None and dated.search(piece)):
+        patterns = _patterns(piece)
+        if (_unsafe(piece, patterns) or patterns.unreferenced.search(piece)
+                or (dated is not None and dated.search(piece))):
             return False
-        for m in _VALUE.finditer(piece):
+        for m in patterns.value.finditer(piece):
             if not _float_only(m.group(1)):
                 return False
-        rows = max(rows, *(int(r) for r in _ROW.findall(piece)), 0)
-        columns = max(columns, *(_column_number(c) for c in _WIDE.findall(piece)), 26)
+        rows = max(rows, *(int(r) for r in patterns.row.findall(piece)), 0)
+        columns = max(columns, *(_column_number(c) for c in patterns.wide.findall(piece)), 26)
     return columns <= 16384 and rows * columns <= MAX_CELLS
 
 
