@@ -168,6 +168,17 @@ def test_a_popular_system_prompt_past_the_kept_texts_is_counted_not_a_crash(
         "text": "prompt 0", "first_line": 1, "examples": 1, "share": round(1 / (distinct + 5), 4)}
 
 
+def test_malformed_tool_calls_are_reported_not_a_crash(tmp_path: Path) -> None:
+    bad = {"messages": [{"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": "x", "tool_calls": 5}]}
+    odd = {"messages": [{"role": "user", "content": "hi"},
+                        {"role": "assistant", "tool_calls": ["call", {"function": "f"}]}]}
+    report = report_data(_write(tmp_path / "d.jsonl", [json.dumps(bad), json.dumps(odd)]))
+    assert report.shape["tools"]["calls"]["max"] == 2  # odd's two malformed calls
+    assert report.shape["tools"]["functions"] == {"?": 2}
+    assert not report.validation["valid"]
+
+
 def test_samples_are_deterministic_and_never_show_a_secret(tmp_path: Path) -> None:
     lines = [_chat(f"question {i}", f"answer {i}") for i in range(30)]
     lines[4] = _chat(f"my key is {OPENAI_KEY}", "Noted.")
