@@ -20,7 +20,8 @@ from ftprep.errors import EXIT_FINDINGS, UsageError
               help="A folder written by `ftprep eval -o`: its summary.")
 @click.option("--near-dups", is_flag=True,
               help="Also find near-duplicates (validate's opt-in FT921: MinHash, needs "
-                   "ftprep[dedup]; several times validation's cost).")
+                   "ftprep[dedup]). Costs about 4x the report's CPU (measured: 20 MB chat "
+                   "file, 1.9 s -> 7.4 s), so it is not on by default.")
 @click.option("--epochs", default="auto", show_default=True,
               help="Epochs for the cost table (a number or 'auto').")
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),

@@ -167,8 +167,8 @@ def report_data(
     """Gather the report of `path`: validation, tokens and cost for each of `models` (default
     gpt-4.1-mini when no `tokenizer` is given), an open model's counts with `tokenizer`, the
     conversations' shape, sample records, and optionally a split's manifest and an eval.
-    `near_dups` adds validate's opt-in near-duplicate rule (FT921: MinHash, the `dedup` extra,
-    about 4x validation's CPU)."""
+    `near_dups` adds validate's opt-in near-duplicate rule (FT921: MinHash, the `dedup` extra;
+    about 4x the whole report's CPU on the bench's chat file, so it is opt-in)."""
     from ftprep.models import get_model
     from ftprep.validate import validate_file
 
