@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftprep.errors import UsageError
-from ftprep.formats import FORMATS, detect_format
+from ftprep.formats import CHAT, FORMATS, detect_format
 from ftprep.io.jsonl import parse_line
 
 LINE_COLUMNS = ("value", "text", "line")  # what Spark, Ray and pandas call a line column
@@ -47,9 +47,10 @@ def count_batch(batch: Any, *, model: str, column: str | None = None,
     import pyarrow as pa
 
     from ftprep.models import get_model
-    from ftprep.tokens import count_record
+    from ftprep.tokens import count_record, plain_chat_counter
 
     encoding = get_model(model).encoding
+    plain = plain_chat_counter(encoding)  # count's fast path for plain chat records
     out: dict[str, list[Any]] = {k: [] for k in ("line", "tokens", "trainable", "messages",
                                                  "error")}
     for i, raw in enumerate(_lines(batch, column)):
@@ -61,10 +62,13 @@ def count_batch(batch: Any, *, model: str, column: str | None = None,
                 out[key].append(None)
             out["error"].append(parsed.detail or "not a chat, preference or completion example")
             continue
-        counted = count_record(parsed.value, encoding, fmt)
-        out["tokens"].append(counted.total)
-        out["trainable"].append(counted.trainable)
-        out["messages"].append(counted.messages)
+        row = plain(parsed.value) if fmt == CHAT else None
+        if row is None:
+            counted = count_record(parsed.value, encoding, fmt)
+            row = (counted.total, counted.trainable, counted.messages, counted.answer_start)
+        out["tokens"].append(row[0])
+        out["trainable"].append(row[1])
+        out["messages"].append(row[2])
         out["error"].append(None)
     return pa.RecordBatch.from_pydict(out, schema=pa.schema([
         ("line", pa.int64()), ("tokens", pa.int64()), ("trainable", pa.int64()),
