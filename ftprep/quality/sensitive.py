@@ -288,11 +288,16 @@ def may_contain(text: str, kinds: frozenset[str] | None = None) -> bool:
                 or (wanted(frozenset({PHONE})) and _PHONE_HINT.search(text)))
 
 
+# `_CREDENTIAL_HINT`'s literals on bytes: `re` finds a literal prefix faster than `in` does
+_KEY_WORDS = re.compile(rb"P(?:RIVATE KEY|uTTY)")
+_SCHEME = re.compile(rb"://")
+
+
 def _bytes_may_contain(raw: bytes, kinds: frozenset[str] | None) -> bool:
     """`may_contain`'s screens for credentials, private keys and cards, on UTF-8 bytes."""
     if (kinds is None or not _CREDENTIAL_KINDS.isdisjoint(kinds)) and (
             _TOKEN_RUN in raw.translate(_TOKEN_TABLE)
-            or b"PRIVATE KEY" in raw or b"PuTTY" in raw or (b":" in raw and b"://" in raw)):
+            or _KEY_WORDS.search(raw) or _SCHEME.search(raw)):
         return True
     return (kinds is None or CARD in kinds) and _CARD_DIGITS in raw.translate(_DIGIT_TABLE, b" -")
 
