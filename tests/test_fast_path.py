@@ -297,3 +297,19 @@ def _leaves(value: Any, path: str) -> Any:
 def test_first_non_finite_sees_float_subclasses(bad: float) -> None:
     assert first_non_finite({"m": [{"w": 1, "x": "s"}, {"y": bad}]}) == ("m[1].y", bad)
     assert first_non_finite({"m": ["s", True, 1, None]}) is None
+
+
+digits_text = st.text(alphabet=st.sampled_from([*"0123456789 --x.", "\u0664", "\u0661", "\u00e9"]),
+                      max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(digits_text)
+def test_card_screen_holds_every_card_hint(text: str) -> None:
+    """The card screen is the hint `_cards` starts from, on bytes: wherever the hint matches
+    (ASCII or other scripts' digits), the screen must say "look closer"."""
+    from ftprep.quality.sensitive import _CARD_HINT, may_contain
+
+    if _CARD_HINT.search(text):
+        assert may_contain(text, frozenset({"card_number"}))
+        assert may_contain_json(orjson.dumps({"content": text}), frozenset({"card_number"}))
