@@ -550,10 +550,11 @@ class _Run:
         self.examples += result.examples
         self.suppressed += result.suppressed
         self.lines = max(self.lines, result.last_line)
-        for line, keys in result.keys:
-            for check, key in zip(self.file_checks, keys, strict=True):
-                for hit in check.feed(key, line):
-                    self.add(hit, line)
+        if result.keys:
+            lines = [line for line, _ in result.keys]
+            for i, check in enumerate(self.file_checks):
+                for hit in check.feed([keys[i] for _, keys in result.keys], lines):
+                    self.add(hit)
         if self.near_dups is not None:
             for line, sig in result.signatures:
                 match = self.near_dups.add(line, sig)

@@ -7,8 +7,8 @@ Two kinds of check:
 - file checks: classes that see the whole stream (duplicates, example counts...), created
   fresh for each run. They work in two steps so that records can be checked in worker
   processes: `key(record)` reduces a record to a small picklable value (e.g. a 16-byte digest)
-  wherever the record is parsed; `feed(key, line)` then runs in the parent, once per record in
-  file order, and `finish()` at the end.
+  wherever the record is parsed; `feed(keys, lines)` then runs in the parent, once per chunk
+  of records in file order, and `finish()` at the end.
 Check functions must be defensive: a record may violate the schema in any way.
 """
 from __future__ import annotations
@@ -74,7 +74,10 @@ class FileCheck(Protocol):
         """What `feed` needs of a record; must depend on the record only (it runs in workers)."""
         ...
 
-    def feed(self, key: Any, line: int) -> Iterable[Hit]: ...
+    def feed(self, keys: list[Any], lines: list[int]) -> Iterable[Hit]:
+        """The keys of consecutive records and their lines (one chunk, in file order); every
+        hit names its line. A chunk at a time: the parent feeds every record of the file."""
+        ...
 
     def finish(self) -> Iterable[Hit]: ...
 

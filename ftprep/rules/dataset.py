@@ -53,8 +53,8 @@ class ExampleCount:
     def key(self, record: Any) -> None:
         return None
 
-    def feed(self, key: None, line: int) -> Iterator[Hit]:
-        self.examples += 1
+    def feed(self, keys: list[None], lines: list[int]) -> Iterator[Hit]:
+        self.examples += len(keys)
         return iter(())
 
     def finish(self) -> Iterator[Hit]:
@@ -75,13 +75,15 @@ class Duplicates:
     def key(self, record: Any) -> bytes | None:
         return digest(record)
 
-    def feed(self, key: bytes | None, line: int) -> Iterator[Hit]:
-        if key is None:
-            return
-        first = self.first_line.setdefault(key, line)
-        if first != line:
-            yield Hit(DUPLICATE_EXAMPLE.code, "", f"duplicate of line {first}", line,
-                      Facts(related_line=first))
+    def feed(self, keys: list[bytes | None], lines: list[int]) -> Iterator[Hit]:
+        setdefault = self.first_line.setdefault
+        for key, line in zip(keys, lines, strict=True):
+            if key is None:
+                continue
+            first = setdefault(key, line)
+            if first != line:
+                yield Hit(DUPLICATE_EXAMPLE.code, "", f"duplicate of line {first}", line,
+                          Facts(related_line=first))
 
     def finish(self) -> Iterator[Hit]:
         return iter(())

@@ -42,11 +42,13 @@ class MetadataRecords:
             return 0
         return 1 if isinstance(record[METADATA], dict) else 2
 
-    def feed(self, key: int, line: int) -> Iterator[Hit]:
-        if key:
-            self.count += 1
-            self.first = self.first or line
-            self.not_objects += key == 2
+    def feed(self, keys: list[int], lines: list[int]) -> Iterator[Hit]:
+        if any(keys):
+            for key, line in zip(keys, lines, strict=True):
+                if key:
+                    self.count += 1
+                    self.first = self.first or line
+                    self.not_objects += key == 2
         return iter(())
 
     def finish(self) -> Iterator[Hit]:
