@@ -47,11 +47,15 @@ def write_report(data: ReportData, path: str | Path) -> int:
 def render_report(data: ReportData, *, title: str | None = None) -> str:
     """The whole report.html for `data`, as a string."""
     name = Path(data.path).name
-    from ftprep.report import eval_view  # one renderer for the eval, here and on its own
+    css, script, evaluation = CSS, "", []
+    if data.eval is not None:  # imported only then: the eval's modules cost ~20 ms to load
+        from ftprep.report import eval_view  # one renderer for the eval, here and on its own
 
-    page = Page(title or f"ftprep report: {name}", subtitle=_subtitle(data),
-                css=CSS + (eval_view.CSS if data.eval is not None else ""),
-                script=eval_view.SCRIPT if data.eval is not None else "")
+        css, script = CSS + eval_view.CSS, eval_view.SCRIPT
+        evaluation = [("eval", "Evaluation", join([tag("p", data.eval_prompts, class_="muted"),
+                                                   *eval_view.eval_sections(data.eval)]))]
+    page = Page(title or f"ftprep report: {name}", subtitle=_subtitle(data), css=css,
+                script=script)
     blocks = [
         ("overview", "Overview", _overview(data)),
         ("tokens", "Tokens per example", _tokens(data)),
@@ -63,9 +67,7 @@ def render_report(data: ReportData, *, title: str | None = None) -> str:
             "No secrets or personal data found by the FT9xx rules that ran."))),
         ("cost", "Cost", _cost(data)),
         *([("split", "Split", _split(data.split))] if data.split is not None else []),
-        *([("eval", "Evaluation", join([tag("p", data.eval_prompts, class_="muted"),
-                                         *eval_view.eval_sections(data.eval)]))]
-          if data.eval is not None else []),
+        *evaluation,
         ("samples", "Example records", _samples(data)),
         *([("linked", "Linked lines", _linked(data))] if data.linked else []),
     ]
