@@ -294,10 +294,14 @@ def _eval_prompts(evaluation: Any, kept: dict[int, Any], examples: int) -> str:
     ran_on = evaluation.examples + evaluation.skipped
     found = {line: example_from_record(Redactor().record(kept[line]), line)
              for line in lines if line in kept}
-    if ran_on != examples or any(isinstance(found.get(line), (str, type(None)))
-                                 for line in lines):
+    if ran_on != examples:
         return (f"Prompts not shown: the eval ran on {ran_on:,} records, this file holds "
-                f"{examples:,} (give the eval's test file as FILE to see them).")
+                f"{examples:,} (they are shown when FILE is the file the eval ran on, whole: "
+                "no --limit).")
+    missing = [line for line in lines if isinstance(found.get(line), (str, type(None)))]
+    if missing:
+        return (f"Prompts not shown: line {missing[0]} of this file is not an example, so this "
+                "is not the file the eval ran on.")
     for line, example in found.items():
         assert not isinstance(example, str)
         evaluation.prompts[line] = clip(list(example.prompt), 2 * EMBED_CHARS)
