@@ -267,6 +267,10 @@ def test_eval_section_is_the_eval_views_own_rendering(platform_env: FakeOpenAI,
     assert "Prompts not shown: the eval ran on 8 records, this file holds 16" in elsewhere
     assert "question 5" not in elsewhere[elsewhere.index('id="eval"'):elsewhere.index('id="samples"')]
     assert len(load_eval_dir(out).results) == 16
+    changed = [_chat(q, a) for q, a in refs.items()]
+    changed[4] = json.dumps({"messages": [{"role": "user", "content": "question 4"}]})
+    same_size = render_report(report_data(_write(tmp_path / "c.jsonl", changed), eval_dir=out))
+    assert "Prompts not shown: line 5 of this file is not an example" in same_size
     assert 'id="metric"' in page and page.count("<script>") == 1  # its filter script, inline
     saved = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert report.to_dict()["eval"]["models"] == saved["models"]
