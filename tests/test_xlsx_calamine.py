@@ -211,6 +211,12 @@ def test_the_fallback_is_taken_where_calamine_cannot_give_the_same(
     (b"<is><t>there</t></is>", b"<is><t>the</t><rPh sb=\"0\" eb=\"1\"><t>x</t></rPh></is>",
      "a phonetic run"),
     (b'<c r="C3"', b'<c r="ZZZZ3"', "a reference past XFD"),
+    (b"<is><t>there</t></is>", b"<is><t> there</t></is>", "a leading space, no preserve"),
+    (b"<is><t>there</t></is>", b"<is><t>there\n</t></is>", "a trailing newline, no preserve"),
+    (b'<c r="C2" t="inlineStr"><is>', b'<c r="C2"><is>', "inline text in a numeric cell"),
+    (b'<c r="B2" t="n"><v>1</v>', b'<c r="B2" t="x"><v>1</v>', "an unknown cell type"),
+    (b'<c r="B2" t="n"><v>1</v>', b'<c r="B2" t="b"><v>2</v>', "a boolean neither 0 nor 1"),
+    (b"<is><t>there</t></is>", b"<is><t>a\x0bb</t></is>", "a character XML does not allow"),
 ])
 def test_sheets_calamine_would_read_otherwise_go_to_openpyxl(
         old: bytes, new: bytes, reason: str, tmp_path: Path,
@@ -314,3 +320,31 @@ def test_elements_with_a_namespace_prefix_are_scanned_alike(
     assert_same(path, monkeypatch)
     assert read(path, fast=True, monkeypatch=monkeypatch)[1][0][2] == \
         {"q": "hi", "a": "there", "n": 1}
+
+
+def test_the_scan_reads_a_sheet_in_whole_rows(tmp_path: Path) -> None:
+    """Pieces end at a row's end tag (plain or prefixed), so no pattern is cut in two; joined,
+    they are the sheet again."""
+    rows = b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>%s</t></is></c></row>'
+                    % (i, i, b"x" * (i % 997)) for i in range(1, 6000))
+    xml = b"<worksheet><sheetData>" + rows + b"</x:row></sheetData></worksheet>"
+    with zipfile.ZipFile(tmp_path / "z.zip", "w") as z:
+        z.writestr("s.xml", xml)
+    with zipfile.ZipFile(tmp_path / "z.zip") as z:
+        pieces = list(xlsx_fast._pieces(z, "s.xml", b"row"))
+    assert len(pieces) > 2 and b"".join(pieces) == xml
+    assert all(p.endswith(b"</row>") for p in pieces[:-2]), [p[-20:] for p in pieces]
+    assert pieces[-2].endswith(b"</x:row>") or pieces[-1].endswith(b"</worksheet>")
+
+
+@pytest.mark.parametrize("where", [2, 4_001, 7_999])
+def test_a_formula_anywhere_in_a_large_sheet_is_found(where: int, tmp_path: Path) -> None:
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("data")
+    ws.append(["q", "a"])
+    for i in range(2, 8_001):
+        ws.append([f"question {i}", "=1+1" if i == where else f"answer {i} " + "z" * 200])
+    wb.save(tmp_path / "big.xlsx")
+    with zipfile.ZipFile(tmp_path / "big.xlsx") as z:
+        assert z.getinfo("xl/worksheets/sheet1.xml").file_size > 2 << 20  # several pieces
+    assert fast_sheets(tmp_path / "big.xlsx") == {"data": False}

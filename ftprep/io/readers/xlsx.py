@@ -197,7 +197,7 @@ def _sheet_rows(sheet_cells: Iterator[tuple[int, tuple[Any, ...], list[str]]], p
             index = IndexColumn(columns, path, notes)
             yield [c for c in columns if not index.active or c != columns[0]]
             continue
-        if any(c is not None for c in cells[:skip]):
+        if skip and any(c is not None for c in cells[:skip]):
             # Each sheet pandas writes has its own 0..n-1 index (--sheet all reads several).
             _pandas_index(cells[:skip], read, notes, path, sheet_row, skip)
         n += 1
@@ -253,7 +253,10 @@ def _sheet_cells(
 
 
 def _blank(cells: tuple[Any, ...]) -> bool:
-    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+    for c in cells:  # noqa: SIM110 (a loop, not all(<genexpr>): this runs once a row)
+        if c is not None and not (isinstance(c, str) and not c.strip()):
+            return False
+    return True
 
 
 class CellError(str):
@@ -281,8 +284,15 @@ def _trim(cells: tuple[Any, ...]) -> list[Any]:
     return out
 
 
+# Cell types kept as they are (dates become ISO text): rows made of these skip the per-cell call.
+_KEPT_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def _cells_row(columns: list[str], cells: list[Any], n: int, line: int) -> Row:
-    values = {c: _cell_value(v) for c, v in zip(columns, cells, strict=False)}  # extra cells reported below
+    if _KEPT_TYPES.issuperset(map(type, cells)):
+        values = dict(zip(columns, cells, strict=False))  # extra cells reported below
+    else:
+        values = {c: _cell_value(v) for c, v in zip(columns, cells, strict=False)}
     if len(cells) > len(columns):
         values["_extra"] = [_cell_value(v) for v in cells[len(columns):]]
         detail = f"{len(cells)} cells, the header has {len(columns)}"

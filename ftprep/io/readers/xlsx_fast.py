@@ -6,13 +6,15 @@ reads a sheet with calamine only when a byte scan of the sheet's XML (and of the
 strings) shows that every value calamine gives maps back to exactly openpyxl's, and says
 "no" otherwise, so the caller reads that sheet with openpyxl as before.
 
-What the scan refuses (the sheet goes to openpyxl): formulas; error, date (t="d") and
-formula-string cells; numbers written so that openpyxl and calamine part ways (integral values
+What the scan refuses (the sheet goes to openpyxl): formulas; cell types other than text,
+number, boolean and inline text (errors, t="d" dates, formula strings...) and inline text in a
+cell not typed so; numbers written so that openpyxl and calamine part ways (integral values
 written as floats, "5.0" or "1E3", which openpyxl keeps as floats; integers of 16 digits or
 more, past a float's exact range; anything not a plain decimal literal); cells styled with a
 format openpyxl reads as a date or duration; empty strings (calamine cannot tell them from
-empty cells); `_xHHHH_`/`x005F_` escapes, raw carriage returns, phonetic runs, comments,
-CDATA and DTDs (the two parsers decode those differently); cells or rows without a
+empty cells); text with spaces at either end and no xml:space="preserve" (calamine trims it);
+`_xHHHH_`/`x005F_` escapes, raw carriage returns, characters XML forbids, phonetic runs,
+comments, CDATA and DTDs (the two parsers decode those differently); cells or rows without a
 reference; and sheets too large to hold (calamine reads a whole sheet into memory: about 32
 bytes per cell of the sheet's bounding box plus its text; see MAX_CELLS and MAX_SHEET_BYTES).
 
@@ -103,6 +105,9 @@ def book_facts(path: str) -> BookFacts | None:
     return facts
 
 
+_PRESERVE = rb"[^>]*xml:space\s*=\s*[\"']preserve[\"']"
+
+
 class _Patterns:
     """The scan's patterns, for elements written plainly (<c>) or, when `prefix` is a
     pattern, with a namespace prefix (<x:c>). The plain ones start with a literal, which
@@ -115,10 +120,18 @@ class _Patterns:
             rb"|" + p + rb"(?:f[\s>/]"                   # a formula (cached or not)
             rb"|rPh\b"                                  # a phonetic run (openpyxl skips it)
             rb"|t\b[^>]*>(?=<)"                          # an empty text (<t/> too)
+            # text starting with a space, without xml:space="preserve": calamine trims it
+            rb"|t\b(?!" + _PRESERVE + rb")[^>]*>\s"
             rb"|(?:is|si)\b[^>]*(?:/>|>(?=<" + p + rb"(?:/|phoneticPr)))))")  # no text at all
-        # a cell or row without its reference (the two libraries count them differently)
-        self.unreferenced = re.compile(rb"<" + p + rb"(?:c|row)\b(?![^>]*\sr\s*=)")
+        self.cells = re.compile(
+            rb"<" + p + rb"(?:(?:c|row)\b(?![^>]*\sr\s*=)"   # a cell or row without reference
+            # a cell type other than text, number, boolean, inline text (e, d, str...)
+            rb"|c\b[^>]*\st\s*=\s*[\"'](?!(?:s|n|b|inlineStr)[\"'])"
+            # inline text in a cell not typed inlineStr: openpyxl ignores it, calamine not
+            rb"|c\b(?![^>]*\st\s*=\s*[\"']inlineStr[\"'])[^>]*>\s*(?:<" + p
+            + rb"v\b[^>]*>[^<]*</" + p + rb"v>\s*)?<" + p + rb"is\b)")
         # a <v> that is not a short integer literal: read closely (most are plain floats)
+        self.space_end = re.compile(rb"[ \t\n]</" + p + rb"t>")  # text ending with a space
         self.value = re.compile(rb"<" + p + rb"v\b[^>]*>(?!-?\d{1,15}<)([^<]*)")
         self.row = re.compile(rb"<" + p + rb"row\b[^>]*\sr\s*=\s*[\"'](\d+)")
         self.wide = re.compile(rb"<" + p + rb"c\b[^>]*\sr\s*=\s*[\"']([A-Za-z]{2,})")
@@ -127,38 +140,72 @@ class _Patterns:
 _PLAIN = _Patterns(b"")
 _PREFIXED = _Patterns(rb"(?:[A-Za-z_][\w.-]*:)?")
 _SOME_PREFIX = re.compile(rb":(?:c|row|v|f|t|is|si|rPh|phoneticPr)[\s>/]")
-# error, ISO date and formula-string cells (t="e"...): any attribute with such a value
-_CELL_TYPE = re.compile(rb"=\s*[\"'](?:e|d|str)[\"']")
 _ESCAPE = re.compile(rb"_x[0-9A-Fa-f]{4}_")  # calamine decodes these, openpyxl keeps them
 _FLOAT = re.compile(rb"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 _ENCODING = re.compile(rb"^<\?xml[^>]*encoding\s*=\s*[\"']([^\"']+)")
+_NAME_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 def _patterns(piece: bytes) -> _Patterns:
     return _PREFIXED if _SOME_PREFIX.search(piece) else _PLAIN
 
 
+_CONTROL = bytes(sorted(set(range(32)) - {9, 10, 13}))  # not allowed in XML 1.0 at all
+
+
 def _unsafe(piece: bytes, patterns: _Patterns) -> bool:
-    # A raw CR: XML parsers (openpyxl's) read CR LF and CR as LF, calamine keeps it.
+    # A raw CR: XML parsers (openpyxl's) read CR LF and CR as LF, calamine keeps it. Control
+    # characters: openpyxl's parser refuses the file, calamine might not.
     return (b"\r" in piece or b"x005F_" in piece or _ESCAPE.search(piece) is not None
-            or _CELL_TYPE.search(piece) is not None or patterns.tags.search(piece) is not None)
+            or len(piece.translate(None, _CONTROL)) != len(piece)
+            or patterns.tags.search(piece) is not None or _trimmed_text(piece, patterns))
 
 
-def _pieces(z: zipfile.ZipFile, member: str) -> Iterator[bytes]:
-    """The member's bytes in pieces that each end just after a '<' (the next piece starts
-    with it): a tag, and a text run up to the next tag, never straddle two pieces."""
+def _trimmed_text(piece: bytes, patterns: _Patterns) -> bool:
+    """A text ending with a space in a <t> without xml:space="preserve" (calamine trims it,
+    openpyxl keeps it). Rare: found by literal search, then checked one by one."""
+    if patterns is _PLAIN and not (b" </t>" in piece or b"\n</t>" in piece
+                                   or b"\t</t>" in piece):
+        return False
+    for m in patterns.space_end.finditer(piece):
+        start = piece.rfind(b"<", 0, m.start())  # the text holds no "<": its <t ...> tag
+        if not re.match(rb"<[^>]*xml:space\s*=\s*[\"']preserve[\"']", piece[start:m.start()]):
+            return True
+    return False
+
+
+def _pieces(z: zipfile.ZipFile, member: str, element: bytes) -> Iterator[bytes]:
+    """The member's bytes in pieces that each end with the end tag of `element` (row, si),
+    prefixed or not: every pattern of the scan then lies within one piece. ("</" cannot
+    occur in text, where "<" is always escaped.)"""
     carry = b""
     with z.open(member) as f:
         while block := f.read(1 << 20):
             buffer = carry + block
-            cut = buffer.rfind(b"<")
-            if cut <= 0:
+            cut = _last_end_tag(buffer, element)
+            if cut < 0:
                 carry = buffer
                 continue
-            yield buffer[:cut + 1]
+            yield buffer[:cut]
             carry = buffer[cut:]
     if carry:
         yield carry
+
+
+def _last_end_tag(buffer: bytes, element: bytes) -> int:
+    """The offset just after the last </element> or </prefix:element>; -1: none."""
+    tail = element + b">"
+    end = len(buffer)
+    while (i := buffer.rfind(tail, 0, end)) >= 0:
+        j = i
+        if buffer[j - 1:j] == b":":
+            j -= 1
+            while j > 0 and buffer[j - 1] in _NAME_CHARS:
+                j -= 1
+        if buffer[j - 2:j] == b"</":
+            return i + len(tail)
+        end = i
+    return -1
 
 
 def _plain_xml(head: bytes) -> bool:
@@ -177,7 +224,7 @@ def _column_number(letters: bytes) -> int:
 
 def strings_safe(z: zipfile.ZipFile, member: str) -> bool:
     first = True
-    for piece in _pieces(z, member):
+    for piece in _pieces(z, member, b"si"):
         if first and not _plain_xml(piece[:200]):
             return False
         first = False
@@ -197,12 +244,12 @@ def sheet_safe(z: zipfile.ZipFile, member: str, date_styles: frozenset[int]) -> 
                        + rb")[\"']") if date_styles else None
     rows = columns = 0
     first = True
-    for piece in _pieces(z, member):
+    for piece in _pieces(z, member, b"row"):
         if first and not _plain_xml(piece[:200]):
             return False
         first = False
         patterns = _patterns(piece)
-        if (_unsafe(piece, patterns) or patterns.unreferenced.search(piece)
+        if (_unsafe(piece, patterns) or patterns.cells.search(piece)
                 or (dated is not None and dated.search(piece))):
             return False
         for m in patterns.value.finditer(piece):
@@ -279,16 +326,15 @@ def _mapped_rows(sheet: Any) -> SheetRows:
 def _openpyxl_values(values: list[Any]) -> tuple[Any, ...] | None:
     """calamine's values as openpyxl reads the same cells (the scan made every case here
     certain); None where a value has no certain mapping."""
-    out: list[Any] = []
-    for v in values:
-        kind = type(v)
-        if kind is str:
-            out.append(v or None)  # "" is an empty cell: the scan refused empty strings
-        elif kind is float:
-            # integral floats were written as integer literals, which openpyxl reads as int
-            out.append(int(v) if v.is_integer() else v)
-        elif kind is bool:
-            out.append(v)
-        else:  # dates and durations: openpyxl saw a number here (the scan refused its dates)
-            return None
-    return tuple(out)
+    kinds = set(map(type, values))
+    if kinds == _TEXT:  # the common row: text only ("" is an empty cell: the scan refused
+        return tuple([v or None for v in values])  # empty strings)
+    if not kinds <= _MAPPED:  # dates and durations: openpyxl saw a number here (the scan
+        return None  # refused its dates)
+    # integral floats were written as integer literals, which openpyxl reads as int
+    return tuple([(v or None) if type(v) is str else
+                  int(v) if type(v) is float and v.is_integer() else v for v in values])
+
+
+_TEXT = {str}
+_MAPPED = frozenset({str, float, bool})
