@@ -399,13 +399,18 @@ def test_multi_turn_regroups_shuffled_rows(tmp_path: Path, spill_threshold: int)
 def test_spill_gives_byte_identical_output(tmp_path: Path) -> None:
     many = [(f"k{i % 37}", i // 37, "human" if (i // 37) % 2 == 0 else "bot", f"t{i}")
             for i in range(600)]
-    src = flat_csv(tmp_path, many, seed=11)
+    rejected = [("blank", 0, "human", " "), ("blank", 1, "bot", "a"), ("quiet", 0, "human", "q"),
+                ("alien", 0, "martian", "x"), ("alien", 1, "bot", "y"), ("", 0, "human", "q")]
+    src = flat_csv(tmp_path, many + rejected, seed=11)
     outputs = []
     for threshold in (10_000, 5):
         out = tmp_path / f"out{threshold}.jsonl"
-        convert(src, out, ConvertOptions(spill_threshold=threshold, **GROUP_OPTIONS))
-        outputs.append(out.read_bytes())
-    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 37
+        result = convert(src, out, ConvertOptions(spill_threshold=threshold, **GROUP_OPTIONS))
+        rejects = (tmp_path / f"out{threshold}.rejects.jsonl").read_bytes()
+        outputs.append((out.read_bytes(), rejects, result.reasons, result.unknown_speakers))
+    assert outputs[0] == outputs[1] and outputs[0][0].count(b"\n") == 37
+    assert outputs[0][2] == {"empty": 2, "no_assistant_message": 1,
+                             "unknown_role": 1}
 
 
 def test_text_order_when_not_all_numeric(tmp_path: Path) -> None:

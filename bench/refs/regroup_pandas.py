@@ -1,5 +1,7 @@
 """Reference: multi-turn regrouping with pandas (read_csv, stable sort by first appearance and
-turn, group into messages), written as ftprep writes it. argv: input.csv output.jsonl"""
+turn, group into messages), written as ftprep writes it. A conversation without an assistant
+message is left out, as ftprep leaves it out (it rejects it: FT302; a row cut from the bench's
+shuffled turns can take a conversation's only answer). argv: input.csv output.jsonl"""
 import sys
 
 import orjson
@@ -19,4 +21,5 @@ with open(sys.argv[2], "wb") as out:
                 messages[-1]["content"] += "\n\n" + text
             else:
                 messages.append({"role": role, "content": text})
-        out.write(orjson.dumps({"messages": messages}) + b"\n")
+        if any(m["role"] == "assistant" for m in messages):
+            out.write(orjson.dumps({"messages": messages}) + b"\n")

@@ -41,6 +41,12 @@ class Cells:
     trimmed and case-folded). `with_na` builds the set `--na-values` asks for."""
 
     na_values: frozenset[str] = DEFAULT_NA_VALUES
+    # The longest spelling: a text longer once trimmed is none of them (case folding never
+    # shortens a text), so most cells skip casefold() and the set lookup.
+    longest: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "longest", max(map(len, self.na_values), default=0))
 
     @classmethod
     def with_na(cls, extra: Sequence[str] = (), *, keep_default: bool = True) -> Cells:
@@ -50,11 +56,15 @@ class Cells:
     def text(self, value: Any, field: str) -> str:
         """The natural text of a cell, or RowReject when it holds no usable text.
         Integers stay integers ("3"), NaN/None/"#N/A" are missing, blank text is empty."""
-        if isinstance(value, str) and not isinstance(value, CellError):
-            if not value.strip():
+        if type(value) is str:  # exactly str: CellError (a spreadsheet error) is a subclass
+            trimmed = value.strip()
+            if not trimmed:
                 raise RowReject(field, EMPTY)
-            if value.strip().casefold() in self.na_values:
-                raise RowReject(field, MISSING, f"the text {value.strip()!r} means no value")
+            if len(trimmed) <= self.longest and trimmed.casefold() in self.na_values:
+                raise RowReject(field, MISSING, f"the text {trimmed!r} means no value")
+            return value
+        if isinstance(value, str) and not isinstance(value, CellError):  # other str subclasses
+            self.text(str(value), field)  # the same checks on its plain text
             return value
         return _non_string_text(value, field)
 
@@ -278,6 +288,7 @@ SHAREGPT_ROLES = {
 }
 TABLE_ROLES = {"system": "system", "user": "user", "assistant": "assistant"}
 TURN_ROLES = ("user", "assistant")  # what --first-speaker alternates
+SPEAKERS_REMEMBERED = 1024
 
 
 @dataclass(frozen=True)
@@ -292,6 +303,9 @@ class Speakers:
     role_map: Mapping[str, str] = field(default_factory=dict)
     first_speaker: str | None = None
     drop_empty_turns: bool = False
+    # speaker value → its mapped role (or None), for the few values a file repeats
+    _seen: dict[str, str | None] = field(default_factory=dict, init=False, repr=False,
+                                         compare=False)
 
     def roles(self, speakers: Sequence[str], where: Callable[[int], str]) -> list[str]:
         """The role of each turn; RowReject (at `where(i)`) for a speaker with no role."""
@@ -309,8 +323,13 @@ class Speakers:
         return out
 
     def _mapped(self, raw: str) -> str | None:
-        return self.role_map.get(raw) or self.role_map.get(raw.lower()) \
+        if raw in self._seen:
+            return self._seen[raw]
+        role = self.role_map.get(raw) or self.role_map.get(raw.lower()) \
             or self.known.get(raw.lower())
+        if len(self._seen) < SPEAKERS_REMEMBERED:  # bounded: UUID speakers never repeat much
+            self._seen[raw] = role
+        return role
 
     def _alternate(self, seen: dict[str, str], raw: str, where: str) -> str:
         if raw not in seen:
