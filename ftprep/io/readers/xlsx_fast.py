@@ -124,11 +124,12 @@ class _Patterns:
             rb"|t\b(?!" + _PRESERVE + rb")[^>]*>\s"
             rb"|(?:is|si)\b[^>]*(?:/>|>(?=<" + p + rb"(?:/|phoneticPr)))))")  # no text at all
         self.cells = re.compile(
-            rb"<" + p + rb"(?:(?:c|row)\b(?![^>]*\sr\s*=)"   # a cell or row without reference
+            # (lazy [^>]*?: the attribute is found scanning forward, without backtracking)
+            rb"<" + p + rb"(?:(?:c|row)\b(?![^>]*?\sr\s*=)"  # a cell or row without reference
             # a cell type other than text, number, boolean, inline text (e, d, str...)
-            rb"|c\b[^>]*\st\s*=\s*[\"'](?!(?:s|n|b|inlineStr)[\"'])"
+            rb"|c\b[^>]*?\st\s*=\s*[\"'](?!(?:s|n|b|inlineStr)[\"'])"
             # inline text in a cell not typed inlineStr: openpyxl ignores it, calamine not
-            rb"|c\b(?![^>]*\st\s*=\s*[\"']inlineStr[\"'])[^>]*>\s*(?:<" + p
+            rb"|c\b(?![^>]*?\st\s*=\s*[\"']inlineStr[\"'])[^>]*>\s*(?:<" + p
             + rb"v\b[^>]*>[^<]*</" + p + rb"v>\s*)?<" + p + rb"is\b)")
         # a <v> that is not a short integer literal: read closely (most are plain floats)
         self.space_end = re.compile(rb"[ \t\n]</" + p + rb"t>")  # text ending with a space
