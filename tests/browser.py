@@ -11,9 +11,12 @@ requests, and each needs its own browser start. One session here gives all of it
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +31,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--hide-scrollbars", "--remote-debugging-port=0", "--remote-allow-origins=*",
          "--proxy-server=127.0.0.1:9"]  # belt and braces: nothing can be fetched anyway
 START_TIMEOUT = 30.0
+RMTREE_TRIES = 50  # × 0.1 s at most
 STEP_TIMEOUT = 30.0
 
 
@@ -95,18 +99,34 @@ def open_page(page: Path, expressions: dict[str, str], *, width: int = 1280,
     exe = chromium()
     if exe is None:
         raise RuntimeError("chromium is not installed")
-    with tempfile.TemporaryDirectory(prefix="ftprep-chromium-") as profile:
-        proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}",
-                                 f"--window-size={width},{height}", "about:blank"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+    profile = tempfile.mkdtemp(prefix="ftprep-chromium-")
+    # Its own session: Chromium's helper processes (zygote, renderer, crashpad) are in the
+    # group we end, not left writing into the profile while it is removed.
+    proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}",
+                             f"--window-size={width},{height}", "about:blank"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        return _run(_devtools_url(proc), page, expressions, width, height)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the group of the browser started here
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+        _remove(profile)
+
+
+def _remove(folder: str) -> None:
+    """Remove the browser's profile. A killed helper can still be finishing a write for a
+    moment (it is not our child, so it cannot be waited for): retry briefly, then fail."""
+    for _ in range(RMTREE_TRIES - 1):
         try:
-            return _run(_devtools_url(proc), page, expressions, width, height)
-        finally:
-            proc.kill()
-            proc.wait(timeout=30)
-            if proc.stderr is not None:
-                proc.stderr.close()
+            shutil.rmtree(folder)
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(folder)
 
 
 def _run(browser_url: str, page: Path, expressions: dict[str, str], width: int,
