@@ -38,9 +38,11 @@ def canonical(value: Any) -> bytes | None:
 
 
 def digest(record: Any) -> bytes | None:
-    """A 16-byte fingerprint of a record's canonical JSON."""
+    """A 16-byte fingerprint of a record's canonical JSON. SHA-1 (OpenSSL's, ~1.4 GB/s here)
+    rather than blake2b (~0.8 GB/s): validate takes one per record, and telling copies apart
+    needs no resistance to a forger, only 128 well-mixed bits."""
     data = canonical(record)
-    return None if data is None else hashlib.blake2b(data, digest_size=16).digest()
+    return None if data is None else hashlib.sha1(data, usedforsecurity=False).digest()[:16]
 
 
 @file_check
