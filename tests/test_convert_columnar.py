@@ -3,6 +3,7 @@ table, the same output bytes, the same rejects file and the same counts."""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -200,3 +201,16 @@ def test_other_arrow_text_types_take_the_columnar_path(tmp_path: Path, kind: str
     pq.write_table(table, tmp_path / "t.parquet")
     calls, result = _per_row_calls(tmp_path / "t.parquet", tmp_path / "o.jsonl")
     assert (calls, result.written) == (1, 3)
+
+
+def test_parquet_batches_hold_fewer_rows_where_rows_are_large(tmp_path: Path) -> None:
+    from ftprep.io.readers.parquet import BATCH_BYTES, ArrowSource
+
+    rng = random.Random(5)
+    cell = "".join(rng.choice("abcdefghij ") for _ in range(200_000))  # 200 KB, incompressible
+    pq.write_table(pa.table({"q": [cell[i:] + cell[:i] for i in range(300)]}),
+                   tmp_path / "wide.parquet")
+    sizes = [b.num_rows for b in ArrowSource(str(tmp_path / "wide.parquet")).batches(4096)]
+    assert sum(sizes) == 300 and max(sizes) <= BATCH_BYTES // 200_000 < 300
+    narrow = _plain_table(tmp_path / "narrow.parquet", ["An answer."] * 5000)
+    assert max(b.num_rows for b in ArrowSource(str(narrow)).batches(4096)) == 4096

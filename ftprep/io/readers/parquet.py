@@ -15,6 +15,7 @@ from ftprep.io.readers.input_format import PARQUET
 from ftprep.io.readers.rows import Row, require_file, require_unique
 
 BATCH_ROWS = 1024  # Parquet batch size: bounded memory whatever the file size
+BATCH_BYTES = 16 << 20  # ...and fewer rows a batch where rows are large (uncompressed bytes)
 
 
 class ArrowSource:
@@ -49,9 +50,16 @@ class ArrowSource:
             n += batch.num_rows
 
     def batches(self, rows: int = BATCH_ROWS) -> Iterator[Any]:
-        """The file's record batches (`pyarrow.RecordBatch`) of at most `rows` rows."""
+        """The file's record batches (`pyarrow.RecordBatch`) of at most `rows` rows, and of
+        about BATCH_BYTES where the file's rows average more than BATCH_BYTES / `rows`."""
         with self._errors():
-            yield from self.file.iter_batches(batch_size=rows)
+            yield from self.file.iter_batches(batch_size=self._fitting(rows))
+
+    def _fitting(self, rows: int) -> int:
+        meta = self.file.metadata
+        total = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        per_row = total / meta.num_rows if meta.num_rows else 0
+        return max(1, min(rows, int(BATCH_BYTES // per_row))) if per_row else rows
 
     def rows(self, batch: Any, first: int, indices: Any = None) -> Iterator[Row]:
         """The rows of `batch` as `Row`s: all, or those at `indices` (a pyarrow integer
