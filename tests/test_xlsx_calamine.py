@@ -348,3 +348,14 @@ def test_a_formula_anywhere_in_a_large_sheet_is_found(where: int, tmp_path: Path
     with zipfile.ZipFile(tmp_path / "big.xlsx") as z:
         assert z.getinfo("xl/worksheets/sheet1.xml").file_size > 2 << 20  # several pieces
     assert fast_sheets(tmp_path / "big.xlsx") == {"data": False}
+
+
+@pytest.mark.parametrize("limit", ["MAX_CELLS", "MAX_SHEET_BYTES"])
+def test_a_sheet_too_large_to_hold_is_streamed_by_openpyxl(
+        limit: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """calamine holds a whole sheet: past the limits openpyxl streams it, same rows."""
+    path = plain_book(tmp_path)
+    assert fast_sheets(path) == {"data": True}
+    monkeypatch.setattr(xlsx_fast, limit, 3 * 26 - 1 if limit == "MAX_CELLS" else 100)
+    assert fast_sheets(path) == {"data": False}
+    assert_same(path, monkeypatch)

@@ -31,7 +31,7 @@ from typing import Any
 # A sheet's bounding box above this many cells, or its XML above this size, is read by
 # openpyxl, which streams: calamine holds the whole sheet (~32 bytes a cell plus its text).
 MAX_CELLS = 16_000_000
-MAX_SHEET_BYTES = 512 << 20
+MAX_SHEET_BYTES = 256 << 20
 
 Cells = tuple[int, tuple[Any, ...], list[str]]  # (sheet row, values, uncached formula refs)
 # Rows, then the sheet row to go on from with openpyxl (None: the sheet was read to its end).
