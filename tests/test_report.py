@@ -109,6 +109,28 @@ def test_linked_records_are_capped_cut_and_masked(tmp_path: Path,
     assert not set(targets) - ids and "line-5" not in targets  # not embedded: not linked
 
 
+def test_the_report_counts_every_example_as_count_does(tmp_path: Path) -> None:
+    from ftprep.count import count_tokens
+    from ftprep.report.profile import profile_file
+
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    lines = [_chat(f"question {i}", f"answer {i}", system="Be brief.") for i in range(5)]
+    lines += [_chat("with tools", "ok", tools=tools),  # not plain: count's general path
+              json.dumps({"messages": [{"role": "user", "content": [{"type": "text",
+                                                                     "text": "parts"}]},
+                                       {"role": "assistant", "content": "ok", "weight": 0}]}),
+              json.dumps({"input": {"messages": [{"role": "user", "content": "q"}]},
+                          "preferred_output": [{"role": "assistant", "content": "a"}],
+                          "non_preferred_output": [{"role": "assistant", "content": "b"}]}),
+              json.dumps({"prompt": "p", "completion": "c"})]
+    path = _write(tmp_path / "d.jsonl", lines)
+    expected = count_tokens(path, "o200k_base", workers=1)
+    for workers in (1, 2):
+        counted = profile_file(path, ["o200k_base"], workers=workers).counts["o200k_base"]
+        for name in ("lines", "tokens", "trainable", "messages", "answer_start"):
+            assert getattr(counted, name) == getattr(expected, name), (workers, name)
+
+
 def test_token_histogram_bins_every_example_and_reaches_a_near_limit() -> None:
     h = histogram([0, 5, 9, 10, 99], bins=10, limit=150)
     assert sum(h["counts"]) == 5 and len(h["edges"]) == len(h["counts"]) + 1

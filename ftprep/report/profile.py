@@ -22,11 +22,12 @@ from typing import Any
 
 import orjson
 
-from ftprep.count import CountBatch, TokenCounts, record_counter
+from ftprep.count import LOCAL_PREFIX, CountBatch, TokenCounts, record_counter
 from ftprep.errors import UsageError
 from ftprep.formats import COMPLETION, PREFERENCE, UNKNOWN, detect_format
 from ftprep.io.jsonl import iter_line_chunks, parse_line
 from ftprep.parallel import file_size, ordered_map, worker_count
+from ftprep.tokens import plain_chat_counter
 
 CHUNK_BYTES = 1 << 20
 PARALLEL_MIN_BYTES = 8 << 20
@@ -141,6 +142,9 @@ class _Profiler:
     def __init__(self, tokenizers: Sequence[str], keep: Keep = Keep()) -> None:
         self.tokenizers = list(tokenizers)
         self.counters = {t: record_counter(t) for t in tokenizers}
+        # count's plain-chat path (same numbers, no per-message objects) where it applies
+        self.plain = {t: None if t.startswith(LOCAL_PREFIX) else plain_chat_counter(t)
+                      for t in tokenizers}
         self.keep = keep
 
     def chunk(self, first_line: int, data: bytes) -> _Chunk:
@@ -167,17 +171,24 @@ class _Profiler:
         keep = self.keep
         for name, count in self.counters.items():
             tokens = out.counts[name]
-            try:
-                counted = count(record, fmt)
-            except UsageError:  # an open model's chat template refused the record
-                tokens.refused.append(line)
-                self._keep(out, f"refused:{name}", line, record)
-                continue
-            tokens.add(line, counted)
+            plain = self.plain[name]
+            row = plain(record) if plain is not None else None
+            if row is not None:
+                tokens.add_row(line, *row)
+                total, answer_start = row[0], row[3]
+            else:
+                try:
+                    counted = count(record, fmt)
+                except UsageError:  # an open model's chat template refused the record
+                    tokens.refused.append(line)
+                    self._keep(out, f"refused:{name}", line, record)
+                    continue
+                tokens.add(line, counted)
+                total, answer_start = counted.total, counted.answer_start
             for limit in keep.limits.get(name, ()):
-                if counted.total > limit:
+                if total > limit:
                     self._keep(out, f"over:{name}:{limit}", line, record)
-                    if counted.answer_start is not None and counted.answer_start >= limit:
+                    if answer_start is not None and answer_start >= limit:
                         self._keep(out, f"cut:{name}:{limit}", line, record)
         if line in keep.lines:
             out.kept.setdefault("lines", []).append((line, record))
