@@ -39,7 +39,7 @@ from ftprep.rules import FILE_CHECKS, RECORD_CHECKS, RULES, Context, Hit, load_r
 from ftprep.rules import lines as L
 from ftprep.rules import targets as T
 from ftprep.rules.base import PLAIN_SILENT, select_codes
-from ftprep.rules.fastpath import COVERED, clears, demands_of
+from ftprep.rules.fastpath import COVERED, clears_but_unknown_keys, demands_of
 from ftprep.rules.neardup import NEAR_DUPLICATE
 from ftprep.rules.privacy import may_hold_sensitive, sensitive_content
 from ftprep.rules.schema import METADATA, schema_check
@@ -390,7 +390,8 @@ def _finding(hit: Hit, line: int | None, enabled: frozenset[str]) -> Finding | N
 class _ChunkChecker:
     """Checks lines into a `_ChunkResult`: everything that depends on one record only.
 
-    A line of a chat file whose record `fastpath.clears` (nearly all of them) takes the short
+    A line of a chat file whose record `fastpath.clears` (nearly all of them; keys the format
+    does not define are reported and let through, `clears_but_unknown_keys`) takes the short
     way: decoded once, its schema and structural rules cleared in one pass, secrets ruled out
     on its JSON bytes, only the checks left over run. Any other line takes the full way, with
     the same findings in the same order."""
@@ -430,10 +431,13 @@ class _ChunkChecker:
     def _fast_record(self, record: dict, raw: bytes, line: int, out: _ChunkResult) -> bool:
         """Check a decoded record the short way; False (nothing done) when it needs the full
         one. Only a `metadata` value can nest deeper than MAX_DEPTH in a record `clears`."""
-        if not clears(record, self.demands) or (
+        schema_hits = clears_but_unknown_keys(record, self.demands)
+        if schema_hits is None or (
                 METADATA in record and not _shallow(record[METADATA]) and too_deep(raw, record)):
             return False
         out.examples += 1
+        for hit in schema_hits:  # keys the format does not define (FT203), if any
+            self._add(out, hit, line)
         ctx = self.ctx
         ctx.line = line
         for check in self.rest:

@@ -23,7 +23,13 @@ from ftprep.quality.walk import first_non_finite, iter_strings
 from ftprep.rules import RECORD_CHECKS, RULES, Context, load_rules, record_errors
 from ftprep.rules import targets as T
 from ftprep.rules.base import PLAIN_SILENT, select_codes
-from ftprep.rules.fastpath import COVERED, NO_DEMANDS, clears, demands_of
+from ftprep.rules.fastpath import (
+    COVERED,
+    NO_DEMANDS,
+    clears,
+    clears_but_unknown_keys,
+    demands_of,
+)
 from ftprep.rules.schema import schema_check
 from ftprep.targets import get_target, list_targets
 from ftprep.validate import _ChunkChecker, _Plan
@@ -73,7 +79,8 @@ messages = st.one_of(st.lists(plain_message, min_size=1, max_size=5),
                      st.lists(message, max_size=3), value)
 chat = st.fixed_dictionaries(
     {"messages": messages},
-    optional={"metadata": value, "tools": value, "label": text, "functions": value})
+    optional={"metadata": value, "tools": value, "label": text, "functions": value,
+              "a b": st.just(1), "preferred_output": st.just([]), "input": st.just({})})
 # Conversations in the shape most targets want (an opening system message, user and
 # assistant alternating, the assistant last), so that the short way is taken often; then one
 # small change of the kind a rule is about (a late system message, a weight, a name, a doubled
@@ -88,7 +95,8 @@ def conversation(draw: st.DrawFn) -> dict:
     for _ in range(draw(st.integers(1, 3))):
         out += [{"role": "user", "content": draw(said)},
                 {"role": "assistant", "content": draw(said)}]
-    change = draw(st.sampled_from(["none", "none", "late", "weight", "name", "double", "drop"]))
+    change = draw(st.sampled_from(["none", "none", "late", "weight", "name", "double", "drop",
+                                   "id", "label"]))
     at = draw(st.integers(0, len(out) - 1))
     if change == "late":
         out.insert(at, {"role": draw(st.sampled_from(["system", "developer"])), "content": "s"})
@@ -100,7 +108,10 @@ def conversation(draw: st.DrawFn) -> dict:
         out.insert(at, dict(out[at]))
     elif change == "drop":
         del out[at]
-    extra = draw(st.one_of(st.just({}), st.fixed_dictionaries({"metadata": value})))
+    elif change == "id":  # a key the format lacks, on each message (FT203 each)
+        out = [{**m, "id": f"m{i}"} for i, m in enumerate(out)]
+    extra = {"label": "x"} if change == "label" else {}
+    extra |= draw(st.one_of(st.just({}), st.fixed_dictionaries({"metadata": value})))
     return {"messages": out, **extra}
 
 
@@ -200,10 +211,13 @@ def test_record_errors_short_way_gives_the_full_way_errors(rec: dict, fmt: str) 
 def test_clears_means_no_covered_check_reports(rec: dict, target: Any,
                                               selection: tuple[Any, Any, Any]) -> None:
     enabled = _enabled(target, selection)
-    if not clears(rec, demands_of(target, enabled)):
+    demands = demands_of(target, enabled)
+    found = clears_but_unknown_keys(rec, demands)
+    assert (found == []) == clears(rec, demands)
+    if found is None:
         return
     ctx = Context(line=1, format=CHAT, target=target, enabled=enabled)
-    assert schema_check(rec, CHAT) == ([], True)
+    assert schema_check(rec, CHAT) == (found, True)
     for check in COVERED:
         assert [h for h in check(rec, ctx) if h.code in enabled] == [], check.__name__
 
@@ -221,6 +235,11 @@ def test_clears_takes_plain_records_and_declines_the_rest() -> None:
         {"messages": []}]
     for bad in declined:
         assert not clears(bad), bad
+    with_id = {"messages": [q, {**a, "id": 1}], "label": "x"}
+    assert [(h.code, h.path) for h in clears_but_unknown_keys(with_id) or []] == [
+        ("FT203", "messages[1].id"), ("FT203", "label")]
+    assert clears_but_unknown_keys({"messages": [q, a], "preferred_output": []}) is None  # FT110
+    assert clears_but_unknown_keys({"messages": [q, {**a, "tool_calls": []}]}) is None
     bedrock = demands_of(get_target("bedrock"), None)
     assert bedrock is not NO_DEMANDS and not clears({"messages": [a, q, a]}, bedrock)
     assert demands_of(get_target("openai"), _enabled(get_target("openai"),

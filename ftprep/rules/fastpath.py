@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ftprep.formats import CHAT, detect_format
 from ftprep.rules import content, roles, targets
-from ftprep.rules.base import RecordCheck
-from ftprep.rules.schema import _NAME, METADATA
+from ftprep.rules.base import Hit, RecordCheck
+from ftprep.rules.schema import _CHAT_KEYS, _NAME, _RICH_MESSAGE_KEYS, METADATA, _known_hits
 
 # The record checks a True from `clears` proves silent (with the schema's own findings).
 COVERED: frozenset[RecordCheck] = frozenset((
@@ -30,6 +31,7 @@ COVERED: frozenset[RecordCheck] = frozenset((
 ))
 
 _PLAIN_KEYS = frozenset(("role", "content", "name", "weight"))
+_OTHER_CHAT_KEYS = _CHAT_KEYS - {"messages"}  # tools, functions...: the full checks' business
 _INSTRUCTION = frozenset(("system", "developer"))
 _TURNS = frozenset(("user", "assistant"))
 
@@ -77,44 +79,72 @@ def clears(record: dict, demands: Demands = NO_DEMANDS) -> bool:
     """True when `record` (a decoded chat record) is plain and neither the schema nor any
     check in `COVERED` reports anything on it under `demands`; False when that is not
     certain (run the full checks). One pass over the messages, no path formatted."""
+    return _verdict(record, demands, False) is _PLAIN
+
+
+def clears_but_unknown_keys(record: dict, demands: Demands = NO_DEMANDS) -> list[Hit] | None:
+    """`clears`, also for a record whose keys the format does not define are its only fault
+    (an `id` on every message, a top-level `label`): the schema's findings on it (FT203,
+    none for a plain record), of which no check in `COVERED` adds to; None when not cleared."""
+    verdict = _verdict(record, demands, True)
+    if verdict is None:
+        return None
+    return [] if verdict is _PLAIN else _known_hits(record, CHAT)
+
+
+_PLAIN, _UNKNOWN_KEYS = "plain", "unknown keys"
+
+
+def _verdict(record: dict, demands: Demands, unknown_keys: bool) -> str | None:
+    """_PLAIN, _UNKNOWN_KEYS (plain but for keys the format lacks; only when `unknown_keys`)
+    or None (not cleared)."""
+    verdict = _PLAIN
     if len(record) != 1 and (len(record) != 2 or METADATA not in record):
-        return False  # another key: unknown (FT203), or tools and the like
+        # Another key: tools and the like, a key that makes the record another format (FT110),
+        # or one the format does not define (FT203)
+        if not unknown_keys or not record.keys().isdisjoint(_OTHER_CHAT_KEYS) \
+                or detect_format(record) != CHAT:
+            return None
+        verdict = _UNKNOWN_KEYS
     messages = record.get("messages")
     if type(messages) is not list or not messages:
-        return False
+        return None
     started = trains = False
     role = None
     for message in messages:
         if type(message) is not dict:
-            return False
+            return None
         role = message.get("role")
         text = message.get("content")
         # FT501 (empty), FT502 (special tokens), FT204/FT201 (not a string)
         if type(role) is not str or type(text) is not str or not text or text.isspace() \
                 or ("<" in text and "<|" in text):  # one memchr first: "<|" alone is slow
-            return False
+            return None
         if len(message) == 2:  # role and content only: the common message
             trains = trains or role == "assistant"
-        elif not message.keys() <= _PLAIN_KEYS:
-            return False  # an unknown key (FT203), or tool calls and the like
-        elif "name" in message and not (type(message["name"]) is str
-                                        and _NAME.fullmatch(message["name"])):
-            return False
-        elif "weight" in message:
-            weight = message["weight"]
-            if role != "assistant" or type(weight) is not int or (weight != 0 and weight != 1):
-                return False  # FT304, FT303
-            trains = trains or weight == 1
         else:
-            trains = trains or role == "assistant"
+            if not message.keys() <= _PLAIN_KEYS:
+                if not unknown_keys or not message.keys().isdisjoint(_RICH_MESSAGE_KEYS):
+                    return None  # tool calls and the like (or FT203 not asked for)
+                verdict = _UNKNOWN_KEYS
+            if "name" in message and not (type(message["name"]) is str
+                                          and _NAME.fullmatch(message["name"])):
+                return None
+            if "weight" in message:
+                weight = message["weight"]
+                if role != "assistant" or type(weight) is not int or weight not in (0, 1):
+                    return None  # FT304, FT303
+                trains = trains or weight == 1
+            else:
+                trains = trains or role == "assistant"
         if role in _TURNS:
             started = True
         elif role not in _INSTRUCTION or started:
-            return False  # not a plain role (FT301, tool messages...), or FT305
+            return None  # not a plain role (FT301, tool messages...), or FT305
     # FT302 (no assistant), FT307 (last not assistant), FT306 (every weight 0)
     if role != "assistant" or not trains:
-        return False
-    return demands is NO_DEMANDS or _meets(record, messages, demands)
+        return None
+    return verdict if demands is NO_DEMANDS or _meets(record, messages, demands) else None
 
 
 def _meets(record: dict, messages: list[dict], demands: Demands) -> bool:
