@@ -485,3 +485,42 @@ def test_property_csv_round_trip_reconciles(tmp_path: Path, rows: list[tuple[str
     assert (len(jsonl(rejects)) if result.rejected else 0) == result.rejected
     reasons = {r["reason"] for r in jsonl(rejects)} if result.rejected else set()
     assert all(r in ("empty", "missing") or r.startswith("FT5") for r in reasons), reasons
+
+
+_USABLE = st.sampled_from(["user", "assistant", "hello there", "2", "c1", " 10 "])
+_CELLS = st.one_of(_USABLE, _USABLE, _USABLE, _USABLE, _USABLE,  # most rows are plain
+                   st.none(), st.integers(-3, 3), st.floats(allow_nan=True),
+                   st.sampled_from(["", " ", "\u3000", "nan", " N/A ", "NULL", "user", " bot ",
+                                    "assistant", "Kelvin \u212a", "x" * 9, "#N/A", "Boß",
+                                    "hello there", "2"]),
+                   st.text(max_size=12))
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.fixed_dictionaries({"cid": _CELLS, "turn": _CELLS, "who": _CELLS,
+                                     "text": _CELLS}),
+       order=st.booleans(), drop=st.booleans(), na=st.sampled_from([(), ("bot", "boss")]))
+def test_plain_turn_shortcut_agrees_with_the_checked_turn(
+    values: dict[str, Any], order: bool, drop: bool, na: tuple[str, ...],
+) -> None:
+    from ftprep.convert.grouping import GroupSpec, _checked_turn, _plain_turn
+    from ftprep.convert.records import Cells, Speakers
+    from ftprep.io.readers import Row
+    from ftprep.io.readers.xlsx import CellError
+
+    if isinstance(values["text"], str) and values["text"].startswith("#"):
+        values["text"] = CellError(values["text"])  # a spreadsheet error is never text
+    spec = GroupSpec("cid", "text", "who", "turn" if order else None,
+                     Speakers(drop_empty_turns=drop), Cells.with_na(na))
+    row = Row(7, 9, values)
+    shortcut = _plain_turn(row, 3, spec)
+    assert shortcut is None or shortcut == _checked_turn(row, 3, spec)
+    plain = {"cid": "c1", "turn": " 2 ", "who": " user ", "text": "hello there "}
+    assert _plain_turn(Row(1, 2, plain), 3, spec) == _checked_turn(Row(1, 2, plain), 3, spec)
+    edges = [None, 3, float("nan"), "", " ", "\u3000", "nan", " N/A ", "Boß", "BOSS", " bot",
+             CellError("#N/A"), CellError("fine text"), "Kelvin \u212a"]
+    for column in plain:  # one unusual cell among plain ones: every edge in every column
+        for edge in edges:
+            row = Row(1, 2, {**plain, column: edge})
+            shortcut = _plain_turn(row, 3, spec)
+            assert shortcut is None or shortcut == _checked_turn(row, 3, spec), (column, edge)
