@@ -139,17 +139,19 @@ def _xlsx_pair() -> Pair:
 
 
 def _report_pair() -> Pair:
-    # The report validates (every rule) and counts, in two passes; the goal is what that
-    # costs next to count alone, and the page must stay under 5 MB.
+    # Issue #10: the report of a 100 MB file "in about the time count takes", page < 5 MB.
+    # "About" is read as within 1.3x, the bound the validate --model pair uses. The report
+    # validates (every rule) and counts, so validate's own cost is its floor above count.
     chat, page = data.chat_jsonl(100), data.OUT / "report.html"
 
     def small_page(_ours: bytes, _ref: bytes) -> str | None:
         size = page.stat().st_size
         return None if size < 5_000_000 else f"report.html is {size / 1e6:.1f} MB (limit 5 MB)"
 
-    return Pair("report: page < 5 MB, time ≈ count + validate",
+    return Pair("report: about count's time (within 1.3×), page < 5 MB",
                 Side("ftprep report", [FTPREP, "report", "-m", MODEL, str(chat), "-o", str(page)]),
-                Side("count", [*COUNT, str(chat)]), "≥ 0.4×", lambda r: r >= 0.4, small_page)
+                Side("count", [*COUNT, str(chat)]), "≥ 0.77× (1/1.3)", lambda r: r >= 1 / 1.3,
+                small_page)
 
 
 # (key for BENCH_ONLY, builder): inputs are generated only for the pairs that run.
