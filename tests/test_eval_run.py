@@ -177,6 +177,7 @@ def test_503_with_retry_after_as_an_http_date_is_waited_out(
     assert plan.sender is not None and plan.sender.throttle.refusals == 3
 
 
+@pytest.mark.filterwarnings("error")  # and no library warning dumps the server's values
 def test_a_malformed_answer_is_that_examples_error_not_a_crash(
         platform_env: FakeOpenAI, tmp_path: Path) -> None:
     # The server answers, but its message is malformed (content a number, a tool call whose

@@ -253,7 +253,9 @@ def _reply_from_completion(completion: Any, latency_ms: float, attempts: int) ->
     if not choices:
         return Reply(None, prompt, output, latency_ms, error="the response has no choices",
                      attempts=attempts)
-    message = choices[0].message.to_dict()
+    # A malformed message (content a number...) is ftprep's to judge (answers.py says why);
+    # pydantic's serializer warnings would print the raw server values on stderr.
+    message = choices[0].message.to_dict(warnings=False)
     return Reply(message, prompt, output, round(latency_ms, 3), attempts=attempts)
 
 
