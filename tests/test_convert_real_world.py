@@ -327,6 +327,29 @@ def test_xlsx_all_sheets_read_in_order(tmp_path: Path) -> None:
     assert [r["messages"][0]["content"] for r in jsonl(tmp_path / "o.jsonl")] == ["x1", "x2"]
 
 
+def test_rejects_of_several_sheets_name_their_sheet(tmp_path: Path) -> None:
+    # Row 2 of sheet A and row 2 of sheet B: the sheet row alone would not say which.
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "A"
+    for values in (["q", "a"], ["x1", None], ["x2", "y2"]):
+        wb.active.append(values)
+    sheet_b = wb.create_sheet("B")
+    for values in (["q", "a"], ["x3", None]):
+        sheet_b.append(values)
+    wb.save(tmp_path / "w.xlsx")
+    every = convert(tmp_path / "w.xlsx", tmp_path / "o.jsonl",
+                    ConvertOptions(user="q", assistant="a", sheet="all"))
+    assert (every.read, every.written, every.rejected) == (3, 1, 2)
+    assert [(r["row"], r.get("sheet"), r["line"]) for r in jsonl(tmp_path / "o.rejects.jsonl")] \
+        == [(1, "A", 2), (3, "B", 2)]
+    one = convert(tmp_path / "w.xlsx", tmp_path / "b.jsonl",
+                  ConvertOptions(user="q", assistant="a", sheet="B"))
+    assert one.rejected == 1
+    assert list(jsonl(tmp_path / "b.rejects.jsonl")[0])[:3] == ["row", "line", "field"]  # no sheet
+
+
 # ---------------------------------------------------------------- item 9: usage dead ends
 
 

@@ -36,6 +36,7 @@ from ftprep.convert.plan import (
 )
 from ftprep.convert.records import NOT_FINITE, Converted, Outcome, Rejected
 from ftprep.errors import FtprepError, InputError, UsageError
+from ftprep.io.readers.rows import ReadNotes
 from ftprep.io.writer import OutputSet
 
 UNENCODABLE = "unencodable_text"
@@ -301,7 +302,7 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
                 outcome = line
             if rejects is None:  # created only when there is something to put in it
                 rejects = outputs.open(rejects_path)
-            rejects.write(_dump_any(outcome.to_dict()))
+            rejects.write(_dump_any(_reject_entry(outcome, plan.table.notes)))
             reasons[outcome.reason] += 1
             if outcome.value is not None:
                 speakers[outcome.value] += 1
@@ -328,6 +329,16 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
         warnings=list(plan.table.notes.warnings), lines=plan.table.notes.lines,
         redacted=dict(sorted(redacted.items())),
     )
+
+
+def _reject_entry(reject: Rejected, notes: ReadNotes) -> dict[str, Any]:
+    """The rejects file's line; rows of a workbook read with several sheets also name their
+    sheet, since `line` (the sheet row) alone is ambiguous there."""
+    entry = reject.to_dict()
+    sheet = notes.sheet_of(reject.row) if notes.sheets else None
+    if sheet is None:
+        return entry
+    return {"row": entry.pop("row"), "sheet": sheet, **entry}
 
 
 def _check_every_row_accounted(rows_read: int, rows_accounted: int, path: str) -> None:

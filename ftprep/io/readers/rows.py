@@ -2,6 +2,7 @@
 input paths."""
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +41,17 @@ class ReadNotes:
 
     warnings: list[str] = field(default_factory=list)
     lines: int | None = None
+    # XLSX read with several sheets: (first data row, sheet name) per sheet, in row order, so
+    # a reject's sheet row (`line`) can say which sheet it is in.
+    sheets: list[tuple[int, str]] = field(default_factory=list)
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
+
+    def sheet_of(self, row: int) -> str | None:
+        """The sheet data row `row` came from, when several sheets were read."""
+        at = bisect.bisect_right(self.sheets, (row, "\U0010ffff")) - 1
+        return self.sheets[at][1] if at >= 0 else None
 
 
 @dataclass

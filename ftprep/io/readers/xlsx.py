@@ -171,6 +171,8 @@ def _sheets_rows(book: _Workbook, names: list[str], path: str, options: ReadOpti
         elif header != columns:
             raise InputError(f"sheet {name!r} has other columns than the first sheet read "
                              f"({', '.join(header)} vs {', '.join(columns)})", path=path)
+        if len(names) > 1:
+            notes.sheets.append((n + 1, name))
         for row in rows:
             n = row.row
             yield row
