@@ -40,6 +40,7 @@ from ftprep.rules import lines as L
 from ftprep.rules import targets as T
 from ftprep.rules.base import PLAIN_SILENT, select_codes
 from ftprep.rules.fastpath import COVERED, clears_but_unknown_keys, demands_of
+from ftprep.rules.limits import fits_by_size, token_limit
 from ftprep.rules.neardup import NEAR_DUPLICATE
 from ftprep.rules.privacy import may_hold_sensitive, sensitive_content
 from ftprep.rules.schema import METADATA, schema_check
@@ -393,8 +394,9 @@ class _ChunkChecker:
     A line of a chat file whose record `fastpath.clears` (nearly all of them; keys the format
     does not define are reported and let through, `clears_but_unknown_keys`) takes the short
     way: decoded once, its schema and structural rules cleared in one pass, secrets ruled out
-    on its JSON bytes, only the checks left over run. Any other line takes the full way, with
-    the same findings in the same order."""
+    on its JSON bytes, its tokens counted only when its length could reach the model's limit
+    (`limits.fits_by_size`), only the checks left over run. Any other line takes the full way,
+    with the same findings in the same order."""
 
     def __init__(self, plan: _Plan, *, short: bool = True) -> None:
         """`short=False`: every line the full way (tests compare the two)."""
@@ -409,6 +411,7 @@ class _ChunkChecker:
         self.rest = [check for check in self.plain_checks if check not in COVERED]
         self.fast = short and plan.format == CHAT and not plan.file_mode
         self.demands = demands_of(plan.target, plan.enabled, plan.format)
+        self.fits = None if plan.model is None else fits_by_size(plan.model.max_example_tokens)
         # No check keeps state in its context: one serves every record, its line updated.
         self.ctx = Context(line=0, format=plan.format, model=plan.model, encoding=self.encoding,
                            target=plan.target, enabled=plan.enabled)
@@ -443,6 +446,8 @@ class _ChunkChecker:
         for check in self.rest:
             if check is sensitive_content and not may_hold_sensitive(raw, self.plan.enabled):
                 continue
+            if check is token_limit and self.fits is not None and self.fits(raw, record):
+                continue  # too short to reach the model's limit: no need to count
             for hit in check(record, ctx):
                 self._add(out, hit, line)
         self._file_keys(record, line, out)

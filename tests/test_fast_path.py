@@ -8,6 +8,7 @@ tokens, secrets, escapes, extra keys, metadata, non-finite numbers) go both ways
 target and several rule selections, and must give the same findings, keys and counts."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -30,6 +31,7 @@ from ftprep.rules.fastpath import (
     clears_but_unknown_keys,
     demands_of,
 )
+from ftprep.rules.limits import fits_by_size
 from ftprep.rules.schema import schema_check
 from ftprep.targets import get_target, list_targets
 from ftprep.validate import _ChunkChecker, _Plan
@@ -191,6 +193,46 @@ def test_the_short_way_is_taken_and_still_reports() -> None:
     assert [(f.code, f.line, f.path) for f in result.findings] == [
         ("FT911", 2, "messages[0].content"), ("FT701", 3, ""), ("FT702", 3, "messages[1]")]
     _both_ways(plan, b"\n".join(orjson.dumps(r) for r in (plain, secret, long)))
+
+
+# Limits a few tokens either side of the generated records' sizes: the short way's size test
+# (`limits.fits_by_size`) then both spares the counting and declines, near its edge.
+@settings(max_examples=300, deadline=None)
+@given(lines, st.integers(5, 60), st.sampled_from(["o200k_base", "cl100k_base"]))
+def test_validate_short_way_gives_the_full_way_token_findings(chunk: list[bytes], limit: int,
+                                                             encoding: str) -> None:
+    from ftprep.models import get_model
+
+    model = dataclasses.replace(get_model("gpt-4o-mini"), max_example_tokens=limit,
+                                encoding=encoding)
+    target = get_target("openai")
+    plan = _Plan(CHAT, None, _enabled(target, (None, None, None)), model, encoding, target)
+    _both_ways(plan, b"\n".join(chunk))
+
+
+dense = st.text(alphabet=st.sampled_from([*"!?.,;{}[]<>", "\x00", "\n", "\u00e9", "\U0001f600"]),
+                min_size=1, max_size=40)  # few bytes a token, escapes that shrink when decoded
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(conversation(), st.builds(lambda c: {"messages": [
+    {"role": "user", "content": c}, {"role": "assistant", "content": c, "name": "b"}]}, dense)),
+       st.integers(0, 4), st.sampled_from(["o200k_base", "cl100k_base"]))
+def test_a_record_that_fits_by_size_fits_by_count(rec: dict, style: int, encoding: str) -> None:
+    """`fits_by_size` is a bound: a record it lets through has at most `limit` tokens. So at
+    the largest limit the record exceeds (its count less one), it must say "count"."""
+    from ftprep.tokens import count_totals
+
+    raw = _line(rec, style)
+    try:
+        decoded = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return  # NaN or a lone surrogate: such a line never takes the short way
+    if clears_but_unknown_keys(decoded) is None:
+        return
+    total, _ = count_totals(decoded, encoding)
+    assert not fits_by_size(total - 1)(raw, decoded)
+    assert fits_by_size(len(raw) + 4 * len(decoded["messages"]) + 3)(raw, decoded)
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,7 +1,7 @@
 """Token rules (FT7xx), active with `validate --model M`: examples against the model's limit."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ftprep.findings import Facts, Severity
 from ftprep.rules.base import Context, Hit, record_check, rule
@@ -45,6 +45,26 @@ def token_limit(record: dict, ctx: Context) -> Iterator[Hit]:
             f"the final answer starts at token {answer_start}, past the limit of {limit}",
             facts=Facts(tokens=total, limit=limit),
         )
+
+
+def fits_by_size(limit: int) -> Callable[[bytes, dict], bool]:
+    """A test that a plain chat record (one `fastpath.clears_but_unknown_keys` lets through:
+    messages of strings and scalars, no tools, no content parts) whose JSON line is `raw`
+    has at most `limit` tokens, so that `token_limit` need not count it: True is certain,
+    False means "count". Every token stands for at least one byte of UTF-8 text, and each
+    string's UTF-8 bytes stand in the line as they are or escaped longer (`\\n`: two bytes
+    for one, `\\uXXXX`: six for at most three); besides its strings the count adds only
+    TOKENS_PER_MESSAGE (and TOKENS_PER_NAME) a message and REPLY_PRIMING. Most examples are
+    far below a model's limit, so `validate --model` counts only the long ones."""
+    from ftprep.tokens.core import REPLY_PRIMING, TOKENS_PER_MESSAGE, TOKENS_PER_NAME
+
+    per_message = TOKENS_PER_MESSAGE + TOKENS_PER_NAME
+    room = limit - REPLY_PRIMING
+
+    def fits(raw: bytes, record: dict) -> bool:
+        return len(raw) + per_message * len(record["messages"]) <= room
+
+    return fits
 
 
 def _answer_path(record: dict) -> str:
