@@ -74,8 +74,32 @@ def test_format_json_summary(tmp_path: Path) -> None:
         "read": 6, "written": 5, "rejected": 1, "reasons": {"missing": 1},
         "format_from": "alpaca", "format_to": "chat", "rows": 6, "unit": "row",
         "dropped_turns": 0, "unknown_speakers": {}, "warnings": [], "lines": None,
-        "redacted": {},
+        "redacted": {}, "unused_columns": [],
     }
+
+
+def test_columns_no_option_reads_are_named_not_dropped_unsaid(tmp_path: Path) -> None:
+    # `id` and `notes` end up in no record: the summary names them (neutralised) and the
+    # way to keep them; a template or --metadata that reads a column takes it off the list.
+    src = tmp_path / "t.csv"
+    src.write_text("id,question,answer,notes\x1b\n1,hi,hello,x\n", encoding="utf-8")
+    plain = invoke(src, "-o", tmp_path / "a.jsonl", "--user", "question", "--assistant", "answer")
+    assert plain.exit_code == 0, plain.output
+    assert ("note: columns in no record: 'id', 'notes\\x1b' (--metadata COLUMN keeps one in "
+            "each record's metadata)") in plain.output
+    kept = invoke(src, "-o", tmp_path / "b.jsonl", "--user-template", "{id}: {question}",
+                  "--assistant", "answer", "--metadata", "notes\x1b", "--format", "json")
+    assert kept.exit_code == 0, kept.output
+    assert json.loads(kept.stdout)["unused_columns"] == []
+    turns = tmp_path / "turns.csv"
+    turns.write_text("conv,turn,who,text,score\nc1,1,user,hi,3\nc1,2,assistant,yo,4\n")
+    grouped = invoke(turns, "-o", tmp_path / "c.jsonl", "--group-by", "conv", "--order-by",
+                     "turn", "--role-column", "who", "--content-column", "text",
+                     "--format", "json")
+    assert grouped.exit_code == 0, grouped.output
+    assert json.loads(grouped.stdout)["unused_columns"] == ["score"]
+    alpaca = invoke(SAMPLES / "support.jsonl", "-o", tmp_path / "d.jsonl", "--format", "json")
+    assert json.loads(alpaca.stdout)["unused_columns"] == []  # a format defines what it reads
 
 
 def test_stdout_output_sends_summary_to_stderr(

@@ -161,6 +161,11 @@ def _report(result: ConvertResult, fmt: str, *, to_stderr: bool, alternating: bo
     if result.dropped_turns:
         click.echo(f"left out {result.dropped_turns} empty turn(s) (--drop-empty-turns)",
                    err=to_stderr)
+    if result.unused_columns:
+        # repr: a column name from the data cannot put control characters on the terminal.
+        shown = ", ".join(repr(c) for c in result.unused_columns)
+        click.echo(f"note: columns in no record: {shown} (--metadata COLUMN keeps one in each "
+                   "record's metadata)", err=to_stderr)
 
 
 COMMANDS: list[click.Command] = [convert_command]

@@ -66,6 +66,8 @@ class ConvertResult:
     warnings: list[str] = field(default_factory=list)  # what the reader noticed (sheets, quotes)
     lines: int | None = None  # physical lines read (CSV/TSV), to compare with rows
     redacted: dict[str, int] = field(default_factory=dict)  # kind → values replaced (--redact)
+    # Columns of a plain or multi-turn table that no option reads (not in any record).
+    unused_columns: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,7 +77,7 @@ class ConvertResult:
             "format_to": self.format_to, "rows": self.rows, "unit": self.unit,
             "dropped_turns": self.dropped_turns, "unknown_speakers": dict(self.unknown_speakers),
             "warnings": list(self.warnings), "lines": self.lines,
-            "redacted": dict(self.redacted),
+            "redacted": dict(self.redacted), "unused_columns": list(self.unused_columns),
         }
 
 
@@ -327,7 +329,7 @@ def convert(input_path: str | Path, output_path: str | Path, options: ConvertOpt
         dropped_turns=dropped_turns,
         unknown_speakers=dict(speakers.most_common(UNKNOWN_SPEAKERS_SHOWN)),
         warnings=list(plan.table.notes.warnings), lines=plan.table.notes.lines,
-        redacted=dict(sorted(redacted.items())),
+        redacted=dict(sorted(redacted.items())), unused_columns=list(plan.unused_columns),
     )
 
 

@@ -4,6 +4,7 @@ impossible request is a UsageError here, before any output is opened."""
 from __future__ import annotations
 
 import dataclasses
+import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,8 @@ class Plan:
     # A plain table whose records hold these columns' cells verbatim as message texts
     # (--user/--assistant/--system columns, no templates): what ftprep.convert.columnar needs.
     cell_columns: tuple[str, ...] | None = None
+    # Columns of a plain or multi-turn table that no option reads: not in any record.
+    unused_columns: tuple[str, ...] = ()
 
     def _counted(self) -> Iterator[Row]:
         for row in self.table.rows:
@@ -189,9 +192,27 @@ def plan_table(table: Table, options: ConvertOptions) -> Plan:
     target = options.target_format or (PREFERENCE if source == PREFERENCE else CHAT)
     _check_combination(source, target, options)
     if source == MULTITURN:
-        return Plan(table, source, target, None, _group_spec(table.columns, options))
-    return Plan(table, source, target, _row_maker(table.columns, source, target, options), None,
-                cell_columns=_cell_columns(source, options))
+        group = _group_spec(table.columns, options)
+        return Plan(table, source, target, None, group,
+                    unused_columns=_unused_columns(table.columns, source, options))
+    make = _row_maker(table.columns, source, target, options)  # checks the templates first
+    return Plan(table, source, target, make, None, cell_columns=_cell_columns(source, options),
+                unused_columns=_unused_columns(table.columns, source, options))
+
+
+def _unused_columns(columns: list[str], source: str, options: ConvertOptions) -> tuple[str, ...]:
+    """The columns a plain (--user/--assistant...) or multi-turn (--group-by...) mapping leaves
+    out of every record, so the summary can say so rather than drop them unsaid. Formats
+    recognised by their columns (alpaca, ShareGPT...) define what they read: not listed."""
+    if source not in (TABLE, MULTITURN):
+        return ()
+    used: set[str | None] = {options.user, options.assistant, options.system,
+                             *options.group_options.values(), *options.metadata}
+    for template in (options.user_template, options.assistant_template, options.system_template):
+        for _, name, _, _ in string.Formatter().parse(template or ""):
+            if name is not None:
+                used.add(resolve_column(columns, name)[0])
+    return tuple(c for c in columns if c not in used and c.strip())
 
 
 def _cell_columns(source: str, options: ConvertOptions) -> tuple[str, ...] | None:
