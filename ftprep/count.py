@@ -13,11 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ftprep.errors import InputError, UsageError
 from ftprep.formats import UNKNOWN, detect_format
-from ftprep.io.jsonl import BLANK, JsonLine, as_record_line, iter_line_chunks, parse_line
+from ftprep.io.jsonl import (
+    BLANK,
+    JsonLine,
+    as_record_line,
+    decoded_object,
+    iter_line_chunks,
+    parse_line,
+)
 from ftprep.parallel import file_size, ordered_map, worker_count
 from ftprep.tokens import (
     SUPPORTED_ENCODINGS,
@@ -126,11 +131,8 @@ def _count_batch(tokenizer: str, first_line: int, chunk: bytes) -> CountBatch:
     add_row = out.add_row
     for line, raw in enumerate(chunk.split(b"\n"), start=first_line):
         if plain is not None:
-            try:
-                value = orjson.loads(raw)  # a trailing \r is JSON whitespace
-            except orjson.JSONDecodeError:
-                value = None
-            row = plain(value) if value.__class__ is dict else None
+            value = decoded_object(raw)
+            row = plain(value) if value is not None else None
             if row is not None:
                 add_row(line, *row)
                 continue

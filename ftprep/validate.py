@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ftprep.errors import UsageError
 from ftprep.findings import NO_FACTS, Facts, Finding, Severity
 from ftprep.formats import CHAT, FORMATS, UNKNOWN, detect_format
@@ -27,6 +25,7 @@ from ftprep.io.jsonl import (
     NOT_OBJECT,
     JsonLine,
     as_record_line,
+    decoded_object,
     iter_line_chunks,
     parse_chunk,
     parse_line,
@@ -421,11 +420,8 @@ class _ChunkChecker:
         line = first_line
         for line, raw in enumerate(chunk.split(b"\n"), first_line):
             if self.fast:
-                try:
-                    value = orjson.loads(raw)  # a trailing \r is JSON whitespace
-                except orjson.JSONDecodeError:
-                    value = None
-                if type(value) is dict and self._fast_record(value, raw, line, out):
+                value = decoded_object(raw)
+                if value is not None and self._fast_record(value, raw, line, out):
                     continue
             self._check_line(as_record_line(parse_line(raw.rstrip(b"\r"), line)), out)
         out.last_line = line

@@ -98,6 +98,18 @@ def wide_encoding(first_line: bytes) -> str | None:
     return next((name for bom, name in _WIDE_BOMS if first_line.startswith(bom)), None)
 
 
+def decoded_object(raw: bytes) -> dict | None:
+    """The JSON object on a line as orjson reads it (a trailing \r is JSON whitespace), or
+    None: not valid JSON, or not an object. The hot loops of validate, count and the report
+    take their short way on the object and hand anything else to `parse_line`, which words
+    the problem. Depth is not checked here (the callers know when it can matter)."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if value.__class__ is dict else None
+
+
 def parse_line(raw: bytes, line: int) -> JsonLine:
     """Parse one line (without its newline). Fast path: orjson; slow path explains failures."""
     try:

@@ -20,12 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ftprep.count import LOCAL_PREFIX, CountBatch, TokenCounts, record_counter
 from ftprep.errors import UsageError
 from ftprep.formats import COMPLETION, PREFERENCE, UNKNOWN, detect_format
-from ftprep.io.jsonl import iter_line_chunks, parse_line
+from ftprep.io.jsonl import decoded_object, iter_line_chunks, parse_line
 from ftprep.parallel import file_size, ordered_map, worker_count
 from ftprep.tokens import plain_chat_counter
 
@@ -151,9 +149,8 @@ class _Profiler:
         out = _Chunk(Counter(), Shape(), Counter(), Counter(), {}, 0, 0, Counter(),
                      {t: _Tokens() for t in self.tokenizers}, [], {})
         for line, raw in enumerate(data.split(b"\n"), start=first_line):
-            try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+            record = decoded_object(raw)
+            if record is None:  # not an object (or not JSON): the reader every command shares
                 parsed = parse_line(raw.rstrip(b"\r"), line)
                 if parsed.error:
                     continue  # validate reports it
