@@ -50,7 +50,7 @@ class ReadNotes:
 
     def sheet_of(self, row: int) -> str | None:
         """The sheet data row `row` came from, when several sheets were read."""
-        at = bisect.bisect_right(self.sheets, (row, "\U0010ffff")) - 1
+        at = bisect.bisect_right(self.sheets, row, key=lambda sheet: sheet[0]) - 1
         return self.sheets[at][1] if at >= 0 else None
 
 
