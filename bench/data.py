@@ -5,6 +5,7 @@ import json
 import os
 import random
 import string
+from collections.abc import Callable
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -42,26 +43,35 @@ def _systems(rng: random.Random) -> list[str]:
             for name in ("ACME Corp", "Globex", "Initech")]
 
 
+def _made_once(name: str, write: Callable[[Path], None]) -> Path:
+    """bench/out/`name`, written by `write` into a temporary file first unless a finished one
+    is there: an interrupted generation never leaves a partial input for later runs."""
+    path = OUT / name
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        write(tmp)
+        tmp.replace(path)
+    return path
+
+
 def chat_jsonl(mb: float = 100, metadata: bool = False) -> Path:
     """Multi-turn chat JSONL of about `mb` MB × BENCH_SCALE (with a `metadata` key when asked)."""
     target = int(mb * SCALE * 1e6)
-    path = OUT / f"chat_{target}{'_meta' if metadata else ''}.jsonl"
-    if path.exists():
-        return path
-    rng = random.Random(SEED)
-    systems, written = _systems(rng), 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        while written < target:
-            record: dict = {"messages": _conversation(rng, systems)}
-            if metadata:
-                record["metadata"] = {"user_id": rng.randint(1, 5000), "source": "helpdesk"}
-            line = json.dumps(record, ensure_ascii=False) + "\n"
-            f.write(line)
-            written += len(line.encode())
-    tmp.replace(path)
-    return path
+
+    def write(tmp: Path) -> None:
+        rng = random.Random(SEED)
+        systems, written = _systems(rng), 0
+        with tmp.open("w", encoding="utf-8") as f:
+            while written < target:
+                record: dict = {"messages": _conversation(rng, systems)}
+                if metadata:
+                    record["metadata"] = {"user_id": rng.randint(1, 5000), "source": "helpdesk"}
+                line = json.dumps(record, ensure_ascii=False) + "\n"
+                f.write(line)
+                written += len(line.encode())
+
+    return _made_once(f"chat_{target}{'_meta' if metadata else ''}.jsonl", write)
 
 
 def one_line(source: Path) -> Path:
@@ -74,59 +84,55 @@ def one_line(source: Path) -> Path:
 def flat_turns_csv(rows: int = 1_000_000) -> Path:
     """One row per turn, conversations interleaved (rows shuffled), for multi-turn regrouping."""
     n = int(rows * SCALE)
-    path = OUT / f"turns_{n}.csv"
-    if path.exists():
-        return path
-    import csv
 
-    rng = random.Random(SEED)
-    out: list[tuple[int, int, str, str]] = []
-    cid = 0
-    while len(out) < n:
-        cid += 1
-        for turn in range(2 * rng.randint(1, 4)):
-            role = "user" if turn % 2 == 0 else "assistant"
-            out.append((cid, turn, role, _text(rng, 5, 40)))
-    rng.shuffle(out)
-    OUT.mkdir(parents=True, exist_ok=True)
-    with path.with_suffix(".tmp").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["conversation_id", "turn", "speaker", "text"])
-        writer.writerows(out[:n])
-    path.with_suffix(".tmp").replace(path)
-    return path
+    def write(tmp: Path) -> None:
+        import csv
+
+        rng = random.Random(SEED)
+        out: list[tuple[int, int, str, str]] = []
+        cid = 0
+        while len(out) < n:
+            cid += 1
+            for turn in range(2 * rng.randint(1, 4)):
+                role = "user" if turn % 2 == 0 else "assistant"
+                out.append((cid, turn, role, _text(rng, 5, 40)))
+        rng.shuffle(out)
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["conversation_id", "turn", "speaker", "text"])
+            writer.writerows(out[:n])
+
+    return _made_once(f"turns_{n}.csv", write)
 
 
 def qa_parquet(rows: int = 1_000_000) -> Path:
     n = int(rows * SCALE)
-    path = OUT / f"qa_{n}.parquet"
-    if path.exists():
-        return path
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    rng = random.Random(SEED)
-    questions = [_text(rng, 5, 30) for _ in range(n)]
-    answers = [_text(rng, 10, 60) for _ in range(n)]
-    OUT.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"question": questions, "answer": answers, "id": list(range(n))}),
-                   path)
-    return path
+    def write(tmp: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rng = random.Random(SEED)
+        questions = [_text(rng, 5, 30) for _ in range(n)]
+        answers = [_text(rng, 10, 60) for _ in range(n)]
+        pq.write_table(pa.table({"question": questions, "answer": answers,
+                                 "id": list(range(n))}), tmp)
+
+    return _made_once(f"qa_{n}.parquet", write)
 
 
 def qa_xlsx(rows: int = 200_000) -> Path:
     n = int(rows * SCALE)
-    path = OUT / f"qa_{n}.xlsx"
-    if path.exists():
-        return path
-    import openpyxl
 
-    rng = random.Random(SEED)
-    wb = openpyxl.Workbook(write_only=True)
-    ws = wb.create_sheet("data")
-    ws.append(["question", "answer"])
-    for _ in range(n):
-        ws.append([_text(rng, 3, 12), _text(rng, 4, 16)])
-    OUT.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
+    def write(tmp: Path) -> None:
+        import openpyxl
+
+        rng = random.Random(SEED)
+        wb = openpyxl.Workbook(write_only=True)
+        ws = wb.create_sheet("data")
+        ws.append(["question", "answer"])
+        for _ in range(n):
+            ws.append([_text(rng, 3, 12), _text(rng, 4, 16)])
+        wb.save(tmp)
+
+    return _made_once(f"qa_{n}.xlsx", write)
