@@ -174,11 +174,21 @@ def test_xlsx_integers_stay_integers(tmp_path: Path) -> None:
 
 
 def test_ragged_row_is_rejected_with_location(tmp_path: Path) -> None:
-    src = write(tmp_path / "t.csv", "q,a\nHi?,Hello.,extra\nOk?,Yes\n")
+    src = write(tmp_path / "t.csv", "q,a,n\nHi?,Hello.,1,extra\nOk?,Yes,2\nNo?,Nope\n")
     records, result = run(tmp_path, src, user="q", assistant="a")
-    assert len(records) == 1 and result.reasons == {"ragged_row": 1}
-    reject = jsonl(tmp_path / "out.rejects.jsonl")[0]
-    assert (reject["row"], reject["line"], reject["field"]) == (1, 2, None)
+    assert len(records) == 1 and result.reasons == {"ragged_row": 2}
+    # field: the first cell past the header (by position), or the first column with no cell
+    assert [(r["row"], r["line"], r["field"], r["detail"])
+            for r in jsonl(tmp_path / "out.rejects.jsonl")] == [
+        (1, 2, "column 4", "4 fields, the header has 3"),
+        (3, 4, "n", "2 fields, the header has 3")]
+
+
+def test_ragged_row_in_a_conversation_names_its_field(tmp_path: Path) -> None:
+    src = write(tmp_path / "t.csv", "c,who,text\n1,user,Hi\n1,assistant,Yo\n2,user,Hey,x\n")
+    _, result = run(tmp_path, src, group_by="c", role_column="who", content_column="text")
+    assert (result.written, result.reasons) == (1, {"ragged_row": 1})
+    assert jsonl(tmp_path / "out.rejects.jsonl")[0]["field"] == "column 4"
 
 
 def test_no_rejects_file_when_nothing_is_rejected(tmp_path: Path) -> None:

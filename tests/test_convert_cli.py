@@ -209,6 +209,8 @@ def test_ragged_rows_are_reconciled_rejects(tmp_path: Path) -> None:
     assert r.exit_code == 1
     assert (summary["read"], summary["written"], summary["rejected"]) == (4, 2, 2)
     assert summary["reasons"] == {"ragged_row": 2}
+    assert [(r["line"], r["field"]) for r in jsonl(tmp_path / "o.rejects.jsonl")] == [
+        (3, "column 3"), (4, "a")]
 
 
 def test_installed_script(tmp_path: Path) -> None:

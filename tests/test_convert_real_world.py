@@ -256,6 +256,24 @@ def test_header_spaces_match_the_same_in_every_format(tmp_path: Path) -> None:
     assert templated.written == 1
 
 
+def test_xlsx_row_level_rejects_name_the_sheet_column(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    sheet = wb.active
+    for row in ([None, "q", "a"], [None, "x", "y", "extra"], [None, "p", "=1+1"],
+                [None, "p", "q", None, "=2+2"], [None, "ok", "fine"]):
+        sheet.append(row)  # the table starts in column B
+    wb.save(tmp_path / "b.xlsx")
+    result = convert(tmp_path / "b.xlsx", tmp_path / "b.jsonl", ConvertOptions(user="q",
+                                                                               assistant="a"))
+    assert (result.written, result.rejected) == (1, 3)
+    # a cell past the header, a formula in a named column, a formula past the header
+    assert [(r["line"], r["field"], r["reason"]) for r in jsonl(tmp_path / "b.rejects.jsonl")] \
+        == [(2, "column D", "ragged_row"), (3, "a", "uncached_formula"),
+            (4, "column E", "uncached_formula")]
+
+
 def _workbook(tmp_path: Path) -> Path:
     import openpyxl
 
@@ -282,7 +300,7 @@ def test_xlsx_sheets_header_row_and_uncached_formulas(tmp_path: Path) -> None:
     assert (first.read, first.written, first.reasons) == (2, 1, {"uncached_formula": 1})
     assert first.warnings == ["sheet(s) not read: Q2, Notes (--sheet NAME|INDEX|all)"]
     reject = jsonl(tmp_path / "a.rejects.jsonl")[0]
-    assert (reject["line"], reject["reason"]) == (5, "uncached_formula")
+    assert (reject["line"], reject["field"], reject["reason"]) == (5, "q", "uncached_formula")
     assert "A5, B5 were never calculated" in reject["detail"]
     second = convert(book, tmp_path / "b.jsonl",
                      ConvertOptions(user="q", assistant="a", sheet="Q2"))

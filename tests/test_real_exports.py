@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 FTPREP = str(Path(sys.executable).with_name("ftprep"))  # the installed script
-ROW_LEVEL_REASONS = {"ragged_row", "uncached_formula"}  # the whole row is the location
 
 
 def ftprep(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -56,8 +55,7 @@ def convert_and_validate(src: Path, *args: str, rc: int, units: int,
     for reject in rejects:
         assert reject["reason"] and reject["source"] is not None, reject
         assert reject["row"] >= 1 and "line" in reject, reject
-        if reject["reason"] not in ROW_LEVEL_REASONS:
-            assert reject["field"], reject
+        assert reject["field"], reject  # every reject names where, ragged rows included
     check = ftprep("validate", out, *validate_args, "--format", "json")
     assert check.returncode == 0, check.stdout + check.stderr
     report = json.loads(check.stdout)
@@ -105,7 +103,7 @@ def test_support_desk_csv(tmp_path: Path) -> None:
     assert reasons(result.rejects) == [
         (7, " agent REPLY", "missing"), (11, " agent REPLY", "empty"),
         (19, " agent REPLY", "missing"), (25, "Customer Question ", "empty"),
-        (27, None, "ragged_row")]
+        (27, "column 6", "ragged_row")]  # past the 5 header columns
     assert result.rejects[0]["detail"] == "the text '#N/A' means no value"
     assert result.summary["warnings"] == [
         "the unnamed first column is a pandas index (0, 1, 2, ...): not read",
@@ -221,7 +219,7 @@ def test_multi_sheet_xlsx(tmp_path: Path) -> None:
     assert result.summary["warnings"] == [
         "sheet(s) not read: Archive, Lookup (--sheet NAME|INDEX|all)",
         "assistant='Answer' matched the column 'Answer ' (spaces trimmed)"]
-    assert reasons(result.rejects) == [(16, "Answer ", "missing"), (17, None, "uncached_formula")]
+    assert reasons(result.rejects) == [(16, "Answer ", "missing"), (17, "Question", "uncached_formula")]
     assert result.rejects[0]["detail"] == "the cell holds the spreadsheet error #DIV/0!"
     assert "A17, B17 were never calculated" in result.rejects[1]["detail"]
     archive = convert_and_validate(src, "--user", "Question", "--assistant", "Answer",

@@ -123,7 +123,7 @@ def _checked_turn(row: Row, seq: int, spec: GroupSpec) -> Turn:
     key = None  # a row whose key is readable joins its conversation even when rejected
     try:
         if row.problem:
-            raise RowReject(None, row.problem, row.detail)
+            raise RowReject(row.field, row.problem, row.detail)
         key = text(values.get(spec.group_by), spec.group_by)
         role = text(values.get(spec.role_column), spec.role_column).strip()
         content = _content(values.get(spec.content_column), spec)

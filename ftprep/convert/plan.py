@@ -163,7 +163,7 @@ class Plan:
 
 def _row_outcome(row: Row, make: Maker) -> Outcome:
     if row.problem:
-        return Rejected(row.row, row.line, None, row.problem, row.values, row.detail)
+        return Rejected(row.row, row.line, row.field, row.problem, row.values, row.detail)
     try:
         record, dropped = make(row.values)
         return Converted(record, row.row, row.line, row.values, dropped)

@@ -165,9 +165,11 @@ def _csv_row(columns: list[str], record: list[str], n: int, line: int) -> Row:
         return Row(n, line, values)
     if len(record) > len(columns):
         values["_extra"] = record[len(columns):]
-    return Row(
-        n, line, values, "ragged_row", f"{len(record)} fields, the header has {len(columns)}"
-    )
+        where = f"column {len(columns) + 1}"  # the first field past the header (1-based)
+    else:
+        where = columns[len(record)]  # the first column the row has no field for
+    return Row(n, line, values, "ragged_row",
+               f"{len(record)} fields, the header has {len(columns)}", where)
 
 
 def tsv_rows(path: str, options: ReadOptions, notes: ReadNotes) -> Iterator[Any]:

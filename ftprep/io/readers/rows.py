@@ -15,13 +15,17 @@ from ftprep.errors import InputError, UsageError
 class Row:
     """One input row. `row` counts data rows from 1 (header excluded); `line` is the physical
     line where it starts (text formats) or the sheet row (XLSX); None for Parquet.
-    `problem` is set when the row could not be read as a record (ragged, bad JSON...)."""
+    `problem` is set when the row could not be read as a record (ragged, bad JSON...), and
+    `field` then says where in the row, when one place is to blame: the column without a
+    cell, the first cell beyond the header ("column 4" in CSV, "column D" in XLSX), the
+    column of an uncalculated formula."""
 
     row: int
     line: int | None
     values: dict[str, Any]
     problem: str | None = None
     detail: str = ""
+    field: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from ftprep.errors import InputError, UsageError
 from ftprep.io.readers.input_format import XLSX
 from ftprep.io.readers.rows import (
+    INDEX_COLUMN,
     IndexColumn,
     ReadNotes,
     ReadOptions,
@@ -204,14 +205,15 @@ def _sheet_rows(sheet_cells: Iterator[tuple[int, tuple[Any, ...], list[str]]], p
             _pandas_index(cells[:skip], read, notes, path, sheet_row, skip)
         n += 1
         read += 1
-        row = _cells_row(columns, _trim(cells[skip:]), n, sheet_row)
+        row = _cells_row(columns, _trim(cells[skip:]), n, sheet_row, skip)
         assert index is not None
         index.strip(row.values, n, sheet_row)
         if uncached and row.problem is None:
             where = ", ".join(uncached)
             row = Row(n, sheet_row, row.values, UNCACHED_FORMULA,
                       f"formula cell(s) {where} were never calculated (open and save the file "
-                      "in a spreadsheet program to store their values)")
+                      "in a spreadsheet program to store their values)",
+                      _cell_column(uncached[0], columns, skip))
         yield row
     if columns is None:
         yield None
@@ -290,7 +292,8 @@ def _trim(cells: tuple[Any, ...]) -> list[Any]:
 _KEPT_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
-def _cells_row(columns: list[str], cells: list[Any], n: int, line: int) -> Row:
+def _cells_row(columns: list[str], cells: list[Any], n: int, line: int, skip: int) -> Row:
+    """One sheet row as a Row; `skip` empty columns lie left of the table."""
     if _KEPT_TYPES.issuperset(map(type, cells)):
         values = dict(zip(columns, cells, strict=False))  # extra cells reported below
     else:
@@ -298,8 +301,22 @@ def _cells_row(columns: list[str], cells: list[Any], n: int, line: int) -> Row:
     if len(cells) > len(columns):
         values["_extra"] = [_cell_value(v) for v in cells[len(columns):]]
         detail = f"{len(cells)} cells, the header has {len(columns)}"
-        return Row(n, line, values, "ragged_row", detail)
+        # The sheet column of the first cell past the header, as the spreadsheet shows it.
+        where = f"column {_column_letter(skip + len(columns))}"
+        return Row(n, line, values, "ragged_row", detail, where)
     return Row(n, line, values)
+
+
+def _cell_column(ref: str, columns: list[str], skip: int) -> str:
+    """The header name of the column a cell reference ("C5") is in, or "column C" for a cell
+    outside the named columns."""
+    from openpyxl.utils import column_index_from_string
+
+    letters = ref.rstrip("0123456789")
+    at = column_index_from_string(letters) - 1 - skip
+    if 0 <= at < len(columns) and columns[at] != INDEX_COLUMN:
+        return columns[at]
+    return f"column {letters}"
 
 
 def _cell_value(value: Any) -> Any:
