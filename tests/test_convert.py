@@ -184,6 +184,19 @@ def test_ragged_row_is_rejected_with_location(tmp_path: Path) -> None:
         (3, 4, "n", "2 fields, the header has 3")]
 
 
+def test_ragged_row_rejects_the_conversation_it_belongs_to(tmp_path: Path) -> None:
+    # Conversation 2's user row lacks its text cell: writing 2 without that turn would lose
+    # it from the record unsaid; the whole conversation is the reject, at that row.
+    src = write(tmp_path / "t.csv", "c,who,text\n1,user,Hi\n1,assistant,Yo\n2,user\n"
+                                    "2,assistant,Ok\n")
+    records, result = run(tmp_path, src, group_by="c", role_column="who", content_column="text")
+    assert records == [chat(("user", "Hi"), ("assistant", "Yo"))]
+    assert (result.rows, result.read, result.reasons) == (4, 2, {"ragged_row": 1})
+    reject = jsonl(tmp_path / "out.rejects.jsonl")[0]
+    assert (reject["line"], reject["field"]) == (4, "text")
+    assert [r["who"] for r in reject["source"]["rows"]] == ["user", "assistant"]
+
+
 def test_ragged_row_in_a_conversation_names_its_field(tmp_path: Path) -> None:
     src = write(tmp_path / "t.csv", "c,who,text\n1,user,Hi\n1,assistant,Yo\n2,user,Hey,x\n")
     _, result = run(tmp_path, src, group_by="c", role_column="who", content_column="text")

@@ -11,6 +11,7 @@ each group first appears in the input, whether or not the rows spilled.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import heapq
 import operator
@@ -123,6 +124,10 @@ def _checked_turn(row: Row, seq: int, spec: GroupSpec) -> Turn:
     key = None  # a row whose key is readable joins its conversation even when rejected
     try:
         if row.problem:
+            # A ragged row's key cell is usually still there: the conversation it belongs to
+            # is rejected with it, rather than written without this turn.
+            with contextlib.suppress(RowReject):
+                key = text(values.get(spec.group_by), spec.group_by)
             raise RowReject(row.field, row.problem, row.detail)
         key = text(values.get(spec.group_by), spec.group_by)
         role = text(values.get(spec.role_column), spec.role_column).strip()
