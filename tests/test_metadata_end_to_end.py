@@ -63,3 +63,43 @@ def test_other_unknown_keys_are_still_ft203(tmp_path: Path) -> None:
     found = [(f.code, f.path) for f in validate_file(path, ignore=["FT107"]).findings]
     assert found == [("FT931", "metadata"), ("FT203", "meta")]
     assert "not an object" in validate_file(path, select=["FT931"]).findings[0].message
+
+
+def test_infinite_metadata_cell_is_a_reject_not_null(tmp_path: Path) -> None:
+    # A NaN/NA cell is missing (null); ±Infinity is a value JSON cannot hold: the row is a
+    # not_finite reject naming the column (or the place inside a list cell), as for a
+    # message column, never a silent null.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ftprep.convert import ConvertOptions, convert
+
+    pq.write_table(pa.table({
+        "q": ["a", "b", "c", "d"], "a": ["w", "x", "y", "z"],
+        "score": [1.5, float("inf"), float("nan"), 2.0],
+        "tags": [[1.0], [2.0], None, [3.0, float("-inf")]]}), tmp_path / "m.parquet")
+    result = convert(tmp_path / "m.parquet", tmp_path / "m.jsonl",
+                     ConvertOptions(user="q", assistant="a", metadata=("score", "tags")))
+    assert (result.read, result.written, result.reasons) == (4, 2, {"not_finite": 2})
+    written = [json.loads(line)["metadata"] for line in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert written == [{"score": 1.5, "tags": [1.0]}, {"score": None, "tags": None}]
+    rejects = [json.loads(line) for line in Path(result.rejects or "").read_text().splitlines()]
+    assert [(r["row"], r["field"], r["reason"]) for r in rejects] == [
+        (2, "score", "not_finite"), (4, "tags[1]", "not_finite")]
+    assert rejects[0]["detail"].startswith("inf is not a finite number (the --metadata column 'score')")
+
+
+def test_infinite_metadata_in_json_input_exits_1_with_the_reject(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"q": "a", "a": "x", "s": 3}\n{"q": "b", "a": "y", "s": -Infinity}\n'
+                   '{"q": "c", "a": "z", "s": 1e999}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = subprocess.run([FTPREP, "convert", str(src), "-o", str(out), "--user", "q", "--assistant",
+                        "a", "--metadata", "s", "--format", "json"],
+                       capture_output=True, text=True, check=False, timeout=60)
+    assert r.returncode == 1, r.stderr
+    summary = json.loads(r.stdout)
+    assert (summary["written"], summary["reasons"]) == (1, {"not_finite": 2})
+    assert out.read_text(encoding="utf-8").count("\n") == 1 and "null" not in out.read_text()
+    rejects = [json.loads(line) for line in Path(summary["rejects"]).read_text().splitlines()]
+    assert [(x["line"], x["field"]) for x in rejects] == [(2, "s"), (3, "s")]

@@ -189,7 +189,10 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
                    options: ConvertOptions) -> Iterator[Outcome]:
     """--metadata COL,COL: those columns of each row (of a conversation's first row) copied
     into the record's `metadata` object, for `split --group-by metadata.COL`; submit and
-    export leave `metadata` out of what a platform that refuses it receives."""
+    export leave `metadata` out of what a platform that refuses it receives. A cell that is
+    NaN/NA is missing (null); one holding ±Infinity (or a NaN inside a list or object) is a
+    number JSON cannot hold: the row is rejected as `not_finite` naming the column, as it
+    is when a message column holds one, never written as null."""
     if not options.metadata:
         yield from outcomes
         return
@@ -202,18 +205,38 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
             if isinstance(row, dict) and isinstance(row.get("rows"), list) and row["rows"]:
                 row = row["rows"][0]  # a grouped conversation: its first row
             values = row if isinstance(row, dict) else {}
+            cells = {col: json_value(values.get(col)) for col in options.metadata}
+            bad = _non_finite_cell(cells)
+            if bad is not None:
+                field, detail = bad
+                yield Rejected(outcome.row, outcome.line, field, NOT_FINITE, outcome.source,
+                               detail, rows=outcome.rows)
+                continue
             merged = dict(outcome.record.get("metadata") or {})
-            merged.update({col: json_value(values.get(col)) for col in options.metadata})
+            merged.update(cells)
             outcome = dataclasses.replace(outcome, record={**outcome.record, "metadata": merged})
         yield outcome
 
 
+def _non_finite_cell(cells: dict[str, Any]) -> tuple[str, str] | None:
+    """(field, detail) for the first metadata cell holding a number JSON cannot hold."""
+    from ftprep.quality.walk import first_non_finite
+
+    for col, value in cells.items():
+        bad = first_non_finite(value, col)
+        if bad is not None:
+            return bad[0], (f"{bad[1]} is not a finite number (the --metadata column {col!r}); "
+                            "JSON cannot hold it")
+    return None
+
+
 def json_value(value: Any) -> Any:
-    """A cell as a JSON value: NaN/NA → null, numpy scalars → Python, dates → ISO text."""
+    """A cell as a JSON value: NaN/NA → null (a missing cell), numpy scalars → Python, dates →
+    ISO text. ±Infinity stays a float, for `_with_metadata` to reject: JSON cannot hold it."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, float):
-        return None if value != value or value in (float("inf"), float("-inf")) else value
+        return None if value != value else value
     if isinstance(value, int):
         return value
     item = getattr(value, "item", None)  # numpy scalars
