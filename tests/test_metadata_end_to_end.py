@@ -103,3 +103,38 @@ def test_infinite_metadata_in_json_input_exits_1_with_the_reject(tmp_path: Path)
     assert out.read_text(encoding="utf-8").count("\n") == 1 and "null" not in out.read_text()
     rejects = [json.loads(line) for line in Path(summary["rejects"]).read_text().splitlines()]
     assert [(x["line"], x["field"]) for x in rejects] == [(2, "s"), (3, "s")]
+
+
+def _qa_lines(*extras: dict[str, object]) -> list[str]:
+    return [json.dumps({"q": f"q{i}", "a": f"a{i}", **extra}) for i, extra in enumerate(extras)]
+
+
+def test_metadata_key_first_seen_in_a_later_json_record(tmp_path: Path) -> None:
+    # JSON/JSONL have no header: the key named may first appear in any record.
+    from ftprep.convert import ConvertOptions, convert
+
+    lines = _qa_lines({}, {"uid": "u1"}, {"uid": None, "tier": "pro"})
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "in.json").write_text("[" + ",\n".join(lines) + "]", encoding="utf-8")
+    for name in ("in.jsonl", "in.json"):
+        out = tmp_path / f"{name}.out.jsonl"
+        result = convert(tmp_path / name, out, ConvertOptions(user="q", assistant="a",
+                                                              metadata=("uid", "tier")))
+        assert (result.written, result.rejected) == (3, 0), name
+        assert [json.loads(x)["metadata"] for x in out.read_text().splitlines()] == [
+            {"uid": None, "tier": None}, {"uid": "u1", "tier": None},
+            {"uid": None, "tier": "pro"}], name
+
+
+def test_metadata_key_in_no_json_record_is_a_usage_error_and_writes_nothing(
+        tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(_qa_lines({}, {"uid": "u1"})) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = subprocess.run([FTPREP, "convert", str(src), "-o", str(out), "--user", "q",
+                        "--assistant", "a", "--metadata", "uid,user_id"],
+                       capture_output=True, text=True, check=False, timeout=60)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == ("ftprep: error: --metadata: no record has the key 'user_id' (keys of "
+                        "the first record: q, a)\n")
+    assert not out.exists() and not (tmp_path / "out.rejects.jsonl").exists()

@@ -192,14 +192,25 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
     export leave `metadata` out of what a platform that refuses it receives. A cell that is
     NaN/NA is missing (null); one holding ±Infinity (or a NaN inside a list or object) is a
     number JSON cannot hold: the row is rejected as `not_finite` naming the column, as it
-    is when a message column holds one, never written as null."""
+    is when a message column holds one, never written as null.
+
+    JSON/JSONL input has no header: a key may first appear in any record, and a record
+    without it has null there (missing). Which keys exist is known only once every record
+    has gone by (checking first would read the file twice): a key that no record holds is a
+    UsageError raised after the last record, which `convert` raises before committing, so
+    nothing is written (with `-o -`, records already printed stay printed)."""
     if not options.metadata:
         yield from outcomes
         return
     from ftprep.convert.records import require_columns
 
-    require_columns(plan.table.columns, list(options.metadata), "metadata")
+    wanted = list(options.metadata)
+    if not plan.table.keys_vary:
+        require_columns(plan.table.columns, wanted, "metadata")
+    unseen = {col for col in wanted if col not in plan.table.columns}
     for outcome in outcomes:
+        if unseen:
+            unseen.difference_update(_keys_in(outcome.source, unseen))
         if isinstance(outcome, Converted):
             row = outcome.source
             if isinstance(row, dict) and isinstance(row.get("rows"), list) and row["rows"]:
@@ -216,6 +227,23 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
             merged.update(cells)
             outcome = dataclasses.replace(outcome, record={**outcome.record, "metadata": merged})
         yield outcome
+    if unseen:
+        missing = [col for col in wanted if col in unseen]
+        raise UsageError(
+            f"{{metadata}}: no record has the key {missing[0]!r}"
+            + (f" (nor {', '.join(map(repr, missing[1:]))})" if missing[1:] else ""),
+            mentions=("metadata",),
+            hint=f"keys of the first record: {', '.join(plan.table.columns) or '(none)'}")
+
+
+def _keys_in(source: Any, keys: set[str]) -> set[str]:
+    """Which of `keys` a unit's source row holds (for a conversation: any of its rows)."""
+    rows = source.get("rows") if isinstance(source, dict) else None
+    found: set[str] = set()
+    for row in rows if isinstance(rows, list) else [source]:
+        if isinstance(row, dict):
+            found.update(k for k in keys if k in row)
+    return found
 
 
 def _non_finite_cell(cells: dict[str, Any]) -> tuple[str, str] | None:

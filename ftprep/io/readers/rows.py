@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ftprep.errors import InputError, UsageError
+from ftprep.io.readers.input_format import JSON, JSONL
 
 
 @dataclass(slots=True)
@@ -71,6 +72,12 @@ class Table:
     # The open Arrow-native source (ftprep.io.readers.parquet.ArrowSource) when there is one:
     # its record batches feed convert's columnar path; None for other formats.
     arrow: Any = None
+
+    @property
+    def keys_vary(self) -> bool:
+        """JSON and JSON Lines have no header: `columns` are the first readable record's
+        keys, and a later record may hold others."""
+        return self.input_format in (JSON, JSONL)
 
 
 INDEX_COLUMN = ""  # pandas' unnamed index column (to_csv/to_excel with index=True)
