@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ftprep.errors import UsageError
 from ftprep.findings import NO_FACTS, Facts, Finding, Severity
@@ -51,6 +51,25 @@ CHUNK_BYTES = 1 << 20  # raw lines handed to a worker at a time: amortises the h
 PARALLEL_MIN_BYTES = 4 << 20  # smaller files are checked in-process (pool start-up dominates)
 _LINE_ERRORS = {BLANK: L.BLANK_LINE.code, BAD_UTF8: L.INVALID_UTF8.code, BAD_JSON: L.INVALID_JSON.code,
                 NOT_OBJECT: L.NOT_AN_OBJECT.code}
+
+
+class RecordObserver(Protocol):
+    """Looks at every JSON object a validation pass decodes, in the process that decodes it
+    (the report profiles the file in the same pass: one read and one parse instead of two).
+    Picklable where the platform cannot fork: workers get a copy. Per chunk of lines,
+    `open_chunk` gives an empty part, `see` adds a record to it (never mutating `record`), and
+    the part travels back to the calling process, where `take` gets every part in file order.
+    `cleared`: the record took the short way (`fastpath.clears_but_unknown_keys`), so it is a
+    chat record without tools whose messages all have a string role and a non-empty string
+    content, no tool calls, instructions (system/developer) only before the first turn, and an
+    assistant message last."""
+
+    def open_chunk(self) -> Any: ...
+
+    def see(self, part: Any, line: int, raw: bytes, record: dict[str, Any],
+            cleared: bool) -> None: ...
+
+    def take(self, part: Any) -> None: ...
 
 
 @dataclass
@@ -132,6 +151,7 @@ def validate_file(
     near_dup_threshold: float | None = None,
     on_finding: Callable[[Finding], None] | None = None,
     max_per_code: int | None = None,
+    observer: RecordObserver | None = None,
 ) -> ValidationReport:
     """Check a JSONL file against the schema and every selected rule.
 
@@ -145,7 +165,9 @@ def validate_file(
     finding of a line (line >= 1) in file order as the file is checked, and the report then
     keeps only the whole-file ones; `max_per_code` keeps at most that many per code in the
     report (its counts stay exact either way). `near_dup_threshold` selects FT921
-    (near-duplicates, opt-in) with that Jaccard threshold (default 0.8 when FT921 is selected)."""
+    (near-duplicates, opt-in) with that Jaccard threshold (default 0.8 when FT921 is selected).
+    `observer` sees every record that decodes to a JSON object, whatever its findings
+    (`RecordObserver`)."""
     from ftprep.targets import DEFAULT_TARGET, get_target
 
     rules = load_rules()
@@ -169,7 +191,8 @@ def validate_file(
         source = None if file_mode else source_format_of([jl.value for jl in head_lines if jl.ok])
     if source:  # Alpaca/ShareGPT: one FT941 instead of errors on every line
         fmt, file_mode = source, CONVERTIBLE_SOURCE.code
-    plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name, target_info, near_dups)
+    plan = _Plan(fmt, file_mode, enabled, ctx_model, encoding_name, target_info, near_dups,
+                 observer)
     run = _Run(plan, on_finding, max_per_code)
     size = file_size(path)
     first_detail = head_lines[0].detail if head_lines else ""
@@ -365,6 +388,7 @@ class _Plan:
     encoding_name: str | None
     target: Any = None  # ftprep.targets.TargetInfo
     near_dup_threshold: float | None = None  # FT921 selected: records get MinHash signatures
+    observer: RecordObserver | None = None
 
 
 @dataclass
@@ -374,6 +398,7 @@ class _ChunkResult:
     findings: list[Finding] = field(default_factory=list)
     keys: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)  # (line, keys)
     signatures: list[tuple[int, bytes | None]] = field(default_factory=list)  # FT921: (line, sig)
+    observed: Any = None  # the observer's part of the chunk
     examples: int = 0
     suppressed: int = 0
     last_line: int = 0
@@ -417,13 +442,20 @@ class _ChunkChecker:
 
     def check(self, first_line: int, chunk: bytes) -> _ChunkResult:
         out = _ChunkResult()
+        observer = self.plan.observer
+        part = out.observed = observer.open_chunk() if observer is not None else None
         line = first_line
         for line, raw in enumerate(chunk.split(b"\n"), first_line):
             if self.fast:
                 value = decoded_object(raw)
                 if value is not None and self._fast_record(value, raw, line, out):
+                    if observer is not None:
+                        observer.see(part, line, raw, value, True)
                     continue
-            self._check_line(as_record_line(parse_line(raw.rstrip(b"\r"), line)), out)
+            jl = as_record_line(parse_line(raw.rstrip(b"\r"), line))
+            self._check_line(jl, out)
+            if observer is not None and jl.error is None:
+                observer.see(part, line, raw, jl.value, False)
         out.last_line = line
         return out
 
@@ -561,6 +593,8 @@ class _Run:
             self.findings.append(finding)
 
     def take(self, result: _ChunkResult) -> None:
+        if self.plan.observer is not None:
+            self.plan.observer.take(result.observed)
         self._batch = list(result.findings)
         self.examples += result.examples
         self.suppressed += result.suppressed

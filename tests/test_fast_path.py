@@ -2,10 +2,11 @@
 
 `validate` clears a plain chat line in one pass (`fastpath.clears`), rules out secrets on its
 JSON bytes (`may_contain_json`) and runs only the checks left over; `convert` asks
-`record_errors`, which takes the same pass. Here generated records of every shape (plain chat,
-tools, weights, preference, completion, odd roles, empty and whitespace content, special
+`record_errors`, which takes the same pass. Here generated records of every shape (plain
+chat, tools, weights, preference, completion, odd roles, empty and whitespace content, special
 tokens, secrets, escapes, extra keys, metadata, non-finite numbers) go both ways, under every
-target and several rule selections, and must give the same findings, keys and counts."""
+target and several rule selections, and must give the same findings, keys and counts, and the
+same profile to the report riding along."""
 from __future__ import annotations
 
 import dataclasses
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from ftprep.formats import CHAT, COMPLETION, PREFERENCE
 from ftprep.quality.sensitive import LABELS, find_sensitive, may_contain_json
 from ftprep.quality.walk import first_non_finite, iter_strings
+from ftprep.report.profile import Keep, ProfileObserver
 from ftprep.rules import RECORD_CHECKS, RULES, Context, load_rules, record_errors
 from ftprep.rules import targets as T
 from ftprep.rules.base import PLAIN_SILENT, select_codes
@@ -152,8 +154,13 @@ lines = st.lists(st.one_of(st.builds(_line, record, st.integers(0, 4)), st.build
                  min_size=1, max_size=6)
 
 
+PROFILE = ProfileObserver("x.jsonl", ["o200k_base"], Keep(frozenset({3, 5}), {"o200k_base": (40,)}, 2))
+
+
 def _both_ways(plan: _Plan, chunk: bytes) -> None:
+    plan = dataclasses.replace(plan, observer=PROFILE)  # the report rides along: same profile
     short, full = _ChunkChecker(plan).check(3, chunk), _ChunkChecker(plan, short=False).check(3, chunk)
+    assert short.observed == full.observed
     assert short.findings == full.findings
     assert short.keys == full.keys
     assert (short.examples, short.suppressed, short.last_line) == (

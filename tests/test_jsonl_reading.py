@@ -102,3 +102,26 @@ def test_csv_cell_limit_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         csv.field_size_limit(previous)
     assert code == 2
     assert "big.csv:2: a CSV cell is larger than 1 MiB, the limit for one cell" in out
+
+
+def test_raw_lines_at_finds_lines_across_chunks_and_stops_at_the_last(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftprep.io import jsonl
+
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b"".join(f"{chat(i)}\r\n".encode() for i in range(1, 201)))
+    real = jsonl.iter_line_chunks
+    read: list[int] = []
+
+    def small_chunks(p: Path, size: int = 1 << 20):  # type: ignore[no-untyped-def]
+        for first, chunk in real(p, 4096):  # many chunks: lines fall on both sides of cuts
+            read.append(first)
+            yield first, chunk
+
+    monkeypatch.setattr(jsonl, "iter_line_chunks", small_chunks)
+    found = jsonl.raw_lines_at(path, [150, 1, 77, 77, 0])
+    assert found == {n: chat(n).encode() for n in (1, 77, 150)}  # BOM and CR dropped
+    assert max(read) < 150 < max(read) + 60  # stopped at the chunk holding line 150
+    read.clear()
+    assert jsonl.raw_lines_at(path, [200, 201]) == {200: chat(200).encode()}  # 201: past the end
+    assert jsonl.raw_lines_at(path, []) == {} and max(read) > 150

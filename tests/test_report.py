@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from array import array
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,8 @@ def test_linked_records_are_capped_cut_and_masked(tmp_path: Path,
 
 def test_the_report_counts_every_example_as_count_does(tmp_path: Path) -> None:
     from ftprep.count import count_tokens
-    from ftprep.report.profile import profile_file
+    from ftprep.report.profile import ProfileObserver
+    from ftprep.validate import validate_file
 
     tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
     lines = [_chat(f"question {i}", f"answer {i}", system="Be brief.") for i in range(5)]
@@ -126,7 +128,9 @@ def test_the_report_counts_every_example_as_count_does(tmp_path: Path) -> None:
     path = _write(tmp_path / "d.jsonl", lines)
     expected = count_tokens(path, "o200k_base", workers=1)
     for workers in (1, 2):
-        counted = profile_file(path, ["o200k_base"], workers=workers).counts["o200k_base"]
+        observer = ProfileObserver(path, ["o200k_base"])
+        validate_file(path, workers=workers, observer=observer)
+        counted = observer.profile.counts["o200k_base"]
         for name in ("lines", "tokens", "trainable", "messages", "answer_start"):
             assert getattr(counted, name) == getattr(expected, name), (workers, name)
 
@@ -137,6 +141,17 @@ def test_token_histogram_bins_every_example_and_reaches_a_near_limit() -> None:
     assert h["edges"][-1] >= 150  # the limit is inside the range: its line can be drawn
     far = histogram([0, 5, 99], bins=10, limit=65_536)
     assert far["edges"][-1] < 1000  # a limit far away does not squash the columns
+
+
+def test_histogram_bins_the_same_in_python_and_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ftprep.count
+
+    values = array("I", [(i * 7919) % 5003 for i in range(2_000)] + [0, 9_000])
+    by_python = histogram(values, limit=8_000)
+    monkeypatch.setattr(ftprep.count, "NUMPY_SORT_FROM", 1)
+    by_numpy = histogram(values, limit=8_000)
+    assert by_python == by_numpy and sum(by_python["counts"]) == len(values)
+    assert len([c for c in by_python["counts"] if c]) > 10 and by_python["counts"][-1] == 1
 
 
 def test_over_limit_examples_are_listed_by_line(tmp_path: Path) -> None:

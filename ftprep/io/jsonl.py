@@ -17,7 +17,7 @@ import gzip
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -279,6 +279,27 @@ def iter_line_chunks(path: str | Path, size: int = 1 << 20) -> Iterator[tuple[in
     finally:
         if f is not sys.stdin.buffer:
             f.close()
+
+
+def raw_lines_at(path: str | Path, wanted: Iterable[int]) -> dict[int, bytes]:
+    """The raw bytes of the `wanted` lines (numbered as `iter_line_chunks` numbers them, a
+    trailing \\r dropped), in one read that stops after the last of them; only the chunks
+    holding one are split. Lines past the end are absent from the result."""
+    want = sorted(set(wanted))
+    found: dict[int, bytes] = {}
+    i = 0
+    for first, chunk in iter_line_chunks(path) if want else ():
+        last = first + chunk.count(b"\n")
+        if want[i] > last:
+            continue
+        lines = chunk.split(b"\n")
+        while i < len(want) and want[i] <= last:
+            if want[i] >= first:
+                found[want[i]] = lines[want[i] - first].rstrip(b"\r")
+            i += 1
+        if i == len(want):
+            break
+    return found
 
 
 def batched(it: Iterator[Any], size: int) -> Iterator[list[Any]]:

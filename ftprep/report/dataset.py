@@ -1,11 +1,12 @@
 """The data behind `ftprep report`: everything the HTML page shows, as one `ReportData`
 (`to_dict()` is what `ftprep report --format json` prints, so notebooks can plot it).
 
-Two passes over the file: `validate_file` (every finding, with the rule's explanation) and
-`profile_file` (token counts for every model asked for, in one pass whatever their number,
-plus the conversation's shape, the sample records and the records the page links to by line).
-Lists are capped (the counts never are), distributions are binned and the linked records are
-cut (EMBED_*), so the data stays small however large the file.
+One pass over the file: `validate_file` (every finding, with the rule's explanation) with the
+report's `ProfileObserver` riding along (token counts for every model asked for, whatever their
+number, the conversations' shape, the sample records); then one quick read that stops at the
+last line the page links to, for the records of lines the findings name. Lists are capped
+(the counts never are), distributions are binned and the linked records are cut (EMBED_*), so
+the data stays small however large the file.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from typing import Any
 
 from ftprep import progress
 from ftprep.errors import InputError, UsageError
-from ftprep.report.profile import Keep, Profile, profile_file
+from ftprep.io.jsonl import raw_lines_at
+from ftprep.report.profile import Keep, Profile, ProfileObserver
 
 LINES_SHOWN = 100  # lines listed per rule / over the limit (the counts are complete)
 FINDINGS_SHOWN = 5  # findings quoted per rule
@@ -42,18 +44,30 @@ NEAR_DUP_CODE = "FT921"  # secrets and personal data (messages are masked by the
 def histogram(values: Any, *, bins: int = BINS, limit: int | None = None) -> dict[str, Any]:
     """Counts of `values` in `bins` equal integer-width bins from 0; the range reaches the
     limit when the limit is within twice the largest value (so its line can be drawn)."""
-    import numpy as np
-
-    data = np.asarray(values, dtype=np.int64)
-    top = int(data.max()) if len(data) else 0
+    top = max(values, default=0)
     if limit is not None and limit <= 2 * max(top, 1):
         top = max(top, limit)
     bins = max(1, min(bins, top + 1))  # small integer ranges: one column per value
     width = max(1, math.ceil((top + 1) / bins))
     edges = [i * width for i in range(bins + 1)]
-    counts = np.bincount(np.minimum(data // width, bins - 1), minlength=bins) if len(data) \
-        else np.zeros(bins, dtype=np.int64)
-    return {"edges": edges, "counts": [int(c) for c in counts[:bins]]}
+    return {"edges": edges, "counts": _bin_counts(values, width, bins)}
+
+
+def _bin_counts(values: Any, width: int, bins: int) -> list[int]:
+    """How many `values` fall in each bin (the last takes everything beyond it). Python below
+    NUMPY_FROM values, where importing numpy (~0.1 s) would cost more than the loop."""
+    from ftprep.count import NUMPY_SORT_FROM as NUMPY_FROM
+
+    if len(values) < NUMPY_FROM:
+        counts = [0] * bins
+        last = bins - 1
+        for value in values:
+            counts[min(value // width, last)] += 1
+        return counts
+    import numpy as np
+
+    data = np.asarray(values, dtype=np.int64)
+    return [int(c) for c in np.bincount(np.minimum(data // width, bins - 1), minlength=bins)]
 
 
 def _stats(values: Any) -> dict[str, float]:
@@ -178,24 +192,23 @@ def report_data(
     infos = [get_model(m, models_file=models_file) for m in dict.fromkeys(names)]
     split = _read_split(split_dir) if split_dir is not None else None
     evaluation = _read_eval(eval_dir) if eval_dir is not None else None
-    progress.stage("validating")  # two passes: the CLI's bar says which one it is drawing
-    validation = validate_file(path, models_file=models_file, workers=workers,
-                               extend_select=[NEAR_DUP_CODE] if near_dups else None)
     local = _local_tokenizer(tokenizer)
     tokenizers = [*dict.fromkeys(i.encoding for i in infos), *([local[0]] if local else [])]
-    rules = _rules(validation.findings)
     eval_lines = sorted({r.line for r in evaluation.results}) if evaluation is not None else []
-    named = _first_of_each([[f["line"] for f in rule.first] + rule.lines[:LINKED]
-                            for rule in rules])[:EMBED_MAX]
     limits: dict[str, set[int]] = {}
     for encoding, limit in [*((i.encoding, i.max_example_tokens) for i in infos),
                             *([(local[0], local[2])] if local else [])]:
         if limit is not None:
             limits.setdefault(encoding, set()).add(limit)
-    keep = Keep(frozenset([*named, *eval_lines]), {t: tuple(sorted(v)) for t, v in limits.items()},
-                LINKED)
-    progress.stage("counting")
-    profile = profile_file(path, tokenizers, workers=workers, keep=keep)
+    keep = Keep(frozenset(eval_lines), {t: tuple(sorted(v)) for t, v in limits.items()}, LINKED)
+    observer = ProfileObserver(path, tokenizers, keep)
+    progress.stage("validating and counting")
+    validation = validate_file(path, models_file=models_file, workers=workers, observer=observer,
+                               extend_select=[NEAR_DUP_CODE] if near_dups else None)
+    profile = observer.profile
+    rules = _rules(validation.findings)
+    named = _first_of_each([[f["line"] for f in rule.first] + rule.lines[:LINKED]
+                            for rule in rules])[:EMBED_MAX]
     tokens = [_model_tokens(profile, i.encoding, i.id, i.max_example_tokens) for i in infos]
     if local:
         tokens.append(_model_tokens(profile, local[0], local[1], local[2]))
@@ -204,6 +217,8 @@ def report_data(
     sensitive_lines = {f.line for f in validation.findings
                        if f.code.startswith(SENSITIVE_PREFIX) and f.severity is Severity.ERROR}
     kept = {line: record for records in profile.kept.values() for line, record in records}
+    progress.stage("linking")
+    kept.update(_records_at(path, [line for line in named if line not in kept]))
     eval_note = (_eval_prompts(evaluation, kept, validation.examples)
                  if evaluation is not None else "")
     linked = _first_of_each([*([*t.over_limit_lines[:LINKED], *t.answer_cut_lines[:LINKED],
@@ -219,6 +234,22 @@ def report_data(
         samples=_samples(profile, sensitive_lines), split=split, eval=evaluation,
         linked=_linked(linked, kept, sensitive_lines), eval_prompts=eval_note,
     )
+
+
+def _records_at(path: str | Path, lines: list[int]) -> dict[int, Any]:
+    """The JSON objects on `lines` of the file (a line holding none is left out: bad JSON,
+    blank, an array)."""
+    from ftprep.io.jsonl import decoded_object, parse_line
+
+    records = {}
+    for line, raw in raw_lines_at(path, lines).items():
+        record = decoded_object(raw)
+        if record is None:
+            parsed = parse_line(raw, line)
+            record = parsed.value if parsed.error is None else None
+        if isinstance(record, dict):
+            records[line] = record
+    return records
 
 
 def _first_of_each(lists: Sequence[Sequence[int]]) -> list[int]:

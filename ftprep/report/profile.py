@@ -1,13 +1,14 @@
-"""One streaming pass over a JSONL file that gathers what the report shows besides validation:
-per-example token counts for every tokenizer asked for (lenient: a line that is not an example
-is skipped, `validate` reports it), conversation shape (messages, turns, roles, system prompts,
-answer lengths, tool use), a deterministic sample of records, and the records the page links
-to by line (`Keep`: lines named beforehand, and the first examples over each limit).
+"""What the report shows besides validation, gathered inside validation's own pass (`ProfileObserver`:
+one read and one parse of the file): per-example token counts for every tokenizer asked for
+(lenient: a line that is not an example is skipped, `validate` reports it), conversation shape
+(messages, turns, roles, system prompts, answer lengths, tool use), a deterministic sample of
+records, and records the page links to (`Keep`: lines known beforehand, and the first examples
+over each limit).
 
-Chunks of raw lines are profiled in worker processes on big files and merged in file order,
-so the result is the same whatever the number of workers. Memory per example: 4 bytes × 5
-arrays per tokenizer plus 4 bytes × 4 shape arrays, and 8 bytes per distinct system prompt;
-the kept records are bounded by `Keep` (the lines named, plus `first` per limit).
+Chunks of lines are profiled in the processes that validate them and merged in file order, so
+the result is the same whatever the number of workers. Memory per example: 4 bytes × 5 arrays
+per tokenizer plus 4 bytes × 4 shape arrays, and 8 bytes per distinct system prompt; the kept
+records are bounded by `Keep` (the lines named, plus `first` per limit).
 """
 from __future__ import annotations
 
@@ -15,23 +16,20 @@ import hashlib
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ftprep.count import LOCAL_PREFIX, CountBatch, TokenCounts, record_counter
 from ftprep.errors import UsageError
-from ftprep.formats import COMPLETION, PREFERENCE, UNKNOWN, detect_format
-from ftprep.io.jsonl import decoded_object, iter_line_chunks, parse_line
-from ftprep.parallel import file_size, ordered_map, worker_count
+from ftprep.formats import CHAT, COMPLETION, PREFERENCE, UNKNOWN, detect_format
 from ftprep.tokens import plain_chat_counter
 
-CHUNK_BYTES = 1 << 20
-PARALLEL_MIN_BYTES = 8 << 20
 SAMPLES = 3  # example records shown as a chat
 PROMPTS_KEPT = 20  # distinct system prompts whose text is kept (all are counted)
 PROMPT_CHARS = 600  # characters of a system prompt's text kept
+_INSTRUCTIONS = frozenset(("system", "developer"))  # the roles a system prompt comes in
 FUNCTIONS_KEPT = 10_000  # distinct function names counted (the rest are summed as "other")
 
 
@@ -145,26 +143,24 @@ class _Profiler:
                       for t in tokenizers}
         self.keep = keep
 
-    def chunk(self, first_line: int, data: bytes) -> _Chunk:
-        out = _Chunk(Counter(), Shape(), Counter(), Counter(), {}, 0, 0, Counter(),
-                     {t: _Tokens() for t in self.tokenizers}, [], {})
-        for line, raw in enumerate(data.split(b"\n"), start=first_line):
-            record = decoded_object(raw)
-            if record is None:  # not an object (or not JSON): the reader every command shares
-                parsed = parse_line(raw.rstrip(b"\r"), line)
-                if parsed.error:
-                    continue  # validate reports it
-                record = parsed.value
-            fmt = detect_format(record)
-            if fmt == UNKNOWN:
-                continue
-            self._record(out, line, raw, record, fmt)
-        return out
+    def new_chunk(self) -> _Chunk:
+        return _Chunk(Counter(), Shape(), Counter(), Counter(), {}, 0, 0, Counter(),
+                      {t: _Tokens() for t in self.tokenizers}, [], {})
 
-    def _record(self, out: _Chunk, line: int, raw: bytes, record: dict, fmt: str) -> None:
+    def see(self, out: _Chunk, line: int, raw: bytes, record: dict, cleared: bool = False) -> None:
+        """Profile one decoded record into `out` (skipped when it is no example: validation
+        reports it). `cleared`: validation's short way cleared it (`RecordObserver`)."""
+        fmt = CHAT if cleared else detect_format(record)
+        if fmt != UNKNOWN:
+            self._record(out, line, raw, record, fmt, cleared)
+
+    def _record(self, out: _Chunk, line: int, raw: bytes, record: dict, fmt: str,
+                cleared: bool) -> None:
         out.formats[fmt] += 1
-        messages = _messages(record, fmt)
-        self._shape(out, line, record, fmt, messages)
+        if cleared:
+            self._cleared_shape(out, line, record["messages"])
+        else:
+            self._shape(out, line, record, fmt, _messages(record, fmt))
         keep = self.keep
         for name, count in self.counters.items():
             tokens = out.counts[name]
@@ -219,7 +215,7 @@ class _Profiler:
                 answer = m
                 if "tool_calls" in m or "function_call" in m:
                     calls += self._calls(out, m)
-            elif system is None and role in ("system", "developer"):
+            elif system is None and role in _INSTRUCTIONS:
                 system = _text(m.get("content"))
         out.roles.update(roles)  # one update per record: Counter's C loop
         answer_text = _text(answer.get("content")) if answer is not None else ""
@@ -231,12 +227,30 @@ class _Profiler:
         if record.get("tools") or record.get("functions"):
             out.with_tools += 1
         if system is not None:
-            out.with_system += 1
-            digest = hashlib.blake2b(system.encode("utf-8", "surrogatepass"),
-                                     digest_size=8).digest()
-            out.prompts[digest] += 1
-            if digest not in out.prompt_text:
-                out.prompt_text[digest] = (line, system[:PROMPT_CHARS])
+            self._system(out, line, system)
+
+    def _cleared_shape(self, out: _Chunk, line: int, messages: list[dict]) -> None:
+        """`_shape` of a record validation cleared: every role a string, every content a
+        string, no tool call, any instruction first and the answer last (`RecordObserver`).
+        Most records of a chat file: the report's share of the pass kept small."""
+        shape = out.shape
+        roles = [m["role"] for m in messages]
+        shape.lines.append(line)
+        shape.messages.append(len(messages))
+        shape.user_turns.append(roles.count("user"))
+        shape.answer_chars.append(len(messages[-1]["content"]))
+        shape.tool_calls.append(0)
+        out.roles.update(roles)
+        if roles[0] in _INSTRUCTIONS:
+            self._system(out, line, messages[0]["content"])
+
+    @staticmethod
+    def _system(out: _Chunk, line: int, system: str) -> None:
+        out.with_system += 1
+        digest = hashlib.blake2b(system.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        out.prompts[digest] += 1
+        if digest not in out.prompt_text:
+            out.prompt_text[digest] = (line, system[:PROMPT_CHARS])
 
     def _calls(self, out: _Chunk, message: dict) -> int:
         """The tool calls of an assistant message (malformed ones too: validate reports
@@ -284,33 +298,31 @@ def _merge(profile: Profile, chunk: _Chunk, cap: int) -> None:
         kept.extend(records[:max(0, room)])
 
 
-_worker: _Profiler | None = None
+class ProfileObserver:
+    """The profile of `path`, gathered by a validation pass it rides along
+    (`validate_file(..., observer=ProfileObserver(...))`; then `profile` holds it): token
+    counts with each of `tokenizers` (OpenAI encoding names, or "local:PATH" for an open
+    model's files), keeping the records `keep` asks for."""
 
+    def __init__(self, path: str | Path, tokenizers: Sequence[str] = (), keep: Keep = Keep()) -> None:
+        self.args = (tuple(tokenizers), keep)
+        self.profiler = _Profiler(tokenizers, keep)  # built here: forked workers inherit it
+        self.profile = Profile(str(path), counts={t: TokenCounts(str(path), t) for t in tokenizers},
+                               refused={t: [] for t in tokenizers})
 
-def _init_worker(tokenizers: Sequence[str], keep: Keep) -> None:
-    global _worker
-    _worker = _Profiler(tokenizers, keep)
+    def __getstate__(self) -> dict[str, Any]:
+        return {"args": self.args}  # a spawned worker builds its own tokenizers, keeps no profile
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.args = state["args"]
+        self.profiler = _Profiler(*self.args)
 
-def _in_worker(first_line: int, data: bytes) -> _Chunk:
-    assert _worker is not None, "worker not initialised"
-    return _worker.chunk(first_line, data)
+    def open_chunk(self) -> _Chunk:
+        return self.profiler.new_chunk()
 
+    def see(self, part: _Chunk, line: int, raw: bytes, record: dict[str, Any],
+            cleared: bool) -> None:
+        self.profiler.see(part, line, raw, record, cleared)
 
-def profile_file(path: str | Path, tokenizers: Sequence[str] = (), *,
-                 workers: int | None = None, keep: Keep = Keep()) -> Profile:
-    """Profile `path` in one pass, counting tokens with each of `tokenizers` (OpenAI
-    encoding names, or "local:PATH" for an open model's files), keeping the records `keep`
-    asks for."""
-    profiler = _Profiler(tokenizers, keep)  # built here: forked workers inherit it
-    profile = Profile(str(path), counts={t: TokenCounts(str(path), t) for t in tokenizers},
-                      refused={t: [] for t in tokenizers})
-    chunks = iter_line_chunks(path, CHUNK_BYTES)
-    n = worker_count(file_size(path), workers, PARALLEL_MIN_BYTES)
-    results: Iterator[_Chunk] = (
-        (profiler.chunk(first, data) for first, data in chunks) if n == 1 else
-        ordered_map(_in_worker, chunks, workers=n, initializer=_init_worker,
-                    initargs=(tuple(tokenizers), keep)))
-    for chunk in results:
-        _merge(profile, chunk, keep.first)
-    return profile
+    def take(self, part: _Chunk) -> None:
+        _merge(self.profile, part, self.args[1].first)
