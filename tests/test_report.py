@@ -349,3 +349,14 @@ def test_near_duplicates_are_opt_in_and_shown_under_duplicates(tmp_path: Path) -
     page = render_report(near)
     section = page[page.index('id="duplicates"'):page.index('id="sensitive"')]
     assert "FT921 near-duplicate" in _text(section)
+
+
+def test_only_secrets_and_personal_data_are_filed_as_sensitive() -> None:
+    # FT941 (an Alpaca file) is about the file's format: a finding like any other, its line
+    # linked to the record, which holds nothing to redact
+    data = report_data(SAMPLES / "support.jsonl", models=["gpt-4o-mini"])
+    assert [r.code for r in data.group("other")] == ["FT941"] and not data.group("sensitive")
+    assert [(r["line"], r["redacted"]) for r in data.linked] == [(1, False)]
+    leaky = report_data(SAMPLES / "leaky.jsonl", models=["gpt-4o-mini"])
+    assert leaky.group("sensitive") and all(r.code in {"FT901", "FT902", "FT903", "FT911", "FT912",
+                                                      "FT913", "FT914"} for r in leaky.group("sensitive"))

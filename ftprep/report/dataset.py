@@ -37,7 +37,6 @@ EMBED_ITEMS = 50  # items kept per list or object of an embedded record
 DEFAULT_MODEL = "gpt-4.1-mini"
 DUPLICATE_NAMES = ("duplicate-example", "near-duplicate")  # rule names shown under Duplicates
 EVAL_EXAMPLES = 50  # eval examples shown side by side (most disagreement first)
-SENSITIVE_PREFIX = "FT9"
 NEAR_DUP_CODE = "FT921"  # secrets and personal data (messages are masked by the rules)
 
 
@@ -169,7 +168,14 @@ class ReportData:
 def _group(rule: RuleFindings) -> str:
     if rule.name in DUPLICATE_NAMES or rule.name.startswith("near-dup"):
         return "duplicates"
-    return "sensitive" if rule.code.startswith(SENSITIVE_PREFIX) else "other"
+    return "sensitive" if rule.code in _sensitive_codes() else "other"
+
+
+def _sensitive_codes() -> frozenset[str]:
+    """The secrets and personal-data rules (not every FT9xx: FT941 is about the file's format)."""
+    from ftprep.rules.privacy import CODES
+
+    return frozenset(CODES.values())
 
 
 def report_data(
@@ -215,7 +221,7 @@ def report_data(
     from ftprep.findings import Severity
 
     sensitive_lines = {f.line for f in validation.findings
-                       if f.code.startswith(SENSITIVE_PREFIX) and f.severity is Severity.ERROR}
+                       if f.code in _sensitive_codes() and f.severity is Severity.ERROR}
     kept = {line: record for records in profile.kept.values() for line, record in records}
     progress.stage("linking")
     kept.update(_records_at(path, [line for line in named if line not in kept]))
