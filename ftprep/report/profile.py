@@ -137,10 +137,11 @@ class _Profiler:
 
     def __init__(self, tokenizers: Sequence[str], keep: Keep = Keep()) -> None:
         self.tokenizers = list(tokenizers)
-        self.counters = {t: record_counter(t) for t in tokenizers}
-        # count's plain-chat path (same numbers, no per-message objects) where it applies
-        self.plain = {t: None if t.startswith(LOCAL_PREFIX) else plain_chat_counter(t)
-                      for t in tokenizers}
+        # per tokenizer: its counter, count's plain-chat path where it applies (same numbers,
+        # no per-message objects) and the limits whose first examples over them are kept
+        self.counting = [(t, record_counter(t),
+                          None if t.startswith(LOCAL_PREFIX) else plain_chat_counter(t),
+                          keep.limits.get(t, ())) for t in tokenizers]
         self.keep = keep
 
     def new_chunk(self) -> _Chunk:
@@ -161,10 +162,8 @@ class _Profiler:
             self._cleared_shape(out, line, record["messages"])
         else:
             self._shape(out, line, record, fmt, _messages(record, fmt))
-        keep = self.keep
-        for name, count in self.counters.items():
+        for name, count, plain, limits in self.counting:
             tokens = out.counts[name]
-            plain = self.plain[name]
             row = plain(record) if plain is not None else None
             if row is not None:
                 tokens.add_row(line, *row)
@@ -178,12 +177,12 @@ class _Profiler:
                     continue
                 tokens.add(line, counted)
                 total, answer_start = counted.total, counted.answer_start
-            for limit in keep.limits.get(name, ()):
+            for limit in limits:
                 if total > limit:
                     self._keep(out, f"over:{name}:{limit}", line, record)
                     if answer_start is not None and answer_start >= limit:
                         self._keep(out, f"cut:{name}:{limit}", line, record)
-        if line in keep.lines:
+        if line in self.keep.lines:
             out.kept.setdefault("lines", []).append((line, record))
         samples, rank = out.samples, _rank(raw)
         if len(samples) < SAMPLES or rank < samples[-1][0]:  # most records: one comparison
