@@ -71,7 +71,8 @@ def test_a_malformed_reference_is_a_reported_skip_not_an_internal_error(
                         {"role": "assistant", "content": [{"type": "text", "text": 5}]}]}
     path = tmp_path / "t.jsonl"
     path.write_text(json.dumps(CHAT) + "\n" + json.dumps(bad) + "\n")
-    result = CliRunner().invoke(main, ["eval", str(path), "--model", "m", "--dry-run"],
+    result = CliRunner().invoke(main, ["eval", str(path), "--model", "m", "--dry-run",
+                                       "--format", "json"],
                                 env={"OPENAI_API_KEY": "sk-test"})
     assert result.exit_code == 0, result.output
     assert "internal error" not in result.output

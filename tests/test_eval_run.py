@@ -274,9 +274,12 @@ def test_dry_run_sends_nothing_and_shows_the_requests_and_judge_prompt(
         platform_env: FakeOpenAI, split200: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY")  # a dry run needs no key
     code, out, err = run_cli("eval", str(split200), "--model", "weak", "--model", "strong",
-                             "--judge", "gpt-4.1-mini", "--dry-run")
+                             "--judge", "gpt-4.1-mini", "--dry-run", "--format", "json")
     assert code == 0, err
     plan = json.loads(out)
+    assert list(plan) == ["dry_run", "examples", "skipped", "candidates", "baseline", "metrics",
+                          "requests", "cached", "estimated_cost_usd_max", "first_requests",
+                          "judge_request"]
     assert plan["requests"] == 800 and plan["cached"] == 0
     first = plan["first_requests"][0]["body"]
     assert first["messages"] == [{"role": "system", "content": SYSTEM},
@@ -287,6 +290,43 @@ def test_dry_run_sends_nothing_and_shows_the_requests_and_judge_prompt(
     assert judge["model"] == "gpt-4.1-mini" and "answer 0" in judge["messages"][1]["content"]
     assert platform_env.requests == []
     assert FAKE_KEY not in out + err
+
+
+def test_dry_run_text_is_a_readable_plan(platform_env: FakeOpenAI, split200: Path) -> None:
+    evaluate(split200, ["weak"], ["exact"], limit=10)  # 10 answers in the cache
+    sent = len(platform_env.chat_calls())
+    code, out, err = run_cli("eval", str(split200), "--model", "weak", "--model", "strong",
+                             "--metric", "exact", "--dry-run")
+    assert code == 0, err
+    assert out.splitlines()[:6] == [
+        "dry run: nothing sent",
+        "examples:   200 (0 skipped) × 2 candidates = 400 answers",
+        "candidates: weak (baseline), strong",
+        "metrics:    exact",
+        "requests:   390 to send (390 answers); 10 answers cached",
+        "cost:       unknown (a model's price is not in the registry)"]
+    assert "\nrequest 1 of 400, to openai http://127.0.0.1:" in out
+    assert '    "model": "weak",' in out and '"content": "question 0"' in out
+    assert "eval:" not in err  # the one-line plan on stderr would only repeat it
+    assert len(platform_env.chat_calls()) == sent
+
+
+def test_installed_dry_run_text_and_json(platform_env: FakeOpenAI, split200: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}  # no key needed
+    command = [str(Path(sys.executable).parent / "ftprep"), "eval", str(split200), "--model",
+               "gpt-4.1-mini", "--judge", "gpt-4o", "--limit", "5", "--dry-run"]
+    text = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert text.returncode == 0, text.stderr
+    requests, cost = text.stdout.splitlines()[4:6]
+    assert requests == "requests:   10 to send (5 answers + 5 judge grades); 0 answers cached"
+    assert cost.startswith("cost:       at most $")  # registry prices: an upper bound
+    assert "the first judge request (a placeholder for the answer), to openai" in text.stdout
+    as_json = subprocess.run([*command, "--format", "json"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["requests"] == 10
+    assert as_json.stderr.startswith("eval: 5 examples (0 skipped) × 1 candidates; 5 requests")
+    assert platform_env.requests == []
 
 
 def test_judge_never_grades_itself(platform_env: FakeOpenAI, split200: Path) -> None:

@@ -18,6 +18,7 @@ from ftprep.cli import common
 from ftprep.cli.common import as_flags, emit_json, format_option, quiet_option, usd
 from ftprep.cli.platform_cmd import Connection, platform_options
 from ftprep.errors import EXIT_FINDINGS, InputError, UsageError
+from ftprep.text import json_printable
 from ftprep.text import printable as neutral
 
 DEFAULT_CONFIRM_ABOVE = 1.0
@@ -99,9 +100,13 @@ def eval_command(test: str, models: tuple[str, ...], candidates_file: str | None
         plan = plan_eval(test, candidates, options)
     except UsageError as e:  # the library names its parameters; the user typed flags
         raise UsageError(as_flags(str(e), _FLAGS)) from None
-    _print_plan(plan)
+    _print_plan(plan, summary=not (dry_run and fmt == "text"))  # the dry run's text says it all
     if dry_run:
-        emit_json(plan.dry_run())
+        dry = plan.dry_run()
+        if fmt == "json":
+            emit_json(dry.to_dict())
+        else:
+            _print_dry_run(dry)
         return
     _confirm(plan, yes, confirm_above)
     try:
@@ -123,20 +128,51 @@ def eval_command(test: str, models: tuple[str, ...], candidates_file: str | None
 
 
 # -- before sending ----------------------------------------------------------------------------
-def _print_plan(plan: Any) -> None:
+def _cost_words(estimate_usd: float | None, requests: int) -> str:
+    if requests == 0:
+        return "nothing (every answer is cached)"
+    if estimate_usd is None:
+        return "unknown (a model's price is not in the registry)"
+    return f"at most {usd(estimate_usd)}"
+
+
+def _print_plan(plan: Any, summary: bool = True) -> None:
+    """The plan in one line on stderr (before asking or sending), and the examples skipped."""
     data = plan.data
-    cost = "unknown (a model's price is not in the registry)" if plan.estimate_usd is None \
-        else f"at most {usd(plan.estimate_usd)}"
-    if plan.requests == 0:
-        cost = "nothing (every answer is cached)"
     judge = f" + {plan.judge_requests} judge requests" if plan.judge_requests else ""
-    click.echo(f"eval: {len(data.examples)} examples ({len(data.skipped)} skipped) × "
-               f"{len(plan.candidates)} candidates; {len(plan.jobs) - plan.cached} requests to "
-               f"send ({plan.cached} answers cached){judge}; cost {cost}", err=True)
+    if summary:
+        click.echo(f"eval: {len(data.examples)} examples ({len(data.skipped)} skipped) × "
+                   f"{len(plan.candidates)} candidates; {len(plan.jobs) - plan.cached} requests "
+                   f"to send ({plan.cached} answers cached){judge}; cost "
+                   f"{_cost_words(plan.estimate_usd, plan.requests)}", err=True)
     for skip in data.skipped[:5]:
         click.echo(f"  skipped {data.path}:{skip.line}: {skip.reason}", err=True)
     if len(data.skipped) > 5:
         click.echo(f"  ... and {len(data.skipped) - 5} more skipped", err=True)
+
+
+def _print_dry_run(dry: Any) -> None:
+    """`eval --dry-run` as text: the plan, then the first requests exactly (JSON bodies)."""
+    names = [neutral(c.name) + (" (baseline)" if c.name == dry.baseline else "")
+             for c in dry.candidates]
+    click.echo("dry run: nothing sent")
+    click.echo(f"examples:   {dry.examples} ({dry.skipped} skipped) × {len(dry.candidates)} "
+               f"candidates = {dry.examples * len(dry.candidates)} answers")
+    click.echo(f"candidates: {', '.join(names)}")
+    judge = f"; judge {neutral(dry.judge)}" if dry.judge else ""
+    click.echo(f"metrics:    {', '.join(dry.metrics)}{judge}")
+    grades = f" + {dry.judge_requests} judge grades" if dry.judge else ""
+    click.echo(f"requests:   {dry.requests} to send ({dry.answer_requests} answers{grades}); "
+               f"{dry.cached} answers cached")
+    click.echo(f"cost:       {_cost_words(dry.estimated_cost_usd_max, dry.requests)}")
+    shown = [(f"request {i} of {dry.answer_requests + dry.cached}", r)
+             for i, r in enumerate(dry.first_requests, start=1)]
+    if dry.judge_request is not None:
+        shown.append(("the first judge request (a placeholder for the answer)", dry.judge_request))
+    for title, request in shown:
+        click.echo(f"\n{title}, to {neutral(request['endpoint'])}:")
+        body = json.dumps(request["body"], ensure_ascii=False, indent=2)
+        click.echo(json_printable("\n".join("  " + line for line in body.splitlines())))
 
 
 def _all_local(plan: Any) -> bool:

@@ -19,6 +19,7 @@ _EXPORTS = {
     "plan_eval": "ftprep.eval.pipeline",
     "EvalOptions": "ftprep.eval.pipeline",
     "EvalPlan": "ftprep.eval.pipeline",
+    "DryRun": "ftprep.eval.pipeline",
     "EvalReport": "ftprep.eval.results",
     "Candidate": "ftprep.eval.candidates",
     "load_candidates": "ftprep.eval.candidates",

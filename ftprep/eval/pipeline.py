@@ -93,6 +93,42 @@ class Progress:
     cost_usd: float | None
 
 
+@dataclass(frozen=True)
+class DryRun:
+    """What an eval would do, sending nothing: examples × candidates, the requests it would
+    send (answers not in the cache, plus the judge's grades), the upper bound of their cost
+    (None: a model without a price), and the first requests exactly as they would be sent."""
+
+    examples: int
+    skipped: int
+    candidates: list[Candidate]
+    baseline: str  # the baseline candidate's name
+    metrics: list[str]
+    requests: int  # answer_requests + judge_requests
+    cached: int  # answers already in the cache: not sent again
+    answer_requests: int
+    judge_requests: int  # at most one grade per answer
+    judge: str | None  # the judge model
+    estimated_cost_usd_max: float | None
+    first_requests: list[dict[str, Any]]  # {"endpoint": key, "body": request body}
+    judge_request: dict[str, Any] | None  # the first judge request (placeholder answer)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dry run as `eval --dry-run --format json` prints it, keys and order stable
+        (`judge_request` only with a judge). `answer_requests`, `judge_requests` and `judge`
+        serve the text view and are left out, so the JSON stays what it has been."""
+        out: dict[str, Any] = {
+            "dry_run": True, "examples": self.examples, "skipped": self.skipped,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "baseline": self.baseline, "metrics": list(self.metrics),
+            "requests": self.requests, "cached": self.cached,
+            "estimated_cost_usd_max": self.estimated_cost_usd_max,
+            "first_requests": list(self.first_requests)}
+        if self.judge_request is not None:
+            out["judge_request"] = self.judge_request
+        return out
+
+
 @dataclass
 class EvalPlan:
     """A prepared eval: examples, candidates, the exact request bodies, and what it may cost."""
@@ -116,24 +152,24 @@ class EvalPlan:
         """Requests that will be sent for answers (cache hits excluded) plus judge requests."""
         return len(self.jobs) - self.cached + self.judge_requests
 
-    def dry_run(self, first: int = 3) -> dict[str, Any]:
+    def dry_run(self, first: int = 3) -> DryRun:
         """The plan, and the first `first` requests exactly as they would be sent."""
         shown = [{"endpoint": j.endpoint.key, "body": j.body} for j in self.jobs[:first]]
-        plan: dict[str, Any] = {
-            "dry_run": True, "examples": len(self.data.examples),
-            "skipped": len(self.data.skipped),
-            "candidates": [c.to_dict() for c in self.candidates],
-            "baseline": self.baseline.name, "metrics": [m.name for m in self.metrics],
-            "requests": self.requests, "cached": self.cached,
-            "estimated_cost_usd_max": self.estimate_usd, "first_requests": shown}
+        judge_request = None
         if self.options.judge and self.data.examples:
             example = self.data.examples[0]
             messages = judge_messages(list(example.prompt), example.reference_message,
                                       {"role": "assistant", "content": "<the candidate's answer>"},
                                       self.rubric)
-            plan["judge_request"] = {"endpoint": self._judge_endpoint().key,
-                                     "body": self._judge_body(messages)}
-        return plan
+            judge_request = {"endpoint": self._judge_endpoint().key,
+                             "body": self._judge_body(messages)}
+        return DryRun(
+            examples=len(self.data.examples), skipped=len(self.data.skipped),
+            candidates=list(self.candidates), baseline=self.baseline.name,
+            metrics=[m.name for m in self.metrics], requests=self.requests, cached=self.cached,
+            answer_requests=len(self.jobs) - self.cached, judge_requests=self.judge_requests,
+            judge=self.options.judge, estimated_cost_usd_max=self.estimate_usd,
+            first_requests=shown, judge_request=judge_request)
 
     # -- running ---------------------------------------------------------------------------
     def run(self, progress: Callable[[Progress], None] | None = None) -> EvalReport:
