@@ -202,9 +202,8 @@ def _cards(text: str) -> Iterator[Span]:
 
 
 def _ibans(text: str) -> Iterator[Span]:
-    iban = _require("stdnum.iban", "python-stdnum")
-    for m in _IBAN.finditer(text):
-        if iban.is_valid(m.group()):
+    for m in _IBAN.finditer(text):  # python-stdnum imported at the first candidate (~17 ms)
+        if _require("stdnum.iban", "python-stdnum").is_valid(m.group()):
             yield Span(IBAN, *m.span())
 
 

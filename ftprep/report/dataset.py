@@ -60,8 +60,8 @@ def _bin_counts(values: Any, width: int, bins: int) -> list[int]:
     if len(values) < NUMPY_FROM:
         counts = [0] * bins
         last = bins - 1
-        for value in values:
-            counts[min(value // width, last)] += 1
+        for column, n in Counter(map(width.__rfloordiv__, values)).items():  # C loops
+            counts[min(column, last)] += n
         return counts
     import numpy as np
 

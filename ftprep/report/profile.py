@@ -8,7 +8,8 @@ over each limit).
 Chunks of lines are profiled in the processes that validate them and merged in file order, so
 the result is the same whatever the number of workers. Memory per example: 4 bytes × 5 arrays
 per tokenizer plus 4 bytes × 4 shape arrays, and 8 bytes per distinct system prompt; the kept
-records are bounded by `Keep` (the lines named, plus `first` per limit).
+records are bounded by `Keep` (the lines named, plus `first` per limit), the memo of system
+prompts' digests by DIGESTS_MEMO (≤ 5 MB a process).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from ftprep.tokens import plain_chat_counter
 SAMPLES = 3  # example records shown as a chat
 PROMPTS_KEPT = 20  # distinct system prompts whose text is kept (all are counted)
 PROMPT_CHARS = 600  # characters of a system prompt's text kept
+DIGESTS_MEMO = 1_000  # system prompts (of ≤ 8 × PROMPT_CHARS characters) whose digest is kept
 _INSTRUCTIONS = frozenset(("system", "developer"))  # the roles a system prompt comes in
 FUNCTIONS_KEPT = 10_000  # distinct function names counted (the rest are summed as "other")
 
@@ -143,6 +145,8 @@ class _Profiler:
                           None if t.startswith(LOCAL_PREFIX) else plain_chat_counter(t),
                           keep.limits.get(t, ())) for t in tokenizers]
         self.keep = keep
+        # A file's system prompts are few and repeat: a dict lookup is cheaper than a digest
+        self.digests: dict[str, bytes] = {}
 
     def new_chunk(self) -> _Chunk:
         return _Chunk(Counter(), Shape(), Counter(), Counter(), {}, 0, 0, Counter(),
@@ -243,10 +247,13 @@ class _Profiler:
         if roles[0] in _INSTRUCTIONS:
             self._system(out, line, messages[0]["content"])
 
-    @staticmethod
-    def _system(out: _Chunk, line: int, system: str) -> None:
+    def _system(self, out: _Chunk, line: int, system: str) -> None:
         out.with_system += 1
-        digest = hashlib.blake2b(system.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        digest = self.digests.get(system)
+        if digest is None:
+            digest = hashlib.blake2b(system.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+            if len(self.digests) < DIGESTS_MEMO and len(system) <= PROMPT_CHARS * 8:
+                self.digests[system] = digest
         out.prompts[digest] += 1
         if digest not in out.prompt_text:
             out.prompt_text[digest] = (line, system[:PROMPT_CHARS])
