@@ -138,3 +138,87 @@ def test_metadata_key_in_no_json_record_is_a_usage_error_and_writes_nothing(
     assert r.stderr == ("ftprep: error: --metadata: no record has the key 'user_id' (keys of "
                         "the first record: q, a)\n")
     assert not out.exists() and not (tmp_path / "out.rejects.jsonl").exists()
+
+
+def _chat(i: int, **extra: object) -> str:
+    return json.dumps({"messages": [{"role": "user", "content": f"Question {i}?"},
+                                    {"role": "assistant", "content": f"Answer {i}."}], **extra})
+
+
+def test_metadata_key_of_a_chat_record_moves_off_the_top_level(tmp_path: Path) -> None:
+    # Chat records pass through with their extra keys: --metadata ticket used to copy the key
+    # and leave it at the top level too, so convert refused every record as FT203.
+    src = tmp_path / "chat.jsonl"
+    src.write_text("\n".join(_chat(i, ticket=i % 4) for i in range(12)) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = subprocess.run([FTPREP, "convert", str(src), "-o", str(out), "--metadata", "ticket",
+                        "--format", "json"], capture_output=True, text=True, check=False,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert (summary["read"], summary["written"], summary["rejected"]) == (12, 12, 0)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert all(list(rec) == ["messages", "metadata"] for rec in records)
+    assert [rec["metadata"] for rec in records[:2]] == [{"ticket": 0}, {"ticket": 1}]
+    report = validate_file(out)
+    assert report.ok and [f.code for f in report.findings] == ["FT931"]
+
+    split = subprocess.run([FTPREP, "split", str(out), "--group-by", "metadata.ticket",
+                            "--test", "0.25", "-o", str(tmp_path / "s")],
+                           capture_output=True, text=True, check=False, timeout=60)
+    assert split.returncode == 0, split.stderr
+    tickets = {name: {json.loads(line)["metadata"]["ticket"]
+                      for line in (tmp_path / "s" / f"{name}.jsonl").read_text().splitlines()}
+               for name in ("train", "test")}
+    assert tickets["train"] and tickets["test"] and not tickets["train"] & tickets["test"]
+
+
+def test_metadata_keeps_the_format_own_keys_and_moves_preference_extras(tmp_path: Path) -> None:
+    from ftprep.convert import ConvertOptions, convert
+
+    src = tmp_path / "chat.jsonl"
+    src.write_text(_chat(0, tools=[], ticket=3) + "\n", encoding="utf-8")
+    convert(src, tmp_path / "o.jsonl", ConvertOptions(metadata=("tools", "ticket")))
+    record = json.loads((tmp_path / "o.jsonl").read_text())
+    # `tools` is the chat format's own key: it stays, and is copied; `ticket` moves.
+    assert record["tools"] == [] and record["metadata"] == {"tools": [], "ticket": 3}
+    assert "ticket" not in record
+
+    pref = tmp_path / "pref.jsonl"
+    pref.write_text(json.dumps({
+        "input": {"messages": [{"role": "user", "content": "q"}]},
+        "preferred_output": [{"role": "assistant", "content": "a"}],
+        "non_preferred_output": [{"role": "assistant", "content": "b"}], "ticket": 2}) + "\n")
+    result = convert(pref, tmp_path / "p.jsonl", ConvertOptions(metadata=("ticket",)))
+    assert (result.written, result.rejected) == (1, 0)
+    record = json.loads((tmp_path / "p.jsonl").read_text())
+    assert "ticket" not in record and record["metadata"] == {"ticket": 2}
+
+
+def test_metadata_never_overwrites_the_record_own_metadata(tmp_path: Path) -> None:
+    # A record's own metadata is added to; the same key with another value is a reject
+    # naming metadata.KEY (neither value dropped unsaid), as is a metadata that is no object.
+    src = tmp_path / "chat.jsonl"
+    src.write_text("\n".join([
+        _chat(0, ticket=7, metadata={"src": "crm"}),  # added to
+        _chat(1, ticket=8, metadata={"ticket": 8}),  # the same value: no conflict
+        _chat(2, ticket=None, metadata={"ticket": 9}),  # null adds nothing: 9 kept
+        _chat(3, metadata={"ticket": 10}),  # no top-level key: 10 kept
+        _chat(4, ticket=11, metadata={"ticket": 12}),  # conflict
+        _chat(5, ticket=13, metadata="crm"),  # not an object
+    ]) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = CliRunner().invoke(main, ["convert", str(src), "-o", str(out), "--metadata", "ticket",
+                                  "--format", "json"])
+    assert r.exit_code == 1, r.output
+    summary = json.loads(r.output)
+    assert (summary["read"], summary["written"], summary["rejected"]) == (6, 4, 2)
+    assert summary["reasons"] == {"metadata_conflict": 2}
+    assert [json.loads(line)["metadata"] for line in out.read_text().splitlines()] == [
+        {"src": "crm", "ticket": 7}, {"ticket": 8}, {"ticket": 9}, {"ticket": 10}]
+    rejects = [json.loads(line) for line in Path(summary["rejects"]).read_text().splitlines()]
+    assert [(x["line"], x["field"], x["reason"]) for x in rejects] == [
+        (5, "metadata.ticket", "metadata_conflict"), (6, "metadata", "metadata_conflict")]
+    assert rejects[0]["detail"] == ("the record's metadata.ticket is 12 but its 'ticket' is 11: "
+                                    "--metadata ticket would overwrite one of them")
+    assert rejects[0]["source"]["ticket"] == 11  # the rejects file keeps the row as it was

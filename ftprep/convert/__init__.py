@@ -36,6 +36,7 @@ from ftprep.convert.plan import (
 )
 from ftprep.convert.records import NOT_FINITE, Converted, Outcome, Rejected
 from ftprep.errors import FtprepError, InputError, UsageError
+from ftprep.formats import json_text, json_type
 from ftprep.io.readers.rows import ReadNotes
 from ftprep.io.writer import OutputSet
 
@@ -187,12 +188,20 @@ def _with_finite_numbers(outcomes: Iterator[Outcome]) -> Iterator[Outcome]:
 
 def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
                    options: ConvertOptions) -> Iterator[Outcome]:
-    """--metadata COL,COL: those columns of each row (of a conversation's first row) copied
+    """--metadata COL,COL: those columns of each row (of a conversation's first row) put
     into the record's `metadata` object, for `split --group-by metadata.COL`; submit and
     export leave `metadata` out of what a platform that refuses it receives. A cell that is
     NaN/NA is missing (null); one holding ±Infinity (or a NaN inside a list or object) is a
     number JSON cannot hold: the row is rejected as `not_finite` naming the column, as it
     is when a message column holds one, never written as null.
+
+    A record that passes through (chat or preference records, whose extra keys it keeps)
+    has the key moved: it leaves the top level, where `validate` would call it an unknown
+    key (FT203), unless the format defines it (`tools`...: `record_keys`), which stays
+    and is copied. A `metadata` object the record already has is kept and added to: the
+    same key with the same value, or a missing (null) value here, is no conflict; another
+    value is a `metadata_conflict` reject naming `metadata.KEY` (neither value is dropped
+    unsaid), as is a `metadata` that is not an object.
 
     JSON/JSONL input has no header: a key may first appear in any record, and a record
     without it has null there (missing). Which keys exist is known only once every record
@@ -203,11 +212,13 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
         yield from outcomes
         return
     from ftprep.convert.records import require_columns
+    from ftprep.rules.schema import record_keys
 
     wanted = list(options.metadata)
     if not plan.table.keys_vary:
         require_columns(plan.table.columns, wanted, "metadata")
     unseen = {col for col in wanted if col not in plan.table.columns}
+    stays = record_keys(plan.target) | {METADATA}
     for outcome in outcomes:
         if unseen:
             unseen.difference_update(_keys_in(outcome.source, unseen))
@@ -217,15 +228,14 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
                 row = row["rows"][0]  # a grouped conversation: its first row
             values = row if isinstance(row, dict) else {}
             cells = {col: json_value(values.get(col)) for col in options.metadata}
-            bad = _non_finite_cell(cells)
+            bad = _non_finite_cell(cells) or _metadata_conflict(outcome.record, cells)
             if bad is not None:
-                field, detail = bad
-                yield Rejected(outcome.row, outcome.line, field, NOT_FINITE, outcome.source,
+                field, reason, detail = bad
+                yield Rejected(outcome.row, outcome.line, field, reason, outcome.source,
                                detail, rows=outcome.rows)
                 continue
-            merged = dict(outcome.record.get("metadata") or {})
-            merged.update(cells)
-            outcome = dataclasses.replace(outcome, record={**outcome.record, "metadata": merged})
+            outcome = dataclasses.replace(outcome, record=_moved_into_metadata(
+                outcome.record, cells, stays))
         yield outcome
     if unseen:
         missing = [col for col in wanted if col in unseen]
@@ -234,6 +244,41 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
             + (f" (nor {', '.join(map(repr, missing[1:]))})" if missing[1:] else ""),
             mentions=("metadata",),
             hint=f"keys of the first record: {', '.join(plan.table.columns) or '(none)'}")
+
+
+METADATA = "metadata"
+METADATA_CONFLICT = "metadata_conflict"
+
+
+def _metadata_conflict(record: dict[str, Any],
+                       cells: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(field, reason, detail) when the record's own `metadata` cannot take `cells`: it is
+    not an object, or it holds one of the keys with another value (a null cell adds nothing,
+    so it conflicts with nothing)."""
+    own = record.get(METADATA)
+    if own is None:
+        return None
+    if not isinstance(own, dict):
+        return (METADATA, METADATA_CONFLICT,
+                f"the record's metadata is not an object ({json_type(own)} {json_text(own)}): "
+                f"--metadata cannot add {next(iter(cells))!r} to it")
+    for col, value in cells.items():
+        if value is not None and col in own and own[col] != value:
+            return (f"{METADATA}.{col}", METADATA_CONFLICT,
+                    f"the record's metadata.{col} is {json_text(own[col])} but its {col!r} "
+                    f"is {json_text(value)}: --metadata {col} would overwrite one of them")
+    return None
+
+
+def _moved_into_metadata(record: dict[str, Any], cells: dict[str, Any],
+                         stays: frozenset[str]) -> dict[str, Any]:
+    """The record with `cells` in its `metadata` (what it held there kept, null cells adding
+    nothing to a key it has) and off its top level, except the keys in `stays`."""
+    merged = dict(record.get(METADATA) or {})
+    merged.update((col, value) for col, value in cells.items()
+                  if value is not None or col not in merged)
+    kept = {k: v for k, v in record.items() if k not in cells or k in stays}
+    return {**kept, METADATA: merged}
 
 
 def _keys_in(source: Any, keys: set[str]) -> set[str]:
@@ -246,14 +291,15 @@ def _keys_in(source: Any, keys: set[str]) -> set[str]:
     return found
 
 
-def _non_finite_cell(cells: dict[str, Any]) -> tuple[str, str] | None:
-    """(field, detail) for the first metadata cell holding a number JSON cannot hold."""
+def _non_finite_cell(cells: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(field, reason, detail) for the first metadata cell holding a number JSON cannot
+    hold."""
     from ftprep.quality.walk import first_non_finite
 
     for col, value in cells.items():
         bad = first_non_finite(value, col)
         if bad is not None:
-            return bad[0], (f"{bad[1]} is not a finite number (the --metadata column {col!r}); "
+            return bad[0], NOT_FINITE, (f"{bad[1]} is not a finite number (the --metadata column {col!r}); "
                             "JSON cannot hold it")
     return None
 

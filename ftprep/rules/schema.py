@@ -177,6 +177,14 @@ def _properties(fmt: str, *defs: str) -> frozenset[str]:
     return frozenset(schema["properties"])
 
 
+@cache
+def record_keys(fmt: str) -> frozenset[str]:
+    """The top-level keys the format's schema defines (chat: messages, tools,
+    parallel_tool_calls, functions), read from the shipped schema: one list, not a copy.
+    ftprep's own `metadata` is not among them."""
+    return _properties(fmt)
+
+
 _CHAT_KEYS = _properties(CHAT)
 _MESSAGE_KEYS = _properties(CHAT, "message")
 _COMPLETION_KEYS = _properties(COMPLETION)
