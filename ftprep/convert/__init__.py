@@ -142,7 +142,8 @@ def _with_record_rules(outcomes: Iterator[Outcome], fmt: str) -> Iterator[Outcom
 def _outcomes(plan: Plan, options: ConvertOptions,
               redacted: Counter[str] | None = None) -> Iterator[Outcome]:
     counts: Counter[str] = Counter() if redacted is None else redacted
-    return _checked(plan.outcomes(options.spill_threshold), plan, options, counts)
+    found = late_keys_found(plan.outcomes(options.spill_threshold), plan)
+    return _checked(found, plan, options, counts)
 
 
 def _checked(outcomes: Iterator[Outcome], plan: Plan, options: ConvertOptions,
@@ -204,24 +205,18 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
     unsaid), as is a `metadata` that is not an object.
 
     JSON/JSONL input has no header: a key may first appear in any record, and a record
-    without it has null there (missing). Which keys exist is known only once every record
-    has gone by (checking first would read the file twice): a key that no record holds is a
-    UsageError raised after the last record, which `convert` raises before committing, so
-    nothing is written (with `-o -`, records already printed stay printed)."""
+    without it has null there (missing); one that no record holds is an error once the
+    pass is over (`late_keys_found`)."""
     if not options.metadata:
         yield from outcomes
         return
     from ftprep.convert.records import require_columns
     from ftprep.rules.schema import record_keys
 
-    wanted = list(options.metadata)
     if not plan.table.keys_vary:
-        require_columns(plan.table.columns, wanted, "metadata")
-    unseen = {col for col in wanted if col not in plan.table.columns}
+        require_columns(plan.table.columns, list(options.metadata), "metadata")
     stays = record_keys(plan.target) | {METADATA}
     for outcome in outcomes:
-        if unseen:
-            unseen.difference_update(_keys_in(outcome.source, unseen))
         if isinstance(outcome, Converted):
             row = outcome.source
             if isinstance(row, dict) and isinstance(row.get("rows"), list) and row["rows"]:
@@ -237,13 +232,6 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
             outcome = dataclasses.replace(outcome, record=_moved_into_metadata(
                 outcome.record, cells, stays))
         yield outcome
-    if unseen:
-        missing = [col for col in wanted if col in unseen]
-        raise UsageError(
-            f"{{metadata}}: no record has the key {missing[0]!r}"
-            + (f" (nor {', '.join(map(repr, missing[1:]))})" if missing[1:] else ""),
-            mentions=("metadata",),
-            hint=f"keys of the first record: {', '.join(plan.table.columns) or '(none)'}")
 
 
 METADATA = "metadata"
@@ -279,6 +267,31 @@ def _moved_into_metadata(record: dict[str, Any], cells: dict[str, Any],
                   if value is not None or col not in merged)
     kept = {k: v for k, v in record.items() if k not in cells or k in stays}
     return {**kept, METADATA: merged}
+
+
+def late_keys_found(outcomes: Iterator[Outcome], plan: Plan) -> Iterator[Outcome]:
+    """The outcomes, unchanged; once the last has gone by, a UsageError if a key an option
+    names (`Plan.late_keys`: JSON/JSONL, not in the first record) is in no record: the
+    first such option, with its keys. Which keys exist is known only then (checking first
+    would read the file twice); `convert` raises it before committing, so nothing is
+    written (with `-o -`, records already printed stay printed). Cost: one set lookup per
+    key still unseen per record, nothing once every key has been seen."""
+    if not plan.late_keys:
+        yield from outcomes
+        return
+    unseen = {key for keys in plan.late_keys.values() for key in keys}
+    for outcome in outcomes:
+        if unseen:
+            unseen.difference_update(_keys_in(outcome.source, unseen))
+        yield outcome
+    for option, keys in plan.late_keys.items():
+        missing = [key for key in keys if key in unseen]
+        if missing:
+            raise UsageError(
+                f"{{{option}}}: no record has the key {missing[0]!r}"
+                + (f" (nor {', '.join(map(repr, missing[1:]))})" if missing[1:] else ""),
+                mentions=(option,),
+                hint=f"keys of the first record: {', '.join(plan.table.columns) or '(none)'}")
 
 
 def _keys_in(source: Any, keys: set[str]) -> set[str]:

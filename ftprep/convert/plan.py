@@ -144,6 +144,10 @@ class Plan:
     cell_columns: tuple[str, ...] | None = None
     # Columns of a plain or multi-turn table that no option reads: not in any record.
     unused_columns: tuple[str, ...] = ()
+    # JSON/JSONL (no header): option → the keys it names that the first record lacks. They
+    # may appear in a later record; `convert` checks, once every record has gone by, that
+    # each is in one (`ftprep.convert.late_keys_found`).
+    late_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def _counted(self) -> Iterator[Row]:
         for row in self.table.rows:
@@ -184,20 +188,81 @@ def plan_conversion(input_path: str | Path, options: ConvertOptions) -> Plan:
 
 
 def plan_table(table: Table, options: ConvertOptions) -> Plan:
-    """Check the options against an opened table's columns (a file's, or a DataFrame's)."""
+    """Check the options against an opened table's columns (a file's, or a DataFrame's).
+
+    A header (CSV, TSV, XLSX, Parquet, a DataFrame) names every column: an option naming
+    another is a UsageError here, before anything is read. JSON and JSONL have none: the
+    columns are the first record's keys, and a key an option names (a column option, a
+    template's placeholder, --metadata) may first appear in a later record. Such keys are
+    accepted here and listed in `Plan.late_keys`; a record without one has a missing cell
+    there, as a CSV row with an empty one (a `missing` reject for a message column, the row
+    rejected alone for --group-by, null for --metadata), and a key no record holds is a
+    UsageError once the single pass is over (`ftprep.convert.late_keys_found`). Matching
+    a column with spaces trimmed looks at the first record's keys only."""
     _check_option_values(options)
     options = _resolve_columns(table, options)
     table = _trim_format_columns(table, options)
-    source = _source_format(table.columns, options)
+    late = _late_keys(table, options) if table.keys_vary else {}
+    # The options are checked against these; --metadata's keys are not among them (it is
+    # checked in ftprep.convert, and its keys must not sway the format's detection).
+    columns = list(dict.fromkeys([*table.columns, *(
+        k for option, keys in late.items() if option != "metadata" for k in keys)]))
+    source = _source_format(columns, options)
     target = options.target_format or (PREFERENCE if source == PREFERENCE else CHAT)
     _check_combination(source, target, options)
     if source == MULTITURN:
-        group = _group_spec(table.columns, options)
-        return Plan(table, source, target, None, group,
+        group = _group_spec(columns, options)
+        return Plan(table, source, target, None, group, late_keys=late,
                     unused_columns=_unused_columns(table.columns, source, options))
-    make = _row_maker(table.columns, source, target, options)  # checks the templates first
+    make = _row_maker(columns, source, target, options)  # checks the templates first
     return Plan(table, source, target, make, None, cell_columns=_cell_columns(source, options),
-                unused_columns=_unused_columns(table.columns, source, options))
+                unused_columns=_unused_columns(table.columns, source, options), late_keys=late)
+
+
+def _late_keys(table: Table, options: ConvertOptions) -> dict[str, tuple[str, ...]]:
+    """Option → the keys it names that no column of `table` (the first record) matches:
+    exactly for --metadata (which copies the key as named), else as the option resolves a
+    column (column options are resolved already; placeholders match trimmed too)."""
+    late = {}
+    for option, keys in _named_keys(options).items():
+        if option == "metadata":
+            missing = tuple(k for k in keys if k not in table.columns)
+        else:
+            missing = tuple(k for k in keys if resolve_column(table.columns, k)[0] is None)
+        if missing:
+            late[option] = missing
+    return late
+
+
+def _named_keys(options: ConvertOptions) -> dict[str, list[str]]:
+    """Every key each option names, in option order: column options, the preference
+    table's columns (each defaulting to its own name once one is given), the templates'
+    placeholders and the --metadata keys."""
+    named: dict[str, list[str]] = {}
+    preference = any(getattr(options, k) is not None for k in _PREFERENCE_COLUMNS)
+    for option in _COLUMN_OPTIONS:
+        value = getattr(options, option)
+        if value is None and preference and option in _PREFERENCE_COLUMNS:
+            value = option
+        if value is not None:
+            named[option] = [value]
+    for option in ("user_template", "assistant_template", "system_template"):
+        names = _placeholders(getattr(options, option))
+        if names:
+            named[option] = names
+    if options.metadata:
+        named["metadata"] = list(options.metadata)
+    return named
+
+
+def _placeholders(template: str | None) -> list[str]:
+    """The column names a template's `{fields}` give ([] for a template that does not parse,
+    or for `{}`: `template_renderer` refuses those, with the reason)."""
+    try:
+        parts = list(string.Formatter().parse(template or ""))
+    except ValueError:
+        return []
+    return list(dict.fromkeys(name for _, name, _, _ in parts if name))
 
 
 def _unused_columns(columns: list[str], source: str, options: ConvertOptions) -> tuple[str, ...]:
