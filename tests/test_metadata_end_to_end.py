@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ftprep.cli import main
@@ -222,3 +223,55 @@ def test_metadata_never_overwrites_the_record_own_metadata(tmp_path: Path) -> No
     assert rejects[0]["detail"] == ("the record's metadata.ticket is 12 but its 'ticket' is 11: "
                                     "--metadata ticket would overwrite one of them")
     assert rejects[0]["source"]["ticket"] == 11  # the rejects file keeps the row as it was
+
+
+def test_metadata_of_metadata_or_of_the_example_itself_is_a_usage_error(tmp_path: Path) -> None:
+    # --metadata metadata nested a copy of a chat record's own metadata inside itself, and
+    # --metadata messages copied the whole conversation into it; now both are refused before
+    # anything is read. The format's other keys (tools) may still be copied.
+    from ftprep.convert import ConvertOptions, convert
+    from ftprep.errors import UsageError
+
+    src = tmp_path / "chat.jsonl"
+    src.write_text(_chat(0, metadata={"ticket": 1}) + "\n", encoding="utf-8")
+    for keys, named in ((("metadata",), "metadata='metadata' is the object the keys are "
+                         "copied into"), (("ticket", "messages"), "metadata='messages' is the "
+                                          "chat record itself")):
+        with pytest.raises(UsageError) as e:
+            convert(src, tmp_path / "o.jsonl", ConvertOptions(metadata=keys))
+        assert str(e.value).startswith(named)
+    assert not (tmp_path / "o.jsonl").exists()
+    pref = tmp_path / "pref.jsonl"
+    pref.write_text(json.dumps({
+        "input": {"messages": [{"role": "user", "content": "q"}]},
+        "preferred_output": [{"role": "assistant", "content": "a"}],
+        "non_preferred_output": [{"role": "assistant", "content": "b"}]}) + "\n")
+    with pytest.raises(UsageError, match="'preferred_output' is the preference record"):
+        convert(pref, tmp_path / "p.jsonl", ConvertOptions(metadata=("preferred_output",)))
+    # A mapped table's columns are only columns: one called `messages` may be copied.
+    table = tmp_path / "t.csv"
+    table.write_text("q,a,messages\nhi,hello,3\n", encoding="utf-8")
+    convert(table, tmp_path / "t.jsonl", ConvertOptions(user="q", assistant="a",
+                                                        metadata=("messages",)))
+    assert json.loads((tmp_path / "t.jsonl").read_text())["metadata"] == {"messages": "3"}
+
+
+def test_metadata_metadata_is_refused_by_the_installed_cli(tmp_path: Path) -> None:
+    src = tmp_path / "chat.jsonl"
+    src.write_text(_chat(0, metadata={"ticket": 1}) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = subprocess.run([FTPREP, "convert", str(src), "-o", str(out), "--metadata", "metadata"],
+                       capture_output=True, text=True, check=False, timeout=60)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == ("ftprep: error: --metadata 'metadata' is the object the keys are copied "
+                        "into, not a key to copy (a record's own metadata object is kept and "
+                        "added to)\n")
+    assert not out.exists() and not (tmp_path / "out.rejects.jsonl").exists()
+    table = tmp_path / "t.csv"
+    table.write_text("q,a,metadata\nhi,hello,x\n", encoding="utf-8")
+    r2 = CliRunner().invoke(main, ["convert", str(table), "-o", str(out), "--user", "q",
+                                   "--assistant", "a", "--metadata", "metadata"])
+    assert r2.exit_code == 2 and not out.exists()
+    assert r2.output.strip().splitlines()[-1].endswith(
+        "--metadata 'metadata' is the object the keys are copied into, not a key to copy "
+        "(rename the column to copy it)")

@@ -25,6 +25,7 @@ import orjson
 
 from ftprep.convert.columnar import Lines, columnar_units
 from ftprep.convert.plan import (
+    METADATA,
     MULTITURN,
     OVERFLOW_POLICIES,
     SOURCE_FORMATS,
@@ -234,7 +235,6 @@ def _with_metadata(outcomes: Iterator[Outcome], plan: Plan,
         yield outcome
 
 
-METADATA = "metadata"
 METADATA_CONFLICT = "metadata_conflict"
 
 

@@ -210,6 +210,7 @@ def plan_table(table: Table, options: ConvertOptions) -> Plan:
     source = _source_format(columns, options)
     target = options.target_format or (PREFERENCE if source == PREFERENCE else CHAT)
     _check_combination(source, target, options)
+    _check_metadata_keys(source, options)
     if source == MULTITURN:
         group = _group_spec(columns, options)
         return Plan(table, source, target, None, group, late_keys=late,
@@ -217,6 +218,30 @@ def plan_table(table: Table, options: ConvertOptions) -> Plan:
     make = _row_maker(columns, source, target, options)  # checks the templates first
     return Plan(table, source, target, make, None, cell_columns=_cell_columns(source, options),
                 unused_columns=_unused_columns(table.columns, source, options), late_keys=late)
+
+
+METADATA = "metadata"  # the record's object that --metadata fills
+
+
+def _check_metadata_keys(source: str, options: ConvertOptions) -> None:
+    """--metadata names keys to copy into `metadata`, so not `metadata` itself (a record's
+    own metadata object would be nested in itself: it is kept and added to anyway), nor,
+    for input read as records of a format, a key that format is recognised by
+    (`messages`, `input`, `instruction`...): that key is the example itself. The format's
+    other keys (`tools`...) may be copied; a mapped table's columns are only columns."""
+    by_name = source not in (TABLE, MULTITURN) and not any(
+        getattr(options, k) is not None for k in _PREFERENCE_COLUMNS)
+    own = {k for name, keys in _SIGNATURES if name == source for k in keys} if by_name else set()
+    for key in options.metadata:
+        if key == METADATA:
+            raise UsageError("is the object the keys are copied into, not a key to copy",
+                             param="metadata", value=key,
+                             hint="a record's own metadata object is kept and added to"
+                             if by_name else "rename the column to copy it")
+        if key in own:
+            raise UsageError(f"is the {source} record itself, not metadata to copy",
+                             param="metadata", value=key,
+                             hint="name the keys beside it, e.g. an id to split by")
 
 
 def _late_keys(table: Table, options: ConvertOptions) -> dict[str, tuple[str, ...]]:
