@@ -423,6 +423,45 @@ def test_preference_table_with_other_column_names(tmp_path: Path) -> None:
         convert(src, tmp_path / "x.jsonl", ConvertOptions(prompt="question", chosen="good"))
 
 
+def test_mapped_table_rejects_name_the_input_column(tmp_path: Path) -> None:
+    # A preference table's rejects said the record key (`prompt`, `chosen[0].content`), not
+    # the column the user can fix; chat tables and templates already named their column.
+    src = write(tmp_path / "p.jsonl", "".join(json.dumps(r) + "\n" for r in [
+        {"q": "", "good": "a", "bad": "b"}, {"q": "x", "good": None, "bad": "b"},
+        {"q": "x", "good": "a", "bad": " "},
+        {"q": [{"role": "user", "content": None}], "good": "a", "bad": "b"},
+        {"q": "x", "good": ["a"], "bad": "b"}]))
+    result = convert(src, tmp_path / "o.jsonl",
+                     ConvertOptions(prompt="q", chosen="good", rejected="bad"))
+    assert (result.read, result.written, result.rejected) == (5, 0, 5)
+    rejects = jsonl(Path(result.rejects or ""))
+    assert [(x["field"], x["reason"]) for x in rejects] == [
+        ("q", "empty"), ("good", "missing"), ("bad", "empty"), ("q[0].content", "missing"),
+        ("good", "bad_messages")]
+    assert list(rejects[0]) == ["row", "line", "field", "reason", "source"]  # keys unchanged
+    # Only --chosen mapped: the others default to their own names, and say so.
+    other = write(tmp_path / "d.csv", "prompt,good,rejected\n,a,b\n")
+    convert(other, tmp_path / "d.jsonl", ConvertOptions(chosen="good"))
+    assert jsonl(tmp_path / "d.rejects.jsonl")[0]["field"] == "prompt"
+
+    table = write(tmp_path / "t.csv", "question,answer\n,x\ny,\n")
+    for options in (ConvertOptions(user="question", assistant="answer"),
+                    ConvertOptions(user_template="Q: {question}", assistant_template="{answer}")):
+        convert(table, tmp_path / "t.jsonl", options)
+        assert [x["field"] for x in jsonl(tmp_path / "t.rejects.jsonl")] == ["question", "answer"]
+
+
+def test_installed_preference_table_rejects_name_the_column(tmp_path: Path) -> None:
+    src = write(tmp_path / "p.csv", "q,c,r\nhello,good,bad\nhi,,bad\n")
+    out = tmp_path / "o.jsonl"
+    r = subprocess.run([FTPREP, "convert", str(src), "-o", str(out), "--prompt", "q", "--chosen",
+                        "c", "--rejected", "r"], capture_output=True, text=True, check=False,
+                       timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert (tmp_path / "o.rejects.jsonl").read_text(encoding="utf-8") == (
+        '{"row":2,"line":3,"field":"c","reason":"empty","source":{"q":"hi","c":"","r":"bad"}}\n')
+
+
 def test_every_command_with_a_model_takes_m() -> None:
     for command in (["convert"], ["validate"], ["count"], ["estimate"], ["split"], ["submit"]):
         assert "-m, --model" in _cli(*command, "--help").output, command

@@ -503,8 +503,7 @@ def _row_maker(columns: list[str], source: str, target: str, options: ConvertOpt
         rename = {name: getattr(options, name) or name for name in _PREFERENCE_COLUMNS}
         if all(k == v for k, v in rename.items()):
             return lambda values: (preference_record(values, system, cells), 0)
-        return lambda values: (preference_record(
-            {k: values.get(v) for k, v in rename.items()}, system, cells), 0)
+        return lambda values: (preference_record(values, system, cells, rename), 0)
     to_messages = _message_maker(columns, source, options)
 
     def make(values: dict[str, Any]) -> tuple[dict[str, Any], int]:

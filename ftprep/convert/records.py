@@ -387,22 +387,32 @@ def chat_messages(values: Mapping[str, Any], cells: Cells = DEFAULT_CELLS) -> li
 
 
 def preference_record(
-    values: Mapping[str, Any], system: str | None, cells: Cells = DEFAULT_CELLS
+    values: Mapping[str, Any], system: str | None, cells: Cells = DEFAULT_CELLS,
+    columns: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """prompt/chosen/rejected (strings, or message lists) → a DPO record; an existing DPO
-    record passes through."""
-    if "preferred_output" in values:
-        return dict(values)
-    prompt = values.get("prompt")
+    record passes through. `columns` maps prompt/chosen/rejected to the columns holding
+    them (a table read with --prompt/--chosen/--rejected): a reject names that column,
+    the input the user can fix, not the record key it would have filled."""
+    if columns is None:
+        if "preferred_output" in values:
+            return dict(values)
+        columns = _PREFERENCE_KEYS
+    prompt_column = columns["prompt"]
+    prompt = values.get(prompt_column)
     if isinstance(prompt, list):
-        inputs = _message_list(prompt, "prompt", cells)
+        inputs = _message_list(prompt, prompt_column, cells)
     else:
-        inputs = [message("user", cells.text(prompt, "prompt"))]
+        inputs = [message("user", cells.text(prompt, prompt_column))]
+    chosen, rejected = columns["chosen"], columns["rejected"]
     return {
         "input": {"messages": with_system(inputs, system)},
-        "preferred_output": _answer(values.get("chosen"), "chosen", cells),
-        "non_preferred_output": _answer(values.get("rejected"), "rejected", cells),
+        "preferred_output": _answer(values.get(chosen), chosen, cells),
+        "non_preferred_output": _answer(values.get(rejected), rejected, cells),
     }
+
+
+_PREFERENCE_KEYS = {key: key for key in ("prompt", "chosen", "rejected")}
 
 
 def _answer(value: Any, field: str, cells: Cells) -> list[Message]:
