@@ -122,3 +122,51 @@ def test_header_formats_still_refuse_an_unknown_column_before_reading(tmp_path: 
     assert "--system: unknown column 'sys' (available columns: q, a)" in r.output
     plan = plan_conversion(src, ConvertOptions(user="q", assistant="a"))
     assert plan.late_keys == {}
+
+
+@pytest.mark.parametrize("name", ["in.jsonl", "in.json"])
+def test_a_key_with_spaces_matches_in_every_record(tmp_path: Path, name: str) -> None:
+    # A column matched with spaces trimmed was matched against the first record's keys
+    # only: a later `"a "` was a missing cell, or "no record has the key" (exit 2) when no
+    # record had `a` itself. Now each record is matched so, and it is said once per option.
+    src = _write(tmp_path, name, [
+        {"q": "Hi", "a": "Hello"}, {"q": "Refund?", "a ": "Done.", " sys": "Be brief."},
+        {"q ": "Late?", "a": "No.", "sys": "Be kind."}])
+    code, summary, written, rejects = _convert(src, "--user", "q", "--assistant", "a",
+                                               "--system", "sys")
+    assert (code, summary["written"], summary["reasons"]) == (1, 2, {"missing": 1})
+    assert [[m["content"] for m in r["messages"]] for r in written] == [
+        ["Be brief.", "Refund?", "Done."], ["Be kind.", "Late?", "No."]]
+    assert [(x["row"], x["field"]) for x in rejects] == [(1, "sys")]
+    assert summary["warnings"] == [
+        "assistant='a' matched the key 'a ' (spaces trimmed), first in row 2",
+        "system='sys' matched the key ' sys' (spaces trimmed), first in row 2",
+        "user='q' matched the key 'q ' (spaces trimmed), first in row 3"]
+    # Templates, a multi-turn table and a preference table alike.
+    code, summary, written, _ = _convert(src, "--user-template", "{q}", "--assistant", "a")
+    assert [r["messages"][0]["content"] for r in written] == ["Hi", "Refund?", "Late?"]
+    turns = _write(tmp_path, "turns.jsonl", [
+        {"cid": 1, "who": "user", "text": "hi"}, {"cid": 1, "who ": "assistant", "text": "yo"}])
+    code, summary, written, _ = _convert(turns, "--group-by", "cid", "--role-column", "who",
+                                         "--content-column", "text")
+    assert (code, [m["role"] for m in written[0]["messages"]]) == (0, ["user", "assistant"])
+    pairs = _write(tmp_path, "pairs.jsonl", [{"id": 1}, {"q": "Capital?", " good": "Paris",
+                                                        "bad": "Lyon"}])
+    code, summary, written, rejects = _convert(pairs, "--prompt", "q", "--chosen", "good",
+                                               "--rejected", "bad")
+    assert written[0]["preferred_output"][0]["content"] == "Paris"
+    assert [(x["row"], x["field"]) for x in rejects] == [(1, "q")]
+
+
+def test_installed_convert_finds_a_late_key_with_spaces(tmp_path: Path) -> None:
+    src = _write(tmp_path, "in.jsonl", [{"q": "Hi"}, {"q": "Refund?", "answer ": "Done."}])
+    out = tmp_path / "out.jsonl"
+    r = subprocess.run([FTPREP, "convert", str(src), "-o", str(out), "--user", "q",
+                        "--assistant", "answer"], capture_output=True, text=True, check=False,
+                       timeout=60)
+    assert r.returncode == 1, r.stderr  # row 1 has no answer: a reject, not a usage error
+    assert r.stdout.splitlines() == [
+        f"read 2, wrote 1, rejected 1 (table → chat) → {out}",
+        f"rejects: {tmp_path / 'out.rejects.jsonl'} (missing 1)",
+        "warning: assistant='answer' matched the key 'answer ' (spaces trimmed), first in row 2"]
+    assert json.loads(out.read_text())["messages"][1] == {"role": "assistant", "content": "Done."}

@@ -274,18 +274,21 @@ def late_keys_found(outcomes: Iterator[Outcome], plan: Plan) -> Iterator[Outcome
     names (`Plan.late_keys`: JSON/JSONL, not in the first record) is in no record: the
     first such option, with its keys. Which keys exist is known only then (checking first
     would read the file twice); `convert` raises it before committing, so nothing is
-    written (with `-o -`, records already printed stay printed). Cost: one set lookup per
-    key still unseen per record, nothing once every key has been seen."""
+    written (with `-o -`, records already printed stay printed). A column option's key is
+    found with spaces trimmed too (`cell_of`), --metadata's only as named. Cost: one dict
+    lookup per key still unseen per record (a look at the record's keys when absent),
+    nothing once every key has been seen."""
     if not plan.late_keys:
         yield from outcomes
         return
-    unseen = {key for keys in plan.late_keys.values() for key in keys}
+    unseen = {(key, option == METADATA) for option, keys in plan.late_keys.items()
+              for key in keys}
     for outcome in outcomes:
         if unseen:
             unseen.difference_update(_keys_in(outcome.source, unseen))
         yield outcome
     for option, keys in plan.late_keys.items():
-        missing = [key for key in keys if key in unseen]
+        missing = [key for key in keys if (key, option == METADATA) in unseen]
         if missing:
             raise UsageError(
                 f"{{{option}}}: no record has the key {missing[0]!r}"
@@ -294,13 +297,17 @@ def late_keys_found(outcomes: Iterator[Outcome], plan: Plan) -> Iterator[Outcome
                 hint=f"keys of the first record: {', '.join(plan.table.columns) or '(none)'}")
 
 
-def _keys_in(source: Any, keys: set[str]) -> set[str]:
-    """Which of `keys` a unit's source row holds (for a conversation: any of its rows)."""
+def _keys_in(source: Any, keys: set[tuple[str, bool]]) -> set[tuple[str, bool]]:
+    """Which of `keys` ((key, exact only)) a unit's source row holds (for a conversation:
+    any of its rows)."""
+    from ftprep.io.readers.rows import cell_of
+
     rows = source.get("rows") if isinstance(source, dict) else None
-    found: set[str] = set()
+    found: set[tuple[str, bool]] = set()
     for row in rows if isinstance(rows, list) else [source]:
         if isinstance(row, dict):
-            found.update(k for k in keys if k in row)
+            found.update((k, exact) for k, exact in keys
+                         if k in row or (not exact and cell_of(row, k)[1] in row))
     return found
 
 

@@ -42,6 +42,7 @@ from ftprep.convert.records import (
 from ftprep.errors import UsageError
 from ftprep.faults import fault_point
 from ftprep.io.readers import Row
+from ftprep.io.readers.rows import cell_of
 from ftprep.io.temps import remove_stale_spills, spill_prefix
 
 ROLES = ("system", "user", "assistant")
@@ -127,21 +128,22 @@ def _checked_turn(row: Row, seq: int, spec: GroupSpec) -> Turn:
             # A ragged row's key cell is usually still there: the conversation it belongs to
             # is rejected with it, rather than written without this turn.
             with contextlib.suppress(RowReject):
-                key = text(values.get(spec.group_by), spec.group_by)
+                key = text(*cell_of(values, spec.group_by))
             raise RowReject(row.field, row.problem, row.detail)
-        key = text(values.get(spec.group_by), spec.group_by)
-        role = text(values.get(spec.role_column), spec.role_column).strip()
-        content = _content(values.get(spec.content_column), spec)
-        order = text(values.get(spec.order_by), spec.order_by).strip() if spec.order_by else ""
+        # cell_of: a JSON record may hold a key with spaces around it (`"speaker "`).
+        key = text(*cell_of(values, spec.group_by))
+        role = text(*cell_of(values, spec.role_column)).strip()
+        content = _content(*cell_of(values, spec.content_column), spec)
+        order = text(*cell_of(values, spec.order_by)).strip() if spec.order_by else ""
     except RowReject as e:
         return Turn(seq, row.row, row.line, f"\x00row{seq}" if key is None else key,
                     field=e.field, reason=e.reason, detail=e.detail, value=e.value, source=values)
     return Turn(seq, row.row, row.line, key, role, content, order, source=values)
 
 
-def _content(value: Any, spec: GroupSpec) -> str | None:
+def _content(value: Any, column: str, spec: GroupSpec) -> str | None:
     try:
-        return spec.cells.text(value, spec.content_column)
+        return spec.cells.text(value, column)
     except RowReject as e:
         if spec.speakers.drop_empty_turns and e.reason in (MISSING, EMPTY):
             return None

@@ -38,7 +38,7 @@ from ftprep.errors import UsageError
 from ftprep.formats import CHAT, COMPLETION, PREFERENCE
 from ftprep.io.readers import Row, Table, open_table
 from ftprep.io.readers.input_format import CSV, TSV, XLSX
-from ftprep.io.readers.rows import resolve_column
+from ftprep.io.readers.rows import cell_of, resolve_column
 from ftprep.overflow import POLICIES
 
 AUTO, TABLE, MULTITURN = "auto", "table", "multiturn"
@@ -197,11 +197,14 @@ def plan_table(table: Table, options: ConvertOptions) -> Plan:
     accepted here and listed in `Plan.late_keys`; a record without one has a missing cell
     there, as a CSV row with an empty one (a `missing` reject for a message column, the row
     rejected alone for --group-by, null for --metadata), and a key no record holds is a
-    UsageError once the single pass is over (`ftprep.convert.late_keys_found`). Matching
-    a column with spaces trimmed looks at the first record's keys only."""
+    UsageError once the single pass is over (`ftprep.convert.late_keys_found`). A column
+    matched with spaces trimmed is matched so in each record (`cell_of`), said once per
+    option."""
     _check_option_values(options)
-    options = _resolve_columns(table, options)
+    typed, options = options, _resolve_columns(table, options)
     table = _trim_format_columns(table, options)
+    if table.keys_vary:
+        table = _said_when_trimmed(table, typed, options)
     late = _late_keys(table, options) if table.keys_vary else {}
     # The options are checked against these; --metadata's keys are not among them (it is
     # checked in ftprep.convert, and its keys must not sway the format's detection).
@@ -242,6 +245,33 @@ def _check_metadata_keys(source: str, options: ConvertOptions) -> None:
             raise UsageError(f"is the {source} record itself, not metadata to copy",
                              param="metadata", value=key,
                              hint="name the keys beside it, e.g. an id to split by")
+
+
+def _said_when_trimmed(table: Table, typed: ConvertOptions, resolved: ConvertOptions) -> Table:
+    """JSON/JSONL: a warning, once per option, for the first record whose key the option
+    (or a template's placeholder) matches only with spaces trimmed (`"answer "` for
+    --assistant answer), as `_resolve_columns` says it for the first record's keys; the
+    lookups (`cell_of`) match it in every record. Cost per record: one dict lookup per name
+    not yet said, and a look at the record's keys when it lacks the name."""
+    said = {o for o in _COLUMN_OPTIONS if getattr(typed, o) != getattr(resolved, o)}
+    watch = [(option, name) for option, names in _named_keys(typed).items()
+             if option != METADATA and option not in said for name in names]
+    if not watch:
+        return table
+
+    def rows(watch: list[tuple[str, str]]) -> Iterator[Row]:
+        for row in table.rows:
+            for option, name in watch if row.problem is None else ():
+                if name in row.values:
+                    continue
+                key = cell_of(row.values, name)[1]
+                if key != name and (option, name) in watch:  # once per option
+                    table.notes.warn(f"{option}={name!r} matched the key {key!r} (spaces "
+                                     f"trimmed), first in row {row.row}")
+                    watch = [w for w in watch if w[0] != option]
+            yield row
+
+    return dataclasses.replace(table, rows=rows(watch))
 
 
 def _late_keys(table: Table, options: ConvertOptions) -> dict[str, tuple[str, ...]]:

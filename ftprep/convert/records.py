@@ -13,7 +13,7 @@ from typing import Any
 
 from ftprep.errors import UsageError
 from ftprep.io.readers import CellError
-from ftprep.io.readers.rows import resolve_column
+from ftprep.io.readers.rows import cell_of, resolve_column
 
 # Reasons a row is rejected (the keys of ConvertResult.reasons).
 MISSING = "missing"  # absent, null, NaN, or a null-like word such as "nan"
@@ -166,7 +166,14 @@ def _non_string_text(value: Any, field: str) -> str:
 
 
 def column_renderer(column: str, cells: Cells = DEFAULT_CELLS) -> Renderer:
-    return lambda values: cells.text(values.get(column), column)
+    text = cells.text
+
+    def render(values: Mapping[str, Any]) -> str:
+        if column in values:  # every row of a header format: no call to cell_of
+            return text(values[column], column)
+        return text(*cell_of(values, column))
+
+    return render
 
 
 def constant_renderer(text: str) -> Renderer:
@@ -201,7 +208,9 @@ def template_renderer(
         for literal, name, spec, conversion in parts:
             out.append(literal)
             if name is not None:
-                text = cells.text(values.get(column_of[name]), column_of[name])
+                column = column_of[name]
+                text = cells.text(values[column], column) if column in values \
+                    else cells.text(*cell_of(values, column))
                 if conversion:
                     text = string.Formatter().convert_field(text, conversion)
                 out.append(format(text, spec or ""))
@@ -398,17 +407,15 @@ def preference_record(
         if "preferred_output" in values:
             return dict(values)
         columns = _PREFERENCE_KEYS
-    prompt_column = columns["prompt"]
-    prompt = values.get(prompt_column)
+    prompt, prompt_column = cell_of(values, columns["prompt"])
     if isinstance(prompt, list):
         inputs = _message_list(prompt, prompt_column, cells)
     else:
         inputs = [message("user", cells.text(prompt, prompt_column))]
-    chosen, rejected = columns["chosen"], columns["rejected"]
     return {
         "input": {"messages": with_system(inputs, system)},
-        "preferred_output": _answer(values.get(chosen), chosen, cells),
-        "non_preferred_output": _answer(values.get(rejected), rejected, cells),
+        "preferred_output": _answer(*cell_of(values, columns["chosen"]), cells),
+        "non_preferred_output": _answer(*cell_of(values, columns["rejected"]), cells),
     }
 
 

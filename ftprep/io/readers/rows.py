@@ -3,7 +3,7 @@ input paths."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,6 +131,17 @@ def resolve_column(columns: list[str], name: str) -> tuple[str | None, bool]:
         return name, False
     trimmed = [c for c in columns if c.strip() == name.strip() and c != INDEX_COLUMN]
     return (trimmed[0], True) if len(trimmed) == 1 else (None, False)
+
+
+def cell_of(values: Mapping[str, Any], column: str) -> tuple[Any, str]:
+    """(value, key) of the cell `column` names in one row: its own key, else the one key
+    equal to it with spaces trimmed, as `resolve_column` matches a header, since a JSON
+    record's keys vary from record to record; (None, column) when there is none. Rows of a
+    format with a header hold every column: the first lookup answers."""
+    if column in values:
+        return values[column], column
+    key, _ = resolve_column(list(values), column)
+    return (None, column) if key is None else (values[key], key)
 
 
 def require_unique(columns: list[str], path: str, line: int | None) -> None:
