@@ -200,14 +200,7 @@ def report_data(
     evaluation = _read_eval(eval_dir) if eval_dir is not None else None
     local = _local_tokenizer(tokenizer)
     tokenizers = [*dict.fromkeys(i.encoding for i in infos), *([local[0]] if local else [])]
-    eval_lines = sorted({r.line for r in evaluation.results}) if evaluation is not None else []
-    limits: dict[str, set[int]] = {}
-    for encoding, limit in [*((i.encoding, i.max_example_tokens) for i in infos),
-                            *([(local[0], local[2])] if local else [])]:
-        if limit is not None:
-            limits.setdefault(encoding, set()).add(limit)
-    keep = Keep(frozenset(eval_lines), {t: tuple(sorted(v)) for t, v in limits.items()}, LINKED)
-    observer = ProfileObserver(path, tokenizers, keep)
+    observer = ProfileObserver(path, tokenizers, _kept_whole(infos, local, evaluation))
     progress.stage("validating and counting")
     validation = validate_file(path, models_file=models_file, workers=workers, observer=observer,
                                extend_select=[NEAR_DUP_CODE] if near_dups else None)
@@ -240,6 +233,19 @@ def report_data(
         samples=_samples(profile, sensitive_lines), split=split, eval=evaluation,
         linked=_linked(linked, kept, sensitive_lines), eval_prompts=eval_note,
     )
+
+
+def _kept_whole(infos: list[Any], local: tuple[str, str, int | None] | None,
+                evaluation: Any) -> Keep:
+    """What the pass keeps whole: the records of the eval's lines, and per tokenizer the first
+    examples over each model's limit (the page links to them)."""
+    limits: dict[str, set[int]] = {}
+    for encoding, limit in [*((i.encoding, i.max_example_tokens) for i in infos),
+                            *([(local[0], local[2])] if local else [])]:
+        if limit is not None:
+            limits.setdefault(encoding, set()).add(limit)
+    eval_lines = frozenset(r.line for r in evaluation.results) if evaluation is not None else frozenset()
+    return Keep(eval_lines, {t: tuple(sorted(v)) for t, v in limits.items()}, LINKED)
 
 
 def _records_at(path: str | Path, lines: list[int]) -> dict[int, Any]:
