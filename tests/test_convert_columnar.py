@@ -149,7 +149,7 @@ def test_plain_rows_take_the_columnar_path_and_only_doubtful_rows_take_the_per_r
         9_997, 3, {"FT502": 1, "empty": 1, "missing": 1})
     rejects = [json.loads(line) for line in (tmp_path / "mixed.rejects.jsonl").open()]
     assert [(r["row"], r["line"], r["field"]) for r in rejects] == [
-        (4, None, "a"), (5001, None, "a"), (10_000, None, "messages[1].content")]
+        (4, None, "a"), (5001, None, "a"), (10_000, None, "a")]  # the column, not the path
     assert rejects[0]["source"] == {"q": "question 3?", "a": None}
 
 

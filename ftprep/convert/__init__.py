@@ -16,7 +16,7 @@ import dataclasses
 import gzip
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -37,7 +37,7 @@ from ftprep.convert.plan import (
 )
 from ftprep.convert.records import NOT_FINITE, Converted, Outcome, Rejected
 from ftprep.errors import FtprepError, InputError, UsageError
-from ftprep.formats import json_text, json_type
+from ftprep.formats import CHAT, COMPLETION, json_text, json_type
 from ftprep.io.readers.rows import ReadNotes
 from ftprep.io.writer import OutputSet
 
@@ -86,11 +86,10 @@ class ConvertResult:
 # ---------------------------------------------------------------- token limits
 
 
-def _overflow_fitter(options: ConvertOptions) -> Callable[[dict], tuple[dict | None, str | None]]:
-    """Bind `ftprep.overflow.fit_to_limit` to the limit and encoding the options ask for."""
+def _token_limit(options: ConvertOptions) -> tuple[int, Any]:
+    """The limit and the encoding the options ask for (a model's, else o200k_base)."""
     # Imported here: the tokenizer stack is only needed when a limit is asked for.
     from ftprep.models import get_model
-    from ftprep.overflow import fit_to_limit
     from ftprep.tokens import get_encoding
 
     limit, encoding_name = options.max_tokens, "o200k_base"
@@ -98,45 +97,82 @@ def _overflow_fitter(options: ConvertOptions) -> Callable[[dict], tuple[dict | N
         model = get_model(options.model)
         limit = limit or model.max_example_tokens
         encoding_name = model.encoding
-    encoding = get_encoding(encoding_name)
     assert limit is not None
-    policy = options.on_overflow
-    return lambda record: fit_to_limit(record, limit=limit, encoding=encoding, policy=policy)
+    return limit, get_encoding(encoding_name)
 
 
-def _with_token_limit(outcomes: Iterator[Outcome], options: ConvertOptions) -> Iterator[Outcome]:
+def _with_token_limit(outcomes: Iterator[Outcome], plan: Plan,
+                      options: ConvertOptions) -> Iterator[Outcome]:
+    """`ftprep.overflow.fit_to_limit` on every record. A record still too long is a
+    `too_many_tokens` reject; from a mapped table it names the input field of its longest
+    part (the one to shorten), with that part's path and tokens in the detail."""
     if options.max_tokens is None and options.model is None:
         yield from outcomes
         return
-    fit = _overflow_fitter(options)
+    from ftprep.overflow import fit_to_limit
+
+    limit, encoding = _token_limit(options)
+    policy = options.on_overflow
     for outcome in outcomes:
         if isinstance(outcome, Converted):
-            record, why = fit(outcome.record)
+            record, why = fit_to_limit(outcome.record, limit=limit, encoding=encoding,
+                                       policy=policy)
             if record is None:
                 # One stable reason key for the summary; the counts go in the detail.
-                field = "messages" if "messages" in outcome.record else None
-                outcome = Rejected(
-                    outcome.row, outcome.line, field, TOO_MANY_TOKENS, outcome.source, why or "",
-                    rows=outcome.rows,
-                )
+                field, detail = _longest_part(outcome, plan, encoding, why or "")
+                outcome = Rejected(outcome.row, outcome.line, field, TOO_MANY_TOKENS,
+                                   outcome.source, detail, rows=outcome.rows)
             else:
                 outcome = dataclasses.replace(outcome, record=record)
         yield outcome
 
 
-def _with_record_rules(outcomes: Iterator[Outcome], fmt: str) -> Iterator[Outcome]:
+def _longest_part(outcome: Converted, plan: Plan, encoding: Any,
+                  why: str) -> tuple[str | None, str]:
+    """(field, detail) of a record over the token limit: `messages` (None for other
+    formats) and `why`, or, for a plan that knows its fields, the input field of the part
+    with the most tokens and `why` saying which part that is."""
+    record = outcome.record
+    field = "messages" if "messages" in record else None
+    if plan.fields is None:
+        return field, why
+    from ftprep.rules.base import iter_messages
+    from ftprep.tokens import count_record
+
+    # Each part's tokens as the record's total counts them (a message with its framing).
+    parts = [(key, count_record({key: record.get(key)}, encoding, COMPLETION).total)
+             for key in ("prompt", "completion") if plan.target == COMPLETION]
+    parts += [(path, count_record({"messages": [message]}, encoding, CHAT).per_message[0])
+              for path, message in iter_messages(record, plan.target)]
+    if not parts:
+        return field, why
+    path, tokens = max(parts, key=lambda part: part[1])  # the first of equals
+    found = plan.fields.find(path, outcome.source, record)
+    if found is None:
+        return field, f"{why}; the most in {path} ({tokens} tokens)"
+    return found.field, f"{why}; the most in {found.field} ({found.note}: {tokens} tokens)"
+
+
+def _with_record_rules(outcomes: Iterator[Outcome], plan: Plan) -> Iterator[Outcome]:
     """Never write a record that `validate` would call an error: it becomes a reject whose
-    reason is the rule code (e.g. FT302 for a conversation without an assistant turn)."""
+    reason is the rule code (e.g. FT302 for a conversation without an assistant turn),
+    naming the input field the finding's place was built from where the plan knows it
+    (`answer`, with `messages[2].content` kept in the detail), else the record's path."""
     from ftprep.rules import record_errors
 
     for outcome in outcomes:
         if isinstance(outcome, Converted):
-            errors = record_errors(outcome.record, fmt)
+            errors = record_errors(outcome.record, plan.target)
             if errors:
                 first = errors[0]
                 more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-                outcome = Rejected(outcome.row, outcome.line, first.path or None, first.code,
-                                   outcome.source, f"{first.message}{more}", rows=outcome.rows)
+                field, detail = first.path or None, f"{first.message}{more}"
+                found = plan.fields.find(first.path, outcome.source, outcome.record) \
+                    if plan.fields is not None else None
+                if found is not None:
+                    field, detail = found.field, f"{first.message} ({found.note}){more}"
+                outcome = Rejected(outcome.row, outcome.line, field, first.code,
+                                   outcome.source, detail, rows=outcome.rows)
         yield outcome
 
 
@@ -155,8 +191,8 @@ def _checked(outcomes: Iterator[Outcome], plan: Plan, options: ConvertOptions,
     finite = _with_finite_numbers(outcomes)
     tagged = _with_metadata(finite, plan, options)
     clean = _with_redaction(tagged, options, redacted)
-    fitted = _with_token_limit(clean, options)
-    return _with_record_rules(fitted, plan.target)
+    fitted = _with_token_limit(clean, plan, options)
+    return _with_record_rules(fitted, plan)
 
 
 def _units(plan: Plan, options: ConvertOptions,

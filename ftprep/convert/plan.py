@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftprep.convert.fields import Fields, Origin, PreferenceFields, TableFields
 from ftprep.convert.grouping import DEFAULT_SPILL_THRESHOLD, GroupSpec, iter_grouped
 from ftprep.convert.records import (
     SHAREGPT_ROLES,
@@ -148,6 +149,9 @@ class Plan:
     # may appear in a later record; `convert` checks, once every record has gone by, that
     # each is in one (`ftprep.convert.late_keys_found`).
     late_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Which input field each place of a record comes from, for the rejects found on built
+    # records (ftprep.convert.fields); None when records are not built from named cells.
+    fields: Fields | None = None
 
     def _counted(self) -> Iterator[Row]:
         for row in self.table.rows:
@@ -220,7 +224,8 @@ def plan_table(table: Table, options: ConvertOptions) -> Plan:
                     unused_columns=_unused_columns(table.columns, source, options))
     make = _row_maker(columns, source, target, options)  # checks the templates first
     return Plan(table, source, target, make, None, cell_columns=_cell_columns(source, options),
-                unused_columns=_unused_columns(table.columns, source, options), late_keys=late)
+                unused_columns=_unused_columns(table.columns, source, options), late_keys=late,
+                fields=_fields(columns, source, target, options))
 
 
 METADATA = "metadata"  # the record's object that --metadata fills
@@ -525,6 +530,35 @@ def _group_spec(columns: list[str], options: ConvertOptions) -> GroupSpec:
         cells=options.cells,
         system=options.system_prompt,
     )
+
+
+def _fields(columns: list[str], source: str, target: str,
+            options: ConvertOptions) -> Fields | None:
+    """Where each place of the records `_row_maker` builds comes from, for a plain or a
+    preference table; None for formats whose records keep their own paths."""
+    if source == PREFERENCE:
+        given = any(getattr(options, name) is not None for name in _PREFERENCE_COLUMNS)
+        return PreferenceFields({name: getattr(options, name) or name
+                                 for name in _PREFERENCE_COLUMNS}, mapped=given)
+    if source != TABLE:
+        return None
+    roles = ("system", "user", "assistant")
+    origins = [_origin(columns, getattr(options, role), getattr(options, f"{role}_template"),
+                       f"{role}_template") for role in roles]
+    if origins[0] is None and options.system_prompt is not None:
+        origins[0] = Origin(())  # a fixed text: no cell to name
+    return TableFields(tuple(o for o in origins if o is not None),
+                       completion=target == COMPLETION)
+
+
+def _origin(columns: list[str], column: str | None, template: str | None,
+            option: str) -> Origin | None:
+    if column is not None:
+        return Origin((column,))
+    if template is None:
+        return None
+    return Origin(tuple(dict.fromkeys(resolve_column(columns, name)[0] or name
+                                      for name in _placeholders(template))), option)
 
 
 def _row_maker(columns: list[str], source: str, target: str, options: ConvertOptions) -> Maker:

@@ -1,0 +1,109 @@
+"""Which input field a place in a built record comes from (`Plan.fields`), so that what is
+found on the finished record (a record rule such as FT502, the token limit) is reported
+where the user can fix it: the column `answer`, not `messages[2].content`.
+
+Only the plans that build records from named cells have one: a plain table (--user,
+--assistant, --system, their templates) and a preference table (--prompt/--chosen/
+--rejected, or columns so named). A place that no cell filled (a --system-prompt text, a
+message the record brought with it) has no input field: the reject keeps the record's path.
+Asked only for rejected rows: nothing here runs for a record that is written."""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ftprep.io.readers.rows import cell_of
+
+# A message of a message list and what follows it: ('messages', '2', '.content').
+_MESSAGE = re.compile(r"(messages|input\.messages|preferred_output|non_preferred_output)"
+                      r"\[(\d+)\](.*)", re.DOTALL)
+_PREFERENCE_LISTS = {"input.messages": "prompt", "preferred_output": "chosen",
+                     "non_preferred_output": "rejected"}
+
+
+@dataclass(frozen=True)
+class InputField:
+    """Where a reject points: `field`, the input field to name; `note`, the record's path
+    (and the template that joined the cells), kept in the reject's detail for context."""
+
+    field: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What one message's text is made of: the `columns` of its cells (one for a column
+    option, a template's placeholders in order; none for a fixed text), and `template`, the
+    option of the template that joined them (None for a column option)."""
+
+    columns: tuple[str, ...]
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class TableFields:
+    """A plain table's records: one message per origin, in order (system, user, assistant),
+    or, as prompt/completion records, the user's and the assistant's text."""
+
+    origins: tuple[Origin, ...]
+    completion: bool = False
+
+    def find(self, path: str, values: Any, record: Any) -> InputField | None:
+        """The input field of `path` in `record`, built from the row `values`; None when no
+        cell of the row filled it."""
+        if self.completion:
+            at = {"prompt": -2, "completion": -1}.get(path)
+        else:
+            found = _MESSAGE.fullmatch(path)
+            messages = record.get("messages") if isinstance(record, dict) else None
+            at = None
+            if found and found[1] == "messages" and _whole_text(found[3]) \
+                    and isinstance(messages, list) and len(messages) == len(self.origins):
+                at = int(found[2])
+        if at is None or not self.origins[at].columns or not isinstance(values, Mapping):
+            return None
+        origin = self.origins[at]
+        keys = ", ".join(cell_of(values, column)[1] for column in origin.columns)
+        via = f", from --{origin.template.replace('_', '-')}" if origin.template else ""
+        return InputField(keys, f"{path}{via}")
+
+
+@dataclass(frozen=True)
+class PreferenceFields:
+    """A preference table's records: prompt, chosen and rejected each from one column
+    (`columns`: prompt/chosen/rejected -> column), a text or a list of messages.
+    Unless `mapped` (no --prompt/--chosen/--rejected given), a row that is already a
+    preference record (`preferred_output`) passed through as it was: nothing to map."""
+
+    columns: Mapping[str, str]
+    mapped: bool
+
+    def find(self, path: str, values: Any, record: Any) -> InputField | None:
+        found = _MESSAGE.fullmatch(path)
+        if found is None or found[1] not in _PREFERENCE_LISTS or not isinstance(values, Mapping):
+            return None
+        if not self.mapped and "preferred_output" in values:
+            return None
+        option, at, rest = _PREFERENCE_LISTS[found[1]], int(found[2]), found[3]
+        value, column = cell_of(values, self.columns[option])
+        given = len(value) if isinstance(value, list) else 1
+        if option == "prompt":  # a --system-prompt message may have been put first
+            built = record.get("input") if isinstance(record, dict) else None
+            messages = built.get("messages") if isinstance(built, dict) else None
+            at -= (len(messages) if isinstance(messages, list) else given) - given
+        if not 0 <= at < given:
+            return None
+        if isinstance(value, list):
+            return InputField(f"{column}[{at}]{rest}", path)
+        return InputField(column, path) if _whole_text(rest) else None
+
+
+def _whole_text(rest: str) -> bool:
+    """Whether the place after a message (`.content`, its parts, or the message itself) is
+    the cell's text; `.role` and the like are the plan's, not the cell's."""
+    return rest == "" or rest == ".content" or rest.startswith((".content[", ".content."))
+
+
+Fields = TableFields | PreferenceFields
