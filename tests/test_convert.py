@@ -284,7 +284,8 @@ def test_sharegpt_bad_turns(tmp_path: Path) -> None:
     assert records == []  # a tool turn without tool_call_id would fail validate (FT401)
     rejects = [(r["field"], r["reason"]) for r in jsonl(tmp_path / "out.rejects.jsonl")]
     assert rejects == [("conversations[0].from", "unknown_role"),
-                       ("conversations[1].value", "empty"), ("messages[0]", "FT401")]
+                       ("conversations[1].value", "empty"),
+                       ("conversations[0]", "FT401")]  # the turn, not messages[0]
 
 
 def test_completion_to_chat_and_back(tmp_path: Path) -> None:

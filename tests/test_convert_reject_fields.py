@@ -159,3 +159,96 @@ def test_installed_convert_names_the_column_in_the_rejects_file(tmp_path: Path) 
         '<|endoftext|> (messages[1].content)","source":{"q":"hi","a":"Hello <|endoftext|>"}}')
     assert (json.loads(lines[1])["field"], json.loads(lines[1])["detail"]) == (
         "a", "133 tokens, over the limit of 50; the most in a (messages[1]: 125 tokens)")
+
+
+def test_alpaca_rejects_name_the_key_they_came_from(tmp_path: Path) -> None:
+    rows = [{"instruction": "Say hi", "input": "", "output": "Hello <|endoftext|>"},
+            {"instruction": "Sum <|im_end|>", "input": "", "output": "3"},
+            {"instruction": "Sum", "input": "1 and <|im_end|>", "output": "3"},
+            {"instruction": "Sum <|im_end|>", "input": "nan", "output": "3"},  # no input
+            {"instruction": "ok", "output": "fine"}]
+    src = write(tmp_path / "a.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o.jsonl"
+    code, rejects = cli(src, "-o", out)
+    assert code == 1 and len(jsonl(out)) == 1
+    # The user's message joins the instruction and an input with text: both are named.
+    assert where(rejects) == [
+        (1, "output", "FT502", "contains special token <|endoftext|> (messages[1].content)"),
+        (2, "instruction", "FT502", "contains special token <|im_end|> (messages[0].content)"),
+        (3, "instruction, input", "FT502",
+         "contains special token <|im_end|> (messages[0].content)"),
+        (4, "instruction", "FT502", "contains special token <|im_end|> (messages[0].content)")]
+    # A --system-prompt message first shifts the messages; prompt/completion records too.
+    _, rejects = cli(src, "-o", out, "--system-prompt", "Be brief.")
+    assert [(r["field"], r["detail"]) for r in rejects][:2] == [
+        ("output", "contains special token <|endoftext|> (messages[2].content)"),
+        ("instruction", "contains special token <|im_end|> (messages[1].content)")]
+    _, rejects = cli(src, "-o", out, "--to", "completion")
+    assert [(r["field"], r["detail"]) for r in rejects][:2] == [
+        ("output", "contains special token <|endoftext|> (completion)"),
+        ("instruction", "contains special token <|im_end|> (prompt)")]
+    # too_many_tokens names the key of the longest part.
+    long = write(tmp_path / "l.jsonl", json.dumps({"instruction": "x", "input": LONG,
+                                                   "output": "y"}) + "\n" + json.dumps(
+        {"instruction": "x", "input": "", "output": LONG}) + "\n")
+    _, rejects = cli(long, "-o", out, "--max-tokens", "50", "--on-overflow", "drop")
+    assert [(r["field"], r["reason"]) for r in rejects] == [
+        ("instruction, input", "too_many_tokens"), ("output", "too_many_tokens")]
+    assert rejects[1]["detail"] == ("133 tokens, over the limit of 50; the most in output "
+                                    "(messages[1]: 125 tokens)")
+
+
+def test_sharegpt_rejects_name_the_turn_they_came_from(tmp_path: Path) -> None:
+    def turns(*pairs: tuple[str, str]) -> str:
+        return json.dumps({"conversations": [{"from": f, "value": v} for f, v in pairs]}) + "\n"
+
+    src = write(tmp_path / "s.jsonl", turns(
+        ("human", "hi"), ("gpt", "yo"), ("human", "more"), ("gpt", "x <|endoftext|>"),
+    ) + turns(("human", ""), ("human", "hi"), ("gpt", " "), ("gpt", "<|im_end|>"))
+      + turns(("human", "hi"), ("gpt", "ok"), ("function", "result"), ("gpt", "ok"))
+      + turns(("human", "hi"), ("gpt", LONG)) + turns(("human", "hi"), ("gpt", "fine")))
+    out = tmp_path / "o.jsonl"
+    code, rejects = cli(src, "-o", out, "--drop-empty-turns", "--max-tokens", "50",
+                        "--on-overflow", "drop")
+    assert code == 1 and len(jsonl(out)) == 1
+    # The turns --drop-empty-turns left out are counted: message 1 is conversations[3].
+    assert where(rejects) == [
+        (1, "conversations[3].value", "FT502",
+         "contains special token <|endoftext|> (messages[3].content)"),
+        (2, "conversations[3].value", "FT502",
+         "contains special token <|im_end|> (messages[1].content)"),
+        (3, "conversations[2]", "FT401", "tool message without tool_call_id (messages[2])"),
+        (4, "conversations[1]", "too_many_tokens",
+         "133 tokens, over the limit of 50; the most in conversations[1] (messages[1]: "
+         "125 tokens)")]
+    # A --system-prompt message has no turn: the turns keep their place after it.
+    _, rejects = cli(src, "-o", out, "--drop-empty-turns", "--system-prompt", "Be brief.")
+    assert [(r["field"], r["detail"]) for r in rejects][:2] == [
+        ("conversations[3].value", "contains special token <|endoftext|> (messages[4].content)"),
+        ("conversations[3].value", "contains special token <|im_end|> (messages[2].content)")]
+    _, rejects = cli(src, "-o", out, "--drop-empty-turns", "--to", "completion")
+    assert (rejects[1]["field"], rejects[1]["detail"]) == (
+        "conversations[3].value", "contains special token <|im_end|> (completion)")
+
+
+def test_installed_convert_names_alpaca_and_sharegpt_keys(tmp_path: Path) -> None:
+    alpaca = write(tmp_path / "a.jsonl", '{"instruction":"Sum","input":"1 <|im_end|>",'
+                   '"output":"3"}\n{"instruction":"ok","output":"fine"}\n')
+    sharegpt = write(tmp_path / "s.jsonl", '{"conversations":[{"from":"human","value":"hi"},'
+                     '{"from":"gpt","value":"yo"},{"from":"human","value":"more"},'
+                     '{"from":"gpt","value":"x <|endoftext|>"}]}\n')
+    lines = []
+    for src in (alpaca, sharegpt):
+        out = src.with_name(src.stem + ".out.jsonl")
+        r = subprocess.run([FTPREP, "convert", str(src), "-o", str(out)],
+                           capture_output=True, text=True, check=False, timeout=60)
+        assert r.returncode == 1, r.stderr
+        lines += out.with_name(src.stem + ".out.rejects.jsonl").read_text(
+            encoding="utf-8").splitlines()
+    assert lines[0] == (
+        '{"row":1,"line":1,"field":"instruction, input","reason":"FT502","detail":"contains '
+        'special token <|im_end|> (messages[0].content)","source":{"instruction":"Sum",'
+        '"input":"1 <|im_end|>","output":"3"}}')
+    assert lines[1].startswith(
+        '{"row":1,"line":1,"field":"conversations[3].value","reason":"FT502","detail":'
+        '"contains special token <|endoftext|> (messages[3].content)","source":')

@@ -3,10 +3,12 @@ found on the finished record (a record rule such as FT502, the token limit) is r
 where the user can fix it: the column `answer`, not `messages[2].content`.
 
 Only the plans that build records from named cells have one: a plain table (--user,
---assistant, --system, their templates) and a preference table (--prompt/--chosen/
---rejected, or columns so named). A place that no cell filled (a --system-prompt text, a
-message the record brought with it) has no input field: the reject keeps the record's path.
-Asked only for rejected rows: nothing here runs for a record that is written."""
+--assistant, --system, their templates), a preference table (--prompt/--chosen/
+--rejected, or columns so named), Alpaca records (`instruction`, `input`, `output`) and
+ShareGPT conversations (`conversations[3].value`). A place that no cell filled (a
+--system-prompt text, a message the record brought with it) has no input field: the reject
+keeps the record's path. Asked only for rejected rows: nothing here runs for a record that
+is written."""
 from __future__ import annotations
 
 import re
@@ -14,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ftprep.convert.records import DEFAULT_CELLS, Cells, RowReject
 from ftprep.io.readers.rows import cell_of
 
 # A message of a message list and what follows it: ('messages', '2', '.content').
@@ -36,19 +39,25 @@ class InputField:
 class Origin:
     """What one message's text is made of: the `columns` of its cells (one for a column
     option, a template's placeholders in order; none for a fixed text), and `template`, the
-    option of the template that joined them (None for a column option)."""
+    option of the template that joined them (None for a column option). The columns in
+    `when_text` are named only where their cell holds text: Alpaca's `input` is joined to
+    the instruction only then."""
 
     columns: tuple[str, ...]
     template: str | None = None
+    when_text: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class TableFields:
     """A plain table's records: one message per origin, in order (system, user, assistant),
-    or, as prompt/completion records, the user's and the assistant's text."""
+    or, as prompt/completion records, the user's and the assistant's text. Alpaca records
+    too (user: instruction and input, assistant: output). `cells` tells a cell with text
+    from a blank one, as the records were built."""
 
     origins: tuple[Origin, ...]
     completion: bool = False
+    cells: Cells = DEFAULT_CELLS
 
     def find(self, path: str, values: Any, record: Any) -> InputField | None:
         """The input field of `path` in `record`, built from the row `values`; None when no
@@ -65,7 +74,8 @@ class TableFields:
         if at is None or not self.origins[at].columns or not isinstance(values, Mapping):
             return None
         origin = self.origins[at]
-        keys = ", ".join(cell_of(values, column)[1] for column in origin.columns)
+        keys = ", ".join(key for value, key in (cell_of(values, c) for c in origin.columns)
+                         if key not in origin.when_text or _has_text(self.cells, value))
         via = f", from --{origin.template.replace('_', '-')}" if origin.template else ""
         return InputField(keys, f"{path}{via}")
 
@@ -100,10 +110,55 @@ class PreferenceFields:
         return InputField(column, path) if _whole_text(rest) else None
 
 
+@dataclass(frozen=True)
+class ShareGPTFields:
+    """ShareGPT conversations: message k is the k-th turn kept, after the empty turns
+    --drop-empty-turns left out and a --system-prompt message put first (which has no
+    turn); as prompt/completion records, the two turns kept. Its text is the turn's
+    `value`, its role the turn's `from`, the message itself the turn."""
+
+    cells: Cells = DEFAULT_CELLS
+    drop_empty_turns: bool = False
+    completion: bool = False
+
+    def find(self, path: str, values: Any, record: Any) -> InputField | None:
+        turns = values.get("conversations") if isinstance(values, Mapping) else None
+        if not isinstance(turns, list):
+            return None
+        kept = [i for i, turn in enumerate(turns) if not self.drop_empty_turns
+                or (isinstance(turn, Mapping) and _has_text(self.cells, turn.get("value")))]
+        key: str | None = ".value"
+        if self.completion:
+            at = {"prompt": 0, "completion": 1}.get(path)
+        else:
+            found = _MESSAGE.fullmatch(path)
+            messages = record.get("messages") if isinstance(record, dict) else None
+            if not (found and found[1] == "messages" and isinstance(messages, list)):
+                return None
+            at = int(found[2]) - (len(messages) - len(kept))  # after a --system-prompt
+            key = _TURN_KEYS.get(found[3], ".value" if _whole_text(found[3]) else None)
+        if at is None or key is None or not 0 <= at < len(kept):
+            return None
+        return InputField(f"conversations[{kept[at]}]{key}", path)
+
+
+_TURN_KEYS = {"": "", ".role": ".from"}  # else the text: `.value`
+
+
+def _has_text(cells: Cells, value: Any) -> bool:
+    """Whether a cell was taken as text when its record was built (not blank, not a
+    no-value spelling such as "nan")."""
+    try:
+        cells.text(value, "")
+    except RowReject:
+        return False
+    return True
+
+
 def _whole_text(rest: str) -> bool:
     """Whether the place after a message (`.content`, its parts, or the message itself) is
     the cell's text; `.role` and the like are the plan's, not the cell's."""
     return rest == "" or rest == ".content" or rest.startswith((".content[", ".content."))
 
 
-Fields = TableFields | PreferenceFields
+Fields = TableFields | PreferenceFields | ShareGPTFields

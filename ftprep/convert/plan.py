@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftprep.convert.fields import Fields, Origin, PreferenceFields, TableFields
+from ftprep.convert.fields import Fields, Origin, PreferenceFields, ShareGPTFields, TableFields
 from ftprep.convert.grouping import DEFAULT_SPILL_THRESHOLD, GroupSpec, iter_grouped
 from ftprep.convert.records import (
     SHAREGPT_ROLES,
@@ -535,11 +535,19 @@ def _group_spec(columns: list[str], options: ConvertOptions) -> GroupSpec:
 def _fields(columns: list[str], source: str, target: str,
             options: ConvertOptions) -> Fields | None:
     """Where each place of the records `_row_maker` builds comes from, for a plain or a
-    preference table; None for formats whose records keep their own paths."""
+    preference table, Alpaca and ShareGPT records; None for formats whose records keep
+    their own paths."""
     if source == PREFERENCE:
         given = any(getattr(options, name) is not None for name in _PREFERENCE_COLUMNS)
         return PreferenceFields({name: getattr(options, name) or name
                                  for name in _PREFERENCE_COLUMNS}, mapped=given)
+    completion = target == COMPLETION
+    if source == SHAREGPT:
+        return ShareGPTFields(options.cells, options.drop_empty_turns, completion)
+    if source == ALPACA:  # as alpaca_messages builds them
+        head = (Origin(()),) if options.system_prompt is not None and not completion else ()
+        return TableFields((*head, Origin(("instruction", "input"), when_text=("input",)),
+                            Origin(("output",))), completion, options.cells)
     if source != TABLE:
         return None
     roles = ("system", "user", "assistant")
@@ -547,8 +555,7 @@ def _fields(columns: list[str], source: str, target: str,
                        f"{role}_template") for role in roles]
     if origins[0] is None and options.system_prompt is not None:
         origins[0] = Origin(())  # a fixed text: no cell to name
-    return TableFields(tuple(o for o in origins if o is not None),
-                       completion=target == COMPLETION)
+    return TableFields(tuple(o for o in origins if o is not None), completion, options.cells)
 
 
 def _origin(columns: list[str], column: str | None, template: str | None,
