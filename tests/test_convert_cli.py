@@ -74,7 +74,7 @@ def test_format_json_summary(tmp_path: Path) -> None:
         "read": 6, "written": 5, "rejected": 1, "reasons": {"missing": 1},
         "format_from": "alpaca", "format_to": "chat", "rows": 6, "unit": "row",
         "dropped_turns": 0, "unknown_speakers": {}, "warnings": [], "lines": None,
-        "redacted": {}, "unused_columns": [],
+        "redacted": {}, "unused_columns": ["ticket_id", "priority"],
     }
 
 
@@ -99,7 +99,11 @@ def test_columns_no_option_reads_are_named_not_dropped_unsaid(tmp_path: Path) ->
     assert grouped.exit_code == 0, grouped.output
     assert json.loads(grouped.stdout)["unused_columns"] == ["score"]
     alpaca = invoke(SAMPLES / "support.jsonl", "-o", tmp_path / "d.jsonl", "--format", "json")
-    assert json.loads(alpaca.stdout)["unused_columns"] == []  # a format defines what it reads
+    # Alpaca keys the format does not read are named too; --metadata takes one off the list.
+    assert json.loads(alpaca.stdout)["unused_columns"] == ["ticket_id", "priority"]
+    kept = invoke(SAMPLES / "support.jsonl", "-o", tmp_path / "e.jsonl", "--metadata",
+                  "priority", "--format", "json")
+    assert json.loads(kept.stdout)["unused_columns"] == ["ticket_id"]
 
 
 def test_stdout_output_sends_summary_to_stderr(

@@ -4,11 +4,11 @@ where the user can fix it: the column `answer`, not `messages[2].content`.
 
 Only the plans that build records from named cells have one: a plain table (--user,
 --assistant, --system, their templates), a preference table (--prompt/--chosen/
---rejected, or columns so named), Alpaca records (`instruction`, `input`, `output`) and
-ShareGPT conversations (`conversations[3].value`). A place that no cell filled (a
---system-prompt text, a message the record brought with it) has no input field: the reject
-keeps the record's path. Asked only for rejected rows: nothing here runs for a record that
-is written."""
+--rejected, or columns so named), Alpaca records (`instruction`, `input`, `output`,
+`system`, `history[1][0]`) and ShareGPT conversations (`conversations[3].value`,
+`system`). A place that no cell filled (a --system-prompt text, a message the record
+brought with it) has no input field: the reject keeps the record's path. Asked only for
+rejected rows: nothing here runs for a record that is written."""
 from __future__ import annotations
 
 import re
@@ -71,13 +71,57 @@ class TableFields:
             if found and found[1] == "messages" and _whole_text(found[3]) \
                     and isinstance(messages, list) and len(messages) == len(self.origins):
                 at = int(found[2])
-        if at is None or not self.origins[at].columns or not isinstance(values, Mapping):
+        if at is None or not isinstance(values, Mapping):
             return None
-        origin = self.origins[at]
-        keys = ", ".join(key for value, key in (cell_of(values, c) for c in origin.columns)
-                         if key not in origin.when_text or _has_text(self.cells, value))
-        via = f", from --{origin.template.replace('_', '-')}" if origin.template else ""
-        return InputField(keys, f"{path}{via}")
+        return _from_origin(self.origins[at], path, values, self.cells)
+
+
+def _from_origin(origin: Origin, path: str, values: Mapping[str, Any],
+                 cells: Cells) -> InputField | None:
+    if not origin.columns:
+        return None
+    keys = ", ".join(key for value, key in (cell_of(values, c) for c in origin.columns)
+                     if key not in origin.when_text or _has_text(cells, value))
+    via = f", from --{origin.template.replace('_', '-')}" if origin.template else ""
+    return InputField(keys, f"{path}{via}")
+
+
+_ALPACA_USER = Origin(("instruction", "input"), when_text=("input",))
+_ALPACA_ORIGINS = (_ALPACA_USER, Origin(("output",)))
+
+
+@dataclass(frozen=True)
+class AlpacaFields:
+    """Alpaca records, as `alpaca_messages` builds them: the record's `system` (else a
+    --system-prompt message, which has no key), two messages per `history` pair
+    (`history[i][0]`, `history[i][1]`), then `instruction, input` and `output`; as
+    prompt/completion records (only a record without system and history becomes one), the
+    last two."""
+
+    completion: bool = False
+    cells: Cells = DEFAULT_CELLS
+
+    def find(self, path: str, values: Any, record: Any) -> InputField | None:
+        if not isinstance(values, Mapping):
+            return None
+        if self.completion:
+            return TableFields(_ALPACA_ORIGINS, True, self.cells).find(path, values, record)
+        found = _MESSAGE.fullmatch(path)
+        messages = record.get("messages") if isinstance(record, dict) else None
+        if not (found and found[1] == "messages" and isinstance(messages, list)
+                and _whole_text(found[3])):
+            return None
+        at, history = int(found[2]), values.get("history")
+        turns = 2 * len(history) if isinstance(history, list) else 0
+        head = len(messages) - turns - len(_ALPACA_ORIGINS)  # a system message, or none
+        if head not in (0, 1):  # not as built (--on-overflow trim-history took turns out)
+            return None
+        if at < head:
+            return InputField("system", path) if _has_text(self.cells, values.get("system")) \
+                else None
+        if at < head + turns:
+            return InputField(f"history[{(at - head) // 2}][{(at - head) % 2}]", path)
+        return _from_origin(_ALPACA_ORIGINS[at - head - turns], path, values, self.cells)
 
 
 @dataclass(frozen=True)
@@ -113,9 +157,10 @@ class PreferenceFields:
 @dataclass(frozen=True)
 class ShareGPTFields:
     """ShareGPT conversations: message k is the k-th turn kept, after the empty turns
-    --drop-empty-turns left out and a --system-prompt message put first (which has no
-    turn); as prompt/completion records, the two turns kept. Its text is the turn's
-    `value`, its role the turn's `from`, the message itself the turn."""
+    --drop-empty-turns left out and a system message put first that is no turn (the
+    record's `system`, named so, or a --system-prompt text, which has no key); as
+    prompt/completion records, the two turns kept. Its text is the turn's `value`, its role
+    the turn's `from`, the message itself the turn."""
 
     cells: Cells = DEFAULT_CELLS
     drop_empty_turns: bool = False
@@ -135,8 +180,10 @@ class ShareGPTFields:
             messages = record.get("messages") if isinstance(record, dict) else None
             if not (found and found[1] == "messages" and isinstance(messages, list)):
                 return None
-            at = int(found[2]) - (len(messages) - len(kept))  # after a --system-prompt
+            at = int(found[2]) - (len(messages) - len(kept))  # after a system message
             key = _TURN_KEYS.get(found[3], ".value" if _whole_text(found[3]) else None)
+            if at == -1 and _whole_text(found[3]) and _has_text(self.cells, values.get("system")):
+                return InputField("system", path)  # the record's own, put first (not a turn)
         if at is None or key is None or not 0 <= at < len(kept):
             return None
         return InputField(f"conversations[{kept[at]}]{key}", path)
@@ -161,4 +208,4 @@ def _whole_text(rest: str) -> bool:
     return rest == "" or rest == ".content" or rest.startswith((".content[", ".content."))
 
 
-Fields = TableFields | PreferenceFields | ShareGPTFields
+Fields = TableFields | PreferenceFields | ShareGPTFields | AlpacaFields

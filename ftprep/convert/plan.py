@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftprep.convert.fields import Fields, Origin, PreferenceFields, ShareGPTFields, TableFields
+from ftprep.convert.fields import (
+    AlpacaFields,
+    Fields,
+    Origin,
+    PreferenceFields,
+    ShareGPTFields,
+    TableFields,
+)
 from ftprep.convert.grouping import DEFAULT_SPILL_THRESHOLD, GroupSpec, iter_grouped
 from ftprep.convert.records import (
     SHAREGPT_ROLES,
@@ -143,8 +150,12 @@ class Plan:
     # A plain table whose records hold these columns' cells verbatim as message texts
     # (--user/--assistant/--system columns, no templates): what ftprep.convert.columnar needs.
     cell_columns: tuple[str, ...] | None = None
-    # Columns of a plain or multi-turn table that no option reads: not in any record.
+    # Columns of a plain or multi-turn table that no option reads, keys of Alpaca or
+    # ShareGPT records that the format does not define: not in any record.
     unused_columns: tuple[str, ...] = ()
+    # JSON/JSONL records of a format (Alpaca, ShareGPT): the keys it reads and those already
+    # listed as unused; a later record's other keys join `unused_columns` as they are met.
+    read_keys: frozenset[str] | None = None
     # JSON/JSONL (no header): option → the keys it names that the first record lacks. They
     # may appear in a later record; `convert` checks, once every record has gone by, that
     # each is in one (`ftprep.convert.late_keys_found`).
@@ -156,7 +167,17 @@ class Plan:
     def _counted(self) -> Iterator[Row]:
         for row in self.table.rows:
             self.rows_seen += 1
+            # Cost per record: one set test of its keys, unless it brings a key not yet seen.
+            if self.read_keys is not None and row.problem is None \
+                    and not self.read_keys.issuperset(row.values):
+                self._unused_keys(row.values)
             yield row
+
+    def _unused_keys(self, values: dict[str, Any]) -> None:
+        assert self.read_keys is not None
+        new = [k for k in values if k not in self.read_keys]
+        self.unused_columns += tuple(k for k in new if k.strip())
+        self.read_keys |= frozenset(new)
 
     def outcomes(self, spill_threshold: int) -> Iterator[Outcome]:
         if self.group is not None:
@@ -223,9 +244,25 @@ def plan_table(table: Table, options: ConvertOptions) -> Plan:
         return Plan(table, source, target, None, group, late_keys=late,
                     unused_columns=_unused_columns(table.columns, source, options))
     make = _row_maker(columns, source, target, options)  # checks the templates first
+    read = _read_keys(source, options) if table.keys_vary else None
+    if read is not None:  # the first record's other keys are listed already
+        read |= frozenset(table.columns)
     return Plan(table, source, target, make, None, cell_columns=_cell_columns(source, options),
                 unused_columns=_unused_columns(table.columns, source, options), late_keys=late,
-                fields=_fields(columns, source, target, options))
+                fields=_fields(columns, source, target, options), read_keys=read)
+
+
+# The keys each format that defines its own reads (`alpaca_messages`, `sharegpt_messages`).
+_FORMAT_READS = {ALPACA: ("instruction", "input", "output", "system", "history"),
+                 SHAREGPT: ("conversations", "system")}
+
+
+def _read_keys(source: str, options: ConvertOptions) -> frozenset[str] | None:
+    """The keys an Alpaca or ShareGPT record's conversion reads (its format's and the
+    --metadata ones); None for other sources."""
+    if source not in _FORMAT_READS:
+        return None
+    return frozenset((*_FORMAT_READS[source], *options.metadata))
 
 
 METADATA = "metadata"  # the record's object that --metadata fills
@@ -327,8 +364,12 @@ def _placeholders(template: str | None) -> list[str]:
 
 def _unused_columns(columns: list[str], source: str, options: ConvertOptions) -> tuple[str, ...]:
     """The columns a plain (--user/--assistant...) or multi-turn (--group-by...) mapping leaves
-    out of every record, so the summary can say so rather than drop them unsaid. Formats
-    recognised by their columns (alpaca, ShareGPT...) define what they read: not listed."""
+    out of every record, and those of Alpaca or ShareGPT records that the format does not
+    read (`id`, `category`), so the summary can say so rather than drop them unsaid. (JSON
+    records: the first one's; `Plan.read_keys` adds the later ones' as they are read.)"""
+    read = _read_keys(source, options)
+    if read is not None:
+        return tuple(c for c in columns if c not in read and c.strip())
     if source not in (TABLE, MULTITURN):
         return ()
     used: set[str | None] = {options.user, options.assistant, options.system,
@@ -370,7 +411,8 @@ def _resolve_columns(table: Table, options: ConvertOptions) -> ConvertOptions:
     return dataclasses.replace(options, **resolved) if resolved else options
 
 
-_FORMAT_KEYS = frozenset(k for _, keys in _SIGNATURES for k in keys) | {"input", "system"}
+_FORMAT_KEYS = frozenset(k for _, keys in _SIGNATURES for k in keys) | {"input", "system",
+                                                                         "history"}
 
 
 def _trim_format_columns(table: Table, options: ConvertOptions) -> Table:
@@ -544,10 +586,8 @@ def _fields(columns: list[str], source: str, target: str,
     completion = target == COMPLETION
     if source == SHAREGPT:
         return ShareGPTFields(options.cells, options.drop_empty_turns, completion)
-    if source == ALPACA:  # as alpaca_messages builds them
-        head = (Origin(()),) if options.system_prompt is not None and not completion else ()
-        return TableFields((*head, Origin(("instruction", "input"), when_text=("input",)),
-                            Origin(("output",))), completion, options.cells)
+    if source == ALPACA:
+        return AlpacaFields(completion, options.cells)
     if source != TABLE:
         return None
     roles = ("system", "user", "assistant")

@@ -277,11 +277,60 @@ def to_completion(messages: list[Message]) -> dict[str, str]:
 # Each takes the row's values and returns a list of chat messages (or a whole record).
 
 
+SYSTEM_CONFLICT = "system_conflict"  # a record's `system` and its opening system turn differ
+
+
 def alpaca_messages(values: Mapping[str, Any], cells: Cells = DEFAULT_CELLS) -> list[Message]:
+    """[system] + the `history` turns + the instruction (and input) + the output: `system`
+    (text) is the system prompt, `history` [[user, assistant], ...] the turns before the
+    instruction, as LLaMA-Factory's Alpaca format defines them. Either may be absent, null
+    or blank (no system, no history)."""
     instruction = cells.text(values.get("instruction"), "instruction")
     extra = cells.optional(values.get("input"), "input")
     user = f"{instruction}\n\n{extra}" if extra else instruction
-    return [message("user", user), message("assistant", cells.text(values.get("output"), "output"))]
+    system = record_system(values, cells)
+    head = [message("system", system)] if system else []
+    return [*head, *_history(values.get("history"), cells), message("user", user),
+            message("assistant", cells.text(values.get("output"), "output"))]
+
+
+def record_system(values: Mapping[str, Any], cells: Cells = DEFAULT_CELLS) -> str:
+    """The text of an Alpaca or ShareGPT record's own `system` key; '' when it has none
+    (absent, null, blank or a no-value spelling). Anything but text is a `not_text` reject:
+    a number or a list is no system prompt to guess at."""
+    value = values.get("system")
+    if _absent(value, cells, "system"):
+        return ""
+    if not isinstance(value, str):
+        raise RowReject("system", NOT_TEXT, f"the system prompt must be text, not {value!r:.40}")
+    return value
+
+
+def _absent(value: Any, cells: Cells, field: str) -> bool:
+    """Whether an optional key holds nothing: absent, null, NaN, blank or a no-value text."""
+    if isinstance(value, str):
+        return not cells.optional(value, field)
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _history(value: Any, cells: Cells) -> list[Message]:
+    """The messages of an Alpaca `history`: a list of [user, assistant] pairs of strings."""
+    if _absent(value, cells, "history"):
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise RowReject("history", BAD_MESSAGES,
+                        f"expected a list of [user, assistant] pairs, not {value!r:.40}")
+    out: list[Message] = []
+    for i, pair in enumerate(value):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise RowReject(f"history[{i}]", BAD_MESSAGES,
+                            f"expected a [user, assistant] pair, not {pair!r:.40}")
+        for j, role in enumerate(TURN_ROLES):
+            where = f"history[{i}][{j}]"
+            if not isinstance(pair[j], str):
+                raise RowReject(where, NOT_TEXT, f"a turn must be text, not {pair[j]!r:.40}")
+            out.append(message(role, cells.text(pair[j], where)))
+    return out
 
 
 SHAREGPT_ROLES = {
@@ -376,7 +425,26 @@ def sharegpt_messages(
         names.append((i, cells.optional(turn.get("from"), f"{where}.from").strip()))
         texts.append(text)
     roles = speakers.roles([n for _, n in names], lambda k: f"conversations[{names[k][0]}].from")
-    return [message(r, t) for r, t in zip(roles, texts, strict=True)], dropped
+    messages = [message(r, t) for r, t in zip(roles, texts, strict=True)]
+    return _with_record_system(messages, values, cells, names[0][0] if names else 0), dropped
+
+
+def _with_record_system(messages: list[Message], values: Mapping[str, Any], cells: Cells,
+                        first: int) -> list[Message]:
+    """A ShareGPT record's top-level `system` as its opening system message. A conversation
+    that opens with a system turn (conversations[`first`]) of the same text keeps that one
+    (never two); another text is a `system_conflict` reject: which one to train on is the
+    user's call, and dropping either would be silent."""
+    system = record_system(values, cells)
+    if not system:
+        return messages
+    if messages and messages[0]["role"] == "system":
+        if messages[0]["content"].strip() == system.strip():
+            return messages
+        raise RowReject("system", SYSTEM_CONFLICT,
+                        f"the record's system differs from its system turn conversations[{first}]"
+                        "; keep one of them")
+    return [message("system", system), *messages]
 
 
 def completion_messages(values: Mapping[str, Any], cells: Cells = DEFAULT_CELLS) -> list[Message]:
