@@ -65,12 +65,10 @@ class TableFields:
         if self.completion:
             at = {"prompt": -2, "completion": -1}.get(path)
         else:
-            found = _MESSAGE.fullmatch(path)
-            messages = record.get("messages") if isinstance(record, dict) else None
+            place = _chat_message(path, record)
             at = None
-            if found and found[1] == "messages" and _whole_text(found[3]) \
-                    and isinstance(messages, list) and len(messages) == len(self.origins):
-                at = int(found[2])
+            if place and _whole_text(place[1]) and len(place[2]) == len(self.origins):
+                at = place[0]
         if at is None or not isinstance(values, Mapping):
             return None
         return _from_origin(self.origins[at], path, values, self.cells)
@@ -106,12 +104,11 @@ class AlpacaFields:
             return None
         if self.completion:
             return TableFields(_ALPACA_ORIGINS, True, self.cells).find(path, values, record)
-        found = _MESSAGE.fullmatch(path)
-        messages = record.get("messages") if isinstance(record, dict) else None
-        if not (found and found[1] == "messages" and isinstance(messages, list)
-                and _whole_text(found[3])):
+        place = _chat_message(path, record)
+        if place is None or not _whole_text(place[1]):
             return None
-        at, history = int(found[2]), values.get("history")
+        at, _, messages = place
+        history = values.get("history")
         turns = 2 * len(history) if isinstance(history, list) else 0
         head = len(messages) - turns - len(_ALPACA_ORIGINS)  # a system message, or none
         if head not in (0, 1):  # not as built (--on-overflow trim-history took turns out)
@@ -176,13 +173,13 @@ class ShareGPTFields:
         if self.completion:
             at = {"prompt": 0, "completion": 1}.get(path)
         else:
-            found = _MESSAGE.fullmatch(path)
-            messages = record.get("messages") if isinstance(record, dict) else None
-            if not (found and found[1] == "messages" and isinstance(messages, list)):
+            place = _chat_message(path, record)
+            if place is None:
                 return None
-            at = int(found[2]) - (len(messages) - len(kept))  # after a system message
-            key = _TURN_KEYS.get(found[3], ".value" if _whole_text(found[3]) else None)
-            if at == -1 and _whole_text(found[3]) and _has_text(self.cells, values.get("system")):
+            index, rest, messages = place
+            at = index - (len(messages) - len(kept))  # after a system message
+            key = _TURN_KEYS.get(rest, ".value" if _whole_text(rest) else None)
+            if at == -1 and _whole_text(rest) and _has_text(self.cells, values.get("system")):
                 return InputField("system", path)  # the record's own, put first (not a turn)
         if at is None or key is None or not 0 <= at < len(kept):
             return None
@@ -190,6 +187,16 @@ class ShareGPTFields:
 
 
 _TURN_KEYS = {"": "", ".role": ".from"}  # else the text: `.value`
+
+
+def _chat_message(path: str, record: Any) -> tuple[int, str, list[Any]] | None:
+    """(index, what follows it, the record's messages) when `path` is in a message of the
+    chat record `record` (`messages[2].content` -> (2, ".content", ...)); else None."""
+    found = _MESSAGE.fullmatch(path)
+    messages = record.get("messages") if isinstance(record, dict) else None
+    if found is None or found[1] != "messages" or not isinstance(messages, list):
+        return None
+    return int(found[2]), found[3], messages
 
 
 def _has_text(cells: Cells, value: Any) -> bool:
