@@ -11,6 +11,7 @@ the data stays small however large the file.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import math
@@ -171,6 +172,7 @@ def _group(rule: RuleFindings) -> str:
     return "sensitive" if rule.code in _sensitive_codes() else "other"
 
 
+@functools.cache  # asked once per finding
 def _sensitive_codes() -> frozenset[str]:
     """The secrets and personal-data rules (not every FT9xx: FT941 is about the file's format)."""
     from ftprep.rules.privacy import CODES
@@ -249,19 +251,13 @@ def _kept_whole(infos: list[Any], local: tuple[str, str, int | None] | None,
 
 
 def _records_at(path: str | Path, lines: list[int]) -> dict[int, Any]:
-    """The JSON objects on `lines` of the file (a line holding none is left out: bad JSON,
-    blank, an array)."""
-    from ftprep.io.jsonl import decoded_object, parse_line
+    """The JSON objects on `lines` of the file, read as validation reads a line (a line
+    holding none is left out: bad JSON, blank, an array)."""
+    from ftprep.io.jsonl import as_record_line, parse_line
 
-    records = {}
-    for line, raw in raw_lines_at(path, lines).items():
-        record = decoded_object(raw)
-        if record is None:
-            parsed = parse_line(raw, line)
-            record = parsed.value if parsed.error is None else None
-        if isinstance(record, dict):
-            records[line] = record
-    return records
+    parsed = (as_record_line(parse_line(raw, line))
+              for line, raw in raw_lines_at(path, lines).items())
+    return {jl.line: jl.value for jl in parsed if jl.error is None}
 
 
 def _first_of_each(lists: Sequence[Sequence[int]]) -> list[int]:
